@@ -1,0 +1,77 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino, type Logger } from 'pino';
+import type pg from 'pg';
+import type { TributaryConfig } from './config.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
+import { migrate } from './db/migrate.ts';
+import { createPool } from './db/pool.ts';
+import { loadDefinitions } from './fhir/definitions.ts';
+import { createHttpApp } from './http/app.ts';
+import { createMetrics } from './http/metrics.ts';
+import { createFhirRouter } from './rest/routes.ts';
+import type { FhirRouter } from './rest/router.ts';
+import { Repository } from './store/repository.ts';
+import { checkWrite } from './validation/validator.ts';
+
+/** A running Tributary: its URL and the in-process API other doors (MLLP, MQTT, bots) call. */
+export interface Tributary {
+  /** `http://host:port` the server listens on. */
+  url: string;
+  /** FHIR base URL. */
+  fhirBase: string;
+  repo: Repository;
+  router: FhirRouter;
+  pool: pg.Pool;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+/** Starts the database (embedded unless DATABASE_URL), migrates, loads definitions and listens. */
+export async function startTributary(config: TributaryConfig, logger?: Logger): Promise<Tributary> {
+  const log = logger ?? pino({ level: config.logLevel });
+  let ready = false;
+  let embedded: EmbeddedDatabase | undefined;
+  let databaseUrl = config.databaseUrl;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, (line) => log.debug({ pg: line }));
+    databaseUrl = embedded.url;
+  }
+  await migrate(databaseUrl);
+  loadDefinitions();
+  const pool = createPool(databaseUrl, config.dbPoolSize);
+  const repo = new Repository(pool, config.validateWrites ? checkWrite : () => {});
+  const router = createFhirRouter();
+  const app = createHttpApp({
+    router,
+    repo,
+    logger: log,
+    metrics: createMetrics(pool),
+    baseUrl: config.baseUrl,
+    maxBodyBytes: config.maxBodyBytes,
+    isReady: () => ready,
+  });
+  const server: Server = await new Promise((resolve) => {
+    const s = app.listen(config.port, config.host, () => resolve(s));
+  });
+  server.keepAliveTimeout = 65_000;
+  ready = true;
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
+  const url = `http://${host}:${port}`;
+  log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');
+  return {
+    url,
+    fhirBase: `${url}/fhir`,
+    repo,
+    router,
+    pool,
+    logger: log,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await pool.end();
+      await embedded?.stop();
+    },
+  };
+}

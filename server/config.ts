@@ -1,0 +1,47 @@
+/** Server configuration, read from the environment (see README's configuration table). */
+export interface TributaryConfig {
+  /** HTTP port; 0 picks a free one (tests). */
+  port: number;
+  /** Host/interface to listen on. */
+  host: string;
+  /** Public base URL of the FHIR endpoint, used in links and Location headers; derived from the request when unset. */
+  baseUrl?: string;
+  /** External Postgres URL; when unset an embedded Postgres is started under `dataDir`. */
+  databaseUrl?: string;
+  /** Directory for the embedded Postgres cluster. */
+  dataDir: string;
+  /** Port of the embedded Postgres. */
+  embeddedPgPort: number;
+  /** Max size of a request body in bytes (a transaction Bundle included). */
+  maxBodyBytes: number;
+  /** Size of the Postgres connection pool. */
+  dbPoolSize: number;
+  /** pino log level. */
+  logLevel: string;
+  /** Validate every write against StructureDefinitions (always on by default). */
+  validateWrites: boolean;
+}
+
+function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
+  return n;
+}
+
+/** Reads the configuration from environment variables, with defaults for a one-command start. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfig {
+  return {
+    port: intEnv(env, 'PORT', 8080),
+    host: env.HOST || '0.0.0.0',
+    baseUrl: env.BASE_URL || undefined,
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR || './.data',
+    embeddedPgPort: intEnv(env, 'EMBEDDED_PG_PORT', 5433),
+    maxBodyBytes: intEnv(env, "MAX_BODY_BYTES", 32 * 1024 * 1024),
+    dbPoolSize: intEnv(env, 'DB_POOL_SIZE', 10),
+    logLevel: env.LOG_LEVEL || 'info',
+    validateWrites: env.VALIDATE_WRITES !== 'off',
+  };
+}

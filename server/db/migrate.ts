@@ -1,0 +1,35 @@
+import knex, { type Knex } from 'knex';
+import pg from 'pg';
+import * as resources from '../../migrations/20261123000000_resources.ts';
+
+/** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
+const MIGRATIONS: Record<string, Knex.Migration> = {
+  '20261123000000_resources': resources,
+};
+
+const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(MIGRATIONS).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => MIGRATIONS[name],
+};
+
+/** Advisory lock key that serialises migrations across nodes starting at once. */
+const MIGRATION_LOCK_KEY = 7_264_311;
+
+/**
+ * Runs pending knex migrations. A Postgres advisory lock held on its own connection makes concurrent starts safe:
+ * the second node waits, then finds nothing left to do (knex's own lock table would fail it instead).
+ */
+export async function migrate(url: string): Promise<void> {
+  const lockClient = new pg.Client({ connectionString: url });
+  await lockClient.connect();
+  const db = knex({ client: 'pg', connection: url, pool: { min: 0, max: 2 } });
+  try {
+    await lockClient.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+    await db.migrate.latest({ migrationSource });
+  } finally {
+    await lockClient.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => {});
+    await lockClient.end();
+    await db.destroy();
+  }
+}

@@ -1,0 +1,142 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Request, Response } from 'express';
+import { methodNotAllowed, toOutcomeError } from '../fhir/outcomes.ts';
+import { responseResource } from '../rest/respond.ts';
+import type { FhirRouter } from '../rest/router.ts';
+import { applyElements, applySummary } from '../rest/summary.ts';
+import type { FhirContext, FhirMethod, FhirRequest, FhirResponse } from '../rest/types.ts';
+import type { Repository } from '../store/repository.ts';
+import { bodyKind, MEDIA_TYPES, negotiateFormat, type FhirFormat } from './format.ts';
+import { parseJsonBody } from './json.ts';
+import type { Metrics } from './metrics.ts';
+import { parseXmlResource, toXml } from './xml.ts';
+
+/** What the FHIR endpoint needs from the rest of the server. */
+export interface FhirEndpointDeps {
+  router: FhirRouter;
+  repo: Repository;
+  metrics: Metrics;
+  /** Fixed public base URL, or undefined to derive it from each request. */
+  baseUrl?: string;
+}
+
+const METHODS = new Set<FhirMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * The HTTP door of the FHIR API: turns an express request into a FhirRequest, calls the router, and writes the
+ * FhirResponse (or the OperationOutcome of an error) in the negotiated format.
+ */
+export function fhirEndpoint(deps: FhirEndpointDeps) {
+  return async (req: Request, res: Response): Promise<void> => {
+    const started = process.hrtime.bigint();
+    let interaction = 'unknown';
+    let resourceType = '';
+    let format: FhirFormat = 'json';
+    const url = new URL(req.originalUrl, 'http://localhost');
+    const query = queryOf(url.searchParams);
+    const pretty = query._pretty?.[0] === 'true';
+    try {
+      format = negotiateFormat(query._format?.[0], req.get('accept'));
+      const fhirReq = toFhirRequest(req, url, query);
+      resourceType = /^[A-Z][A-Za-z]+$/.test(fhirReq.path.split('/')[0]) ? fhirReq.path.split('/')[0] : '';
+      const match = deps.router.match(fhirReq);
+      interaction = match.interaction;
+      const ctx: FhirContext = {
+        repo: deps.repo,
+        baseUrl: deps.baseUrl ?? `${req.protocol}://${req.get('host')}/fhir`,
+        requestId: String(res.getHeader('x-request-id') ?? ''),
+        access: { kind: 'system' },
+      };
+      const result = await match.handler(ctx, fhirReq, match.params);
+      sendResponse(res, result, format, pretty, query);
+    } catch (err) {
+      const outcome = toOutcomeError(err);
+      if (outcome.status >= 500) req.log?.error({ err }, 'request failed');
+      else req.log?.info({ status: outcome.status, issue: outcome.message }, 'request refused');
+      sendResponse(res, { status: outcome.status, resource: outcome.outcome }, format, pretty, {});
+    } finally {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      deps.metrics.observeRequest(interaction, resourceType, res.statusCode, seconds);
+    }
+  };
+}
+
+function queryOf(params: URLSearchParams): Record<string, string[]> {
+  const query: Record<string, string[]> = {};
+  for (const [k, v] of params) (query[k] ??= []).push(v);
+  return query;
+}
+
+function toFhirRequest(req: Request, url: URL, query: Record<string, string[]>): FhirRequest {
+  const method = req.method.toUpperCase() as FhirMethod;
+  if (!METHODS.has(method)) throw methodNotAllowed(`Method ${req.method} is not supported`);
+  const path = decodeURIComponent(url.pathname.replace(/^\/fhir\/?/, '')).replace(/\/+$/, '');
+  const fhirReq: FhirRequest = {
+    method,
+    path,
+    query,
+    headers: {
+      ifMatch: req.get('if-match'),
+      ifNoneMatch: req.get('if-none-match'),
+      ifNoneExist: req.get('if-none-exist'),
+      ifModifiedSince: req.get('if-modified-since'),
+      ...parsePrefer(req.get('prefer')),
+    },
+  };
+  const raw = req.body;
+  if (Buffer.isBuffer(raw) && raw.length > 0) {
+    const kind = bodyKind(req.get('content-type'));
+    fhirReq.contentType = (req.get('content-type') ?? '').toLowerCase().split(';')[0].trim();
+    const text = raw.toString('utf8');
+    if (kind === 'xml') fhirReq.body = parseXmlResource(text);
+    else if (kind === 'form') mergeForm(query, text);
+    else fhirReq.body = parseJsonBody(text);
+  }
+  return fhirReq;
+}
+
+function mergeForm(query: Record<string, string[]>, text: string): void {
+  for (const [k, v] of new URLSearchParams(text)) (query[k] ??= []).push(v);
+}
+
+function parsePrefer(header: string | undefined): Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling'> {
+  const out: Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling'> = {};
+  for (const part of (header ?? '').split(/[,;]/)) {
+    const [k, v] = part.trim().split('=').map((s) => s?.trim().replace(/"/g, ''));
+    if (k === 'return' && (v === 'minimal' || v === 'representation' || v === 'OperationOutcome')) out.preferReturn = v;
+    if (k === 'handling' && (v === 'strict' || v === 'lenient')) out.preferHandling = v;
+  }
+  return out;
+}
+
+/** Writes a FhirResponse: headers, then the body in the negotiated format (stored JSON is sent as is when possible). */
+export function sendResponse(
+  res: Response,
+  result: FhirResponse,
+  format: FhirFormat,
+  pretty: boolean,
+  query: Record<string, string[]>,
+): void {
+  res.status(result.status);
+  const h = result.headers ?? {};
+  if (h.etag) res.setHeader('ETag', h.etag);
+  if (h.lastModified) res.setHeader('Last-Modified', h.lastModified);
+  if (h.location) res.setHeader('Location', h.location);
+  if (h.contentLocation) res.setHeader('Content-Location', h.contentLocation);
+  if (result.status === 304 || (result.resource === undefined && result.content === undefined)) {
+    res.end();
+    return;
+  }
+  res.setHeader('Content-Type', MEDIA_TYPES[format]);
+  const summary = query._summary?.[0];
+  const elements = query._elements?.[0];
+  const shaped = summary || elements;
+  if (format === 'json' && !pretty && !shaped && result.content !== undefined) {
+    res.end(result.content);
+    return;
+  }
+  let resource = responseResource(result) as Resource;
+  if (summary && result.status < 300) resource = applySummary(resource, summary);
+  if (elements && result.status < 300) resource = applyElements(resource, elements.split(',').map((e) => e.trim()));
+  res.end(format === 'xml' ? toXml(resource, pretty) : JSON.stringify(resource, null, pretty ? 2 : undefined));
+}

@@ -1,0 +1,93 @@
+import { loadDefinitions } from '../fhir/definitions.ts';
+import { badRequest, methodNotAllowed, notFound } from '../fhir/outcomes.ts';
+import type { FhirContext, FhirHandler, FhirMethod, FhirRequest, FhirResponse } from './types.ts';
+
+interface Route {
+  method: FhirMethod;
+  parts: string[];
+  interaction: string;
+  handler: FhirHandler;
+}
+
+/** A request matched to its route: the interaction name (for metrics and audit) and path parameters. */
+export interface RouteMatch {
+  interaction: string;
+  handler: FhirHandler;
+  params: Record<string, string>;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+/**
+ * Maps (method, path) to the handler of a FHIR interaction. Patterns use `:type` (a known resource type),
+ * `:id`, `:vid` and `:op` (`$name`) segments. Every door (HTTP, Bundle entries, MLLP, MQTT, bots) calls `handle`.
+ */
+export class FhirRouter {
+  private readonly routes: Route[] = [];
+
+  /** Registers the handler of an interaction for a method and a path pattern such as `:type/:id/_history/:vid`. */
+  add(method: FhirMethod, pattern: string, interaction: string, handler: FhirHandler): this {
+    this.routes.push({ method, parts: pattern === '' ? [] : pattern.split('/'), interaction, handler });
+    return this;
+  }
+
+  /** Finds the route of a request; throws an OutcomeError (404 unknown path/type, 405 method) when none fits. */
+  match(req: FhirRequest): RouteMatch {
+    const segments = req.path.split('/').filter((s) => s !== '');
+    let pathMatched = false;
+    for (const route of this.routes) {
+      const params = matchPath(route.parts, segments);
+      if (!params) continue;
+      pathMatched = true;
+      if (route.method === req.method) return { interaction: route.interaction, handler: route.handler, params };
+    }
+    if (pathMatched) throw methodNotAllowed(`${req.method} is not allowed on ${req.path || 'the base'}`);
+    throw unknownPath(segments);
+  }
+
+  /** Dispatches a request to its handler. */
+  async handle(ctx: FhirContext, req: FhirRequest): Promise<FhirResponse> {
+    const { handler, params } = this.match(req);
+    return handler(ctx, req, params);
+  }
+}
+
+function matchPath(pattern: string[], segments: string[]): Record<string, string> | undefined {
+  if (pattern.length !== segments.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i];
+    const s = segments[i];
+    if (p === ':type') {
+      if (!/^[A-Z][A-Za-z]+$/.test(s)) return undefined;
+      params.type = s;
+    } else if (p === ':op') {
+      if (!s.startsWith('$')) return undefined;
+      params.op = s.slice(1);
+    } else if (p.startsWith(':')) {
+      if (s.startsWith('$') || s.startsWith('_')) return undefined;
+      params[p.slice(1)] = s;
+    } else if (p !== s) {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+function unknownPath(segments: string[]): Error {
+  const type = segments[0];
+  if (type && /^[A-Z]/.test(type) && !loadDefinitions().resourceTypeSet.has(type)) {
+    return notFound(`Unknown resource type "${type}"`);
+  }
+  return notFound(`No FHIR interaction at "${segments.join('/')}"`);
+}
+
+/** Checks the resource type is one the server stores (404 otherwise). */
+export function requireResourceType(type: string): void {
+  if (!loadDefinitions().resourceTypeSet.has(type)) throw notFound(`Unknown resource type "${type}"`);
+}
+
+/** Checks an id has the FHIR id syntax (400 otherwise). */
+export function requireValidId(id: string): void {
+  if (!ID_PATTERN.test(id)) throw badRequest(`Invalid id "${id}"`, 'id');
+}

@@ -1,0 +1,64 @@
+import type { Resource } from '@medplum/fhirtypes';
+import type { Repository } from '../store/repository.ts';
+
+/** HTTP-like methods of the FHIR RESTful API. */
+export type FhirMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** A FHIR interaction request, the same whether it came over HTTP, inside a Bundle, from MLLP, MQTT or a bot. */
+export interface FhirRequest {
+  method: FhirMethod;
+  /** Path relative to the FHIR base, without leading slash: `Patient/1/_history/2`. */
+  path: string;
+  /** Query parameters; repeated parameters keep every value in order. */
+  query: Record<string, string[]>;
+  /** Parsed body: a resource, a JSON Patch array, or a Parameters resource (FHIRPath Patch). */
+  body?: unknown;
+  /** Media type of the body, lower-cased without parameters (PATCH dispatches on it). */
+  contentType?: string;
+  headers: FhirRequestHeaders;
+}
+
+/** The request headers with FHIR meaning. */
+export interface FhirRequestHeaders {
+  ifMatch?: string;
+  ifNoneMatch?: string;
+  ifNoneExist?: string;
+  ifModifiedSince?: string;
+  /** `return=minimal|representation|OperationOutcome` */
+  preferReturn?: 'minimal' | 'representation' | 'OperationOutcome';
+  /** `handling=strict|lenient` */
+  preferHandling?: 'strict' | 'lenient';
+}
+
+/** The outcome of an interaction. `content` carries an already-serialised resource straight from storage. */
+export interface FhirResponse {
+  status: number;
+  resource?: Resource;
+  /** Stored JSON text of `resource`, when the handler read it and did not change it (fast path for reads). */
+  content?: string;
+  headers?: {
+    etag?: string;
+    lastModified?: string;
+    location?: string;
+    contentLocation?: string;
+  };
+}
+
+/** Who is asking. The authorization issue grows this; the store and search turn it into SQL predicates. */
+export interface AccessContext {
+  kind: 'system' | 'user' | 'patient' | 'device' | 'bot';
+  /** Reference of the acting identity, e.g. `Practitioner/123`. */
+  actor?: string;
+}
+
+/** Everything a handler may use. */
+export interface FhirContext {
+  repo: Repository;
+  /** Absolute FHIR base URL without trailing slash, for links and Location headers. */
+  baseUrl: string;
+  requestId: string;
+  access: AccessContext;
+}
+
+/** A handler of one interaction; route parameters come from the path pattern. */
+export type FhirHandler = (ctx: FhirContext, req: FhirRequest, params: Record<string, string>) => Promise<FhirResponse>;

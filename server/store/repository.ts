@@ -1,0 +1,239 @@
+import type { Resource } from '@medplum/fhirtypes';
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { conflict, gone, notFound, preconditionFailed } from '../fhir/outcomes.ts';
+import { extractIndexRows } from './indexer.ts';
+import { writeVersions, type PendingWrite } from './writes.ts';
+
+/** A row of the resource or history table. */
+export interface StoredVersion {
+  resourceType: string;
+  id: string;
+  versionId: number;
+  lastUpdated: string;
+  deleted: boolean;
+  method?: string;
+  /** The resource JSON exactly as stored (meta included); null for a deletion. */
+  content: string | null;
+}
+
+/** Options of a history query. */
+export interface HistoryQuery {
+  resourceType?: string;
+  id?: string;
+  since?: string;
+  at?: string;
+  count: number;
+  /** Keyset cursor: continue strictly before this (lastUpdated, resourceType, id, versionId). */
+  before?: { lastUpdated: string; resourceType: string; id: string; versionId: number };
+}
+
+/** Checks run on every write before it is stored (validation); throws an OutcomeError to refuse it. */
+export type WriteCheck = (resource: Resource) => void;
+
+type Queryable = pg.Pool | pg.PoolClient;
+
+const FROM_ROW = `resource_type AS "resourceType", id, version_id AS "versionId",
+  to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastUpdated", deleted, content`;
+
+/**
+ * The store: every read and write of resources goes through here, whichever door it came from.
+ * A Repository is bound either to the pool (each write its own DB transaction) or to one DB transaction
+ * (a transaction Bundle, a bot run), in which case writes are buffered and flushed as one batch.
+ */
+export class Repository {
+  private readonly buffer: PendingWrite[] = [];
+  private readonly buffered = new Set<string>();
+
+  constructor(
+    private readonly db: Queryable,
+    private readonly check: WriteCheck,
+    private readonly inTransaction = false,
+  ) {}
+
+  /** Runs `fn` in one database transaction: everything it writes commits together or not at all. */
+  async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
+    if (this.inTransaction) return fn(this);
+    const client = await (this.db as pg.Pool).connect();
+    try {
+      await client.query('BEGIN');
+      const repo = new Repository(client, this.check, true);
+      const result = await fn(repo);
+      await repo.flush();
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** The pg connection (pool or transaction client) for queries the search engine builds. */
+  get queryable(): Queryable {
+    return this.db;
+  }
+
+  /** Writes buffered versions now, so that following queries in this transaction see them. */
+  async flush(): Promise<void> {
+    if (this.buffer.length === 0) return;
+    const writes = this.buffer.splice(0);
+    this.buffered.clear();
+    await writeVersions(this.db as pg.PoolClient, writes);
+  }
+
+  /** Runs a query after flushing buffered writes. */
+  async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+    await this.flush();
+    return this.db.query<R>(sql, params);
+  }
+
+  /** The current version of a resource (deleted ones included), or undefined if it never existed. */
+  async readCurrent(resourceType: string, id: string): Promise<StoredVersion | undefined> {
+    const r = await this.query<StoredVersion>(
+      `SELECT ${FROM_ROW} FROM resource WHERE resource_type = $1 AND id = $2`,
+      [resourceType, id],
+    );
+    return r.rows[0];
+  }
+
+  /** The current version of a live resource; 404 if unknown, 410 if deleted. */
+  async read(resourceType: string, id: string): Promise<StoredVersion> {
+    const row = await this.readCurrent(resourceType, id);
+    if (!row) throw notFound(`${resourceType}/${id} is not known`);
+    if (row.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    return row;
+  }
+
+  /** One version from history; 404 if it does not exist, 410 if that version is a deletion. */
+  async vread(resourceType: string, id: string, versionId: number): Promise<StoredVersion> {
+    const r = await this.query<StoredVersion>(
+      `SELECT ${FROM_ROW}, method FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
+      [resourceType, id, versionId],
+    );
+    const row = r.rows[0];
+    if (!row) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
+    if (row.deleted) throw gone(`${resourceType}/${id}/_history/${versionId} is a deletion`);
+    return row;
+  }
+
+  /** Creates a resource with a server-assigned id. */
+  async create<T extends Resource>(resource: T): Promise<T> {
+    const id = randomUUID();
+    return this.transaction((repo) => repo.stage({ ...resource, id }, 1, 'create', false));
+  }
+
+  /**
+   * Updates (or creates, with the client's id) a resource. With `ifMatch`, the current version must be that one,
+   * or 412. Locks the row, so concurrent updates serialise and each gets the next version.
+   */
+  async update<T extends Resource>(
+    resource: T & { id: string },
+    options: { ifMatch?: number; method?: PendingWrite['method'] } = {},
+  ): Promise<{ resource: T; created: boolean }> {
+    return this.transaction(async (repo) => {
+      const current = await repo.lockCurrent(resource.resourceType, resource.id);
+      if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
+        throw preconditionFailed(
+          `Version ${options.ifMatch} does not match the current version ${current?.versionId ?? 'none'}`,
+        );
+      }
+      const created = !current || current.deleted;
+      const next = (current?.versionId ?? 0) + 1;
+      const method = options.method ?? (current ? 'update' : 'create');
+      return { resource: await repo.stage(resource, next, method, !!current), created };
+    });
+  }
+
+  /** Deletes a resource (a new, deleted version). Returns false if it was already deleted. 404 if unknown. */
+  async delete(resourceType: string, id: string, options: { ifMatch?: number } = {}): Promise<boolean> {
+    return this.transaction(async (repo) => {
+      const current = await repo.lockCurrent(resourceType, id);
+      if (!current) throw notFound(`${resourceType}/${id} is not known`);
+      if (options.ifMatch !== undefined && current.versionId !== options.ifMatch) {
+        throw preconditionFailed(`Version ${options.ifMatch} does not match the current version ${current.versionId}`);
+      }
+      if (current.deleted) return false;
+      repo.enqueue({
+        resourceType,
+        id,
+        versionId: current.versionId + 1,
+        lastUpdated: new Date().toISOString(),
+        deleted: true,
+        method: 'delete',
+        content: null,
+        index: null,
+        replaces: true,
+      });
+      return true;
+    });
+  }
+
+  /** Versions newest first, for instance, type or system history. */
+  async history(q: HistoryQuery): Promise<StoredVersion[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    const p = (v: unknown) => `$${params.push(v)}`;
+    if (q.resourceType) where.push(`resource_type = ${p(q.resourceType)}`);
+    if (q.id) where.push(`id = ${p(q.id)}`);
+    if (q.since) where.push(`last_updated >= ${p(q.since)}`);
+    if (q.at) where.push(`last_updated <= ${p(q.at)}`);
+    if (q.before) {
+      const b = q.before;
+      where.push(
+        `(last_updated, resource_type, id, version_id) < (${p(b.lastUpdated)}, ${p(b.resourceType)}, ${p(b.id)}, ${p(b.versionId)})`,
+      );
+    }
+    const sql = `SELECT ${FROM_ROW}, method FROM resource_history ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC LIMIT ${p(q.count)}`;
+    return (await this.query<StoredVersion>(sql, params)).rows;
+  }
+
+  /** Takes a transaction-scoped advisory lock, e.g. to make a conditional create race-free. */
+  async advisoryLock(key: string): Promise<void> {
+    await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+  }
+
+  private async lockCurrent(resourceType: string, id: string) {
+    if (this.buffered.has(`${resourceType}/${id}`)) {
+      throw conflict(`${resourceType}/${id} is written more than once in the same transaction`);
+    }
+    const r = await this.query<{ versionId: number; deleted: boolean }>(
+      `SELECT version_id AS "versionId", deleted FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
+      [resourceType, id],
+    );
+    return r.rows[0];
+  }
+
+  /** Stamps meta, validates, and buffers the write; flushed at commit or before the next query. */
+  private async stage<T extends Resource>(
+    resource: T,
+    versionId: number,
+    method: PendingWrite['method'],
+    replaces: boolean,
+  ): Promise<T> {
+    const lastUpdated = new Date().toISOString();
+    const stored = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
+    this.check(stored);
+    this.enqueue({
+      resourceType: stored.resourceType,
+      id: stored.id as string,
+      versionId,
+      lastUpdated,
+      deleted: false,
+      method,
+      content: JSON.stringify(stored),
+      index: extractIndexRows(stored),
+      replaces,
+    });
+    return stored;
+  }
+
+  private enqueue(write: PendingWrite): void {
+    const key = `${write.resourceType}/${write.id}`;
+    if (this.buffered.has(key)) throw conflict(`${key} is written more than once in the same transaction`);
+    this.buffered.add(key);
+    this.buffer.push(write);
+  }
+}
