@@ -42,7 +42,27 @@ export async function startTestServer(
     ...overrides,
     databaseUrl,
   };
-  return startTributary(config);
+  const server = await startTributary(config);
+  if (overrides.databaseUrl) return server;
+  // A database the harness created is dropped with the server, so runs against a shared Postgres leave nothing behind.
+  const close = server.close.bind(server);
+  server.close = async () => {
+    await close();
+    await dropTestDatabase(databaseUrl);
+  };
+  return server;
+}
+
+/** Drops a database made by createTestDatabase (connections are terminated first). */
+export async function dropTestDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const client = new pg.Client({ connectionString: adminDatabaseUrl() });
+  await client.connect();
+  try {
+    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
 }
 
 /** A tiny FHIR JSON client for tests: sends a request to the server and parses the reply. */
