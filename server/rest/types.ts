@@ -44,11 +44,24 @@ export interface FhirResponse {
   };
 }
 
-/** Who is asking. The authorization issue grows this; the store and search turn it into SQL predicates. */
+/** Search criteria as in a query string: parameter name → values (repeated values AND, a comma inside one ORs). */
+export type SearchCriteria = Record<string, string[]>;
+
+/**
+ * Who is asking. Every door builds one (server/auth from a token, bots from their registration, MLLP/MQTT from the
+ * listener's identity). The store and the search engine turn `visibleWhere` into SQL predicates, so nothing outside it
+ * is ever read, counted, included or chained through.
+ */
 export interface AccessContext {
   kind: 'system' | 'user' | 'patient' | 'device' | 'bot';
   /** Reference of the acting identity, e.g. `Practitioner/123`. */
   actor?: string;
+  /**
+   * Which resources of a type this identity may see, as search criteria ANDed into every query that touches the type:
+   * `undefined` means all of them; otherwise a resource is visible when it matches at least one alternative
+   * (an empty array: none). Example for a patient/ scope: `Observation` → `[{ subject: ['Patient/1'] }, { performer: ['Patient/1'] }]`.
+   */
+  visibleWhere?(resourceType: string): SearchCriteria[] | undefined;
 }
 
 /** Everything a handler may use. */
