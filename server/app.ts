@@ -10,6 +10,7 @@ import { loadDefinitions } from './fhir/definitions.ts';
 import { createHttpApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createFhirRouter } from './rest/routes.ts';
+import { startSearchServices } from './search/services.ts';
 import type { FhirRouter } from './rest/router.ts';
 import { Repository } from './store/repository.ts';
 import { checkWrite } from './validation/validator.ts';
@@ -41,6 +42,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   loadDefinitions();
   const pool = createPool(databaseUrl, config.dbPoolSize);
   const repo = new Repository(pool, config.validateWrites ? checkWrite : () => {});
+  const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
   const router = createFhirRouter();
   const app = createHttpApp({
     router,
@@ -70,6 +72,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await stopSearchServices();
       await pool.end();
       await embedded?.stop();
     },

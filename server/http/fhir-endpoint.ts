@@ -130,13 +130,13 @@ export function sendResponse(
   res.setHeader('Content-Type', MEDIA_TYPES[format]);
   const summary = query._summary?.[0];
   const elements = query._elements?.[0];
-  const shaped = summary || elements;
+  const shaped = !result.shaped && (summary || elements);
   if (format === 'json' && !pretty && !shaped && result.content !== undefined) {
     res.end(result.content);
     return;
   }
   let resource = responseResource(result) as Resource;
-  if (summary && result.status < 300) resource = applySummary(resource, summary);
-  if (elements && result.status < 300) resource = applyElements(resource, elements.split(',').map((e) => e.trim()));
+  if (shaped && summary && result.status < 300) resource = applySummary(resource, summary);
+  if (shaped && elements && result.status < 300) resource = applyElements(resource, elements.split(',').map((e) => e.trim()));
   res.end(format === 'xml' ? toXml(resource, pretty) : JSON.stringify(resource, null, pretty ? 2 : undefined));
 }

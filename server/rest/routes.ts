@@ -4,6 +4,7 @@ import { historyHandler } from './handlers/history.ts';
 import { readHandler, vreadHandler } from './handlers/read.ts';
 import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
 import { FhirRouter } from './router.ts';
+import { compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */
 export function createFhirRouter(): FhirRouter {
@@ -17,5 +18,10 @@ export function createFhirRouter(): FhirRouter {
     .add('PUT', ':type/:id', 'update', updateHandler)
     .add('DELETE', ':type/:id', 'delete', deleteHandler)
     .add('GET', ':type/:id/_history', 'history-instance', historyHandler)
-    .add('GET', ':type/:id/_history/:vid', 'vread', vreadHandler);
+    .add('GET', ':type/:id/_history/:vid', 'vread', vreadHandler)
+    .add('GET', '', 'search-system', searchSystemHandler)
+    .add('POST', '_search', 'search-system', searchSystemHandler)
+    .add('GET', ':type', 'search-type', searchTypeHandler)
+    .add('POST', ':type/_search', 'search-type', searchTypeHandler)
+    .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler);
 }

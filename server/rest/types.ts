@@ -36,6 +36,8 @@ export interface FhirResponse {
   resource?: Resource;
   /** Stored JSON text of `resource`, when the handler read it and did not change it (fast path for reads). */
   content?: string;
+  /** True when `_summary`/`_elements` were already applied inside (a searchset): the door must not apply them again. */
+  shaped?: boolean;
   headers?: {
     etag?: string;
     lastModified?: string;

@@ -1,63 +1,48 @@
-import { getSearchParameters } from '@medplum/core';
 import { badRequest } from '../fhir/outcomes.ts';
+import type { AccessContext } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
+import { buildWhere } from './engine.ts';
+import { parseSearch } from './parse.ts';
+
+/** Optional context of a match: who asks (their access restriction applies) and the server's base URL. */
+export interface MatchOptions {
+  access?: AccessContext;
+  /** Absolute references to this base are matched as local ones. */
+  baseUrl?: string;
+}
 
 /**
- * Ids of the live resources of `resourceType` that match a search query, at most `limit` of them.
- * Used by conditional create/update/patch/delete and conditional references in transactions.
- * Supports `_id` and exact token parameters (`identifier=system|value`), string and reference equality.
+ * Ids of the live resources of `resourceType` that match a search query, at most `limit` of them, by the full search
+ * engine (every parameter, modifier, prefix, chain and `_has`). Used by conditional create/update/patch/delete and
+ * conditional references in transactions. Unknown parameters are refused (a conditional write must not widen silently).
  */
 export async function findMatchingIds(
   repo: Repository,
   resourceType: string,
   query: Record<string, string[]>,
   limit = 2,
+  options: MatchOptions = {},
 ): Promise<string[]> {
-  const params: unknown[] = [resourceType];
-  const p = (v: unknown) => `$${params.push(v)}`;
-  const where: string[] = ['r.resource_type = $1', 'NOT r.deleted'];
-  const spDefs = getSearchParameters(resourceType) ?? {};
-  const entries = Object.entries(query).filter(([k]) => !k.startsWith('_') || k === '_id');
-  if (entries.length === 0) throw badRequest('A conditional request needs at least one search parameter');
-  for (const [name, values] of entries) {
-    for (const value of values) {
-      if (name === '_id') {
-        where.push(`r.id = ANY(${p(value.split(','))})`);
-        continue;
-      }
-      const sp = spDefs[name];
-      if (!sp) throw badRequest(`Unknown search parameter "${name}" for ${resourceType}`, name);
-      const ors = value.split(',').map((v) => condition(sp.type as string, name, v, p));
-      where.push(`(${ors.join(' OR ')})`);
-    }
-  }
-  const sql = `SELECT r.id FROM resource r WHERE ${where.join(' AND ')} LIMIT ${p(limit)}`;
-  return (await repo.query<{ id: string }>(sql, params)).rows.map((r) => r.id);
+  const request = parseSearch([resourceType], query, 'strict');
+  if (request.criteria.length === 0) throw badRequest('A conditional request needs at least one search parameter');
+  const scope = { repo, baseUrl: options.baseUrl ?? '', access: options.access };
+  const { ctx, where } = await buildWhere(scope, [resourceType], request.criteria);
+  const sql = `SELECT r.id FROM resource r WHERE ${where} ORDER BY r.rid LIMIT ${ctx.sql.add(limit)}`;
+  return (await repo.query<{ id: string }>(sql, ctx.sql.values)).rows.map((r) => r.id);
 }
 
-function condition(type: string, code: string, value: string, p: (v: unknown) => string): string {
-  const owner = `t.resource_type = r.resource_type AND t.id = r.id AND t.code = ${p(code)}`;
-  switch (type) {
-    case 'token': {
-      const bar = value.indexOf('|');
-      if (bar < 0) return `EXISTS (SELECT 1 FROM sp_token t WHERE ${owner} AND t.value = ${p(value)})`;
-      const system = value.slice(0, bar);
-      const code2 = value.slice(bar + 1);
-      const sys = system === '' ? 't.system IS NULL' : `t.system = ${p(system)}`;
-      const val = code2 === '' ? 'TRUE' : `t.value = ${p(code2)}`;
-      return `EXISTS (SELECT 1 FROM sp_token t WHERE ${owner} AND ${sys} AND ${val})`;
-    }
-    case 'string':
-      return `EXISTS (SELECT 1 FROM sp_string t WHERE ${owner} AND t.value LIKE ${p(escapeLike(value.toLowerCase()) + '%')})`;
-    case 'reference':
-      return `EXISTS (SELECT 1 FROM sp_reference t WHERE ${owner} AND (t.reference = ${p(value)} OR t.target_id = ${p(value.split('/').pop())}))`;
-    case 'uri':
-      return `EXISTS (SELECT 1 FROM sp_uri t WHERE ${owner} AND t.value = ${p(value)})`;
-    default:
-      throw badRequest(`Search parameter "${code}" of type ${type} is not supported in conditional requests yet`, code);
-  }
-}
-
-function escapeLike(s: string): string {
-  return s.replace(/[\\%_]/g, (c) => '\\' + c);
+/**
+ * Does the stored resource `resourceType/id` match the search criteria (`code=x&date=ge2020`)? The same engine as
+ * search, so a Subscription's criteria mean exactly what a search with them returns. Call it after the write commits
+ * (or with the writing transaction's Repository).
+ */
+export async function matchesCriteria(
+  repo: Repository,
+  resourceType: string,
+  id: string,
+  criteria: Record<string, string[]>,
+  options: MatchOptions = {},
+): Promise<boolean> {
+  const query = { ...criteria, _id: [...(criteria._id ?? []), id] };
+  return (await findMatchingIds(repo, resourceType, query, 1, options)).length > 0;
 }

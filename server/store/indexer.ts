@@ -1,60 +1,50 @@
+import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
+import type { Resource } from '@medplum/fhirtypes';
+import { RESOURCE_TABLE_CODES, searchParams, type ParamType, type TypedParam } from '../search/registry.ts';
 import {
-  convertToSearchableDates,
-  convertToSearchableNumbers,
-  convertToSearchableQuantities,
-  convertToSearchableReferences,
-  convertToSearchableStrings,
-  convertToSearchableTokens,
-  convertToSearchableUris,
-  evalFhirPathTyped,
-  getSearchParameterDetails,
-  getSearchParameters,
-  toTypedValue,
-} from '@medplum/core';
-import type { Resource, SearchParameter } from '@medplum/fhirtypes';
+  dateValues,
+  identifierTypeValues,
+  numberValues,
+  positionValues,
+  quantityValues,
+  referenceIdentifierValues,
+  referenceValues,
+  stringValue,
+  stringValues,
+  tokenTexts,
+  tokenValues,
+  uriValues,
+} from './index-values.ts';
 
-/** Index rows for one resource, grouped by the table they go to. Each row starts with the parameter code. */
+/**
+ * Index rows for one resource, grouped by the table they go to. Each row starts with the parameter code; the writer
+ * adds the resource's `rid` and type. Derived rows use codes no SearchParameter can have (`code:text`,
+ * `subject:identifier`, `identifier:of-type`), so one table serves a parameter and its modifiers.
+ */
 export interface IndexRows {
-  token: [code: string, system: string | null, value: string | null, text: string | null][];
-  string: [code: string, value: string, exact: string][];
-  reference: [code: string, targetType: string | null, targetId: string | null, reference: string][];
-  date: [code: string, low: string | null, high: string | null][];
-  number: [code: string, low: number | null, high: number | null][];
-  quantity: [code: string, system: string | null, unit: string | null, low: number | null, high: number | null][];
+  token: [code: string, system: string | null, value: string | null][];
+  string: [code: string, value: string, exact: string | null][];
+  reference: [code: string, targetType: string | null, targetId: string | null, url: string | null][];
+  date: [code: string, low: string, high: string][];
+  number: [code: string, low: number, high: number][];
+  quantity: [code: string, system: string | null, unit: string | null, low: number, high: number][];
   uri: [code: string, value: string][];
+  /** Composite (and `near`) tuples: one JSON array of component values per element. */
+  composite: [code: string, components: string][];
 }
 
 /** The index tables, in the order rows are written. */
-export const INDEX_TABLES = ['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri'] as const;
+export const INDEX_TABLES = ['token', 'string', 'reference', 'date', 'number', 'quantity', 'uri', 'composite'] as const;
 export type IndexTable = (typeof INDEX_TABLES)[number];
 
-/** Parameters answered from the resource table itself, never indexed. */
-const SKIPPED_CODES = new Set(['_id', '_lastUpdated']);
+/** Suffixes of derived index codes. */
+export const TEXT_SUFFIX = ':text';
+export const IDENTIFIER_SUFFIX = ':identifier';
+export const OF_TYPE_SUFFIX = ':of-type';
 
-/** Lower-cases and strips accents, as the spec's string search is case- and accent-insensitive. */
-export function normalizeString(s: string): string {
-  return s.normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase();
-}
-
-const FAR_PAST = '0001-01-01T00:00:00.000Z';
-const FAR_FUTURE = '9999-12-31T23:59:59.999Z';
-
-function validInstant(s: string | undefined): string | null {
-  if (!s) return null;
-  const t = Date.parse(s);
-  return Number.isNaN(t) ? null : new Date(t).toISOString();
-}
-
-/** Splits `Type/id` (optionally with `/_history/n` or an absolute base) into its target type and id. */
-export function parseReferenceTarget(ref: string): [string | null, string | null] {
-  const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/[^/]+)?$/.exec(ref);
-  return m ? [m[1], m[2]] : [null, null];
-}
-
-/** Search parameters of a type that are written to index tables (composite and special come with the search engine). */
-export function indexedParameters(resourceType: string): SearchParameter[] {
-  const all = getSearchParameters(resourceType) ?? {};
-  return Object.values(all).filter((sp) => !SKIPPED_CODES.has(sp.code as string) && sp.expression);
+/** An empty set of index rows (for a deletion). */
+export function emptyIndexRows(): IndexRows {
+  return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [], composite: [] };
 }
 
 /**
@@ -62,81 +52,111 @@ export function indexedParameters(resourceType: string): SearchParameter[] {
  * to its type (spec parameters plus any added at runtime). Values FHIRPath cannot evaluate are skipped, never fatal.
  */
 export function extractIndexRows(resource: Resource): IndexRows {
-  const rows: IndexRows = { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [] };
+  const rows = emptyIndexRows();
   const root = [toTypedValue(resource)];
-  for (const sp of indexedParameters(resource.resourceType)) {
-    const code = sp.code as string;
-    let values;
+  const variables = { '%resource': root[0], '%rootResource': root[0] };
+  for (const param of searchParams(resource.resourceType)) {
+    if (!param.atom || RESOURCE_TABLE_CODES.has(param.code)) continue;
+    let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(getSearchParameterDetails(resource.resourceType, sp).parsedExpression, root);
+      values = evalFhirPathTyped(param.atom, root, variables);
     } catch {
       continue;
     }
     if (values.length === 0) continue;
-    addRows(rows, code, sp.type, values);
+    if (param.type === 'composite') addCompositeRows(rows, param, values, variables);
+    else addRows(rows, param.code, param.type, values);
   }
   return rows;
 }
 
-function addRows(rows: IndexRows, code: string, type: SearchParameter['type'], values: ReturnType<typeof toTypedValue>[]): void {
+function addRows(rows: IndexRows, code: string, type: ParamType, values: TypedValue[]): void {
   switch (type) {
     case 'token':
-      for (const t of convertToSearchableTokens(values)) {
-        rows.token.push([code, t.system ?? null, t.value ?? null, tokenText(values)]);
+      for (const t of tokenValues(values)) rows.token.push([code, t.system, t.value]);
+      for (const text of tokenTexts(values)) {
+        const s = stringValue(text);
+        rows.string.push([code + TEXT_SUFFIX, s.value, s.exact]);
       }
+      for (const t of identifierTypeValues(values)) rows.token.push([code + OF_TYPE_SUFFIX, t.system, t.value]);
       break;
     case 'string':
-      for (const s of convertToSearchableStrings(values)) {
-        if (s) rows.string.push([code, normalizeString(s), s]);
-      }
+      for (const s of stringValues(values)) rows.string.push([code, s.value, s.exact]);
       break;
     case 'reference':
-      for (const r of convertToSearchableReferences(values)) {
-        if (!r) continue;
-        const [targetType, targetId] = parseReferenceTarget(r);
-        rows.reference.push([code, targetType, targetId, r]);
-      }
+      for (const r of referenceValues(values)) rows.reference.push([code, r.targetType, r.targetId, r.url]);
+      for (const t of referenceIdentifierValues(values)) rows.token.push([code + IDENTIFIER_SUFFIX, t.system, t.value]);
       break;
     case 'date':
-      for (const p of convertToSearchableDates(values)) {
-        const low = validInstant(p.start) ?? (p.end ? FAR_PAST : null);
-        const high = validInstant(p.end) ?? (p.start ? FAR_FUTURE : null);
-        if (low || high) rows.date.push([code, low, high]);
-      }
+      for (const [low, high] of dateValues(values)) rows.date.push([code, low, high]);
       break;
     case 'number':
-      for (const [low, high] of convertToSearchableNumbers(values)) {
-        rows.number.push([code, finite(low), finite(high)]);
-      }
+      for (const n of numberValues(values)) rows.number.push([code, n.low, n.high]);
       break;
     case 'quantity':
-      for (const q of convertToSearchableQuantities(values)) {
-        const v = finite(q.value);
-        rows.quantity.push([code, q.system ?? null, q.code ?? q.unit ?? null, v, v]);
-      }
+      for (const q of quantityValues(values)) rows.quantity.push([code, q.system, q.unit, q.low, q.high]);
       break;
     case 'uri':
-      for (const u of convertToSearchableUris(values)) {
-        if (u) rows.uri.push([code, u]);
-      }
+      for (const u of uriValues(values)) rows.uri.push([code, u]);
+      break;
+    case 'special':
+      for (const p of positionValues(values)) rows.composite.push([code, JSON.stringify([{ n: p.lat }, { n: p.lon }])]);
       break;
     default:
       break;
   }
 }
 
-function finite(n: number | undefined | null): number | null {
-  return typeof n === 'number' && Number.isFinite(n) ? n : null;
+/**
+ * Composite parameters: for each element the composite's expression selects, every combination of its components'
+ * values becomes one row, so `code-value-quantity` matches a code and a value of the same Observation component.
+ */
+function addCompositeRows(
+  rows: IndexRows,
+  param: TypedParam,
+  elements: TypedValue[],
+  variables: Record<string, TypedValue>,
+): void {
+  for (const element of elements) {
+    let combos: object[][] = [[]];
+    for (const component of param.components ?? []) {
+      let values: TypedValue[];
+      try {
+        values = evalFhirPathTyped(component.expression, [element], variables);
+      } catch {
+        values = [];
+      }
+      const encoded = componentValues(component.param.type, values);
+      combos = combos.flatMap((combo) => encoded.map((v) => [...combo, v]));
+      if (combos.length === 0) break;
+    }
+    for (const combo of combos) rows.composite.push([param.code, JSON.stringify(combo)]);
+  }
 }
 
-/** The human text of a CodeableConcept/Coding, kept for the `:text` modifier. */
-function tokenText(values: ReturnType<typeof toTypedValue>[]): string | null {
-  for (const v of values) {
-    const x = v.value as { text?: string; display?: string; coding?: { display?: string }[] } | undefined;
-    if (x && typeof x === 'object') {
-      const text = x.text ?? x.display ?? x.coding?.find((c) => c.display)?.display;
-      if (text) return normalizeString(text);
-    }
+/** A component's values in the JSON shape the composite predicates read (`v` is the indexed first key). */
+function componentValues(type: ParamType, values: TypedValue[]): object[] {
+  switch (type) {
+    case 'token':
+      return tokenValues(values).map((t) => ({ s: t.system, v: t.value }));
+    case 'string':
+      return stringValues(values).map((s) => ({ v: s.value, e: s.exact }));
+    case 'reference':
+      return referenceValues(values).map((r) => ({ t: r.targetType, i: r.targetId, u: r.url }));
+    case 'date':
+      return dateValues(values).map(([lo, hi]) => ({ lo, hi }));
+    case 'number':
+      return numberValues(values).map((n) => ({ lo: jsonNumber(n.low), hi: jsonNumber(n.high) }));
+    case 'quantity':
+      return quantityValues(values).map((q) => ({ s: q.system, u: q.unit, lo: jsonNumber(q.low), hi: jsonNumber(q.high) }));
+    case 'uri':
+      return uriValues(values).map((v) => ({ v }));
+    default:
+      return [];
   }
-  return null;
+}
+
+/** JSON has no infinities: open bounds are written as the text Postgres' numeric reads back. */
+function jsonNumber(n: number): number | string {
+  return Number.isFinite(n) ? n : String(n);
 }

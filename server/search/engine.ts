@@ -1,0 +1,96 @@
+import type { AccessContext } from '../rest/types.ts';
+import type { Repository } from '../store/repository.ts';
+import type { Criterion, Cursor, SearchRequest } from './model.ts';
+import { keysetCondition, orderBy, sortColumns } from './sort.ts';
+import { SqlParams } from './sql.ts';
+import { typesWhere, type WhereContext } from './where.ts';
+
+/** A resource row a search returns. */
+export interface FoundResource {
+  rid: number;
+  resourceType: string;
+  id: string;
+  content: string;
+}
+
+/** One page of a search. */
+export interface SearchPage {
+  matches: FoundResource[];
+  /** Cursor of the next page, when there are more matches after this page. */
+  next?: Cursor;
+  /** Cursor of the previous page, when this page is not the first. */
+  previous?: Cursor;
+  total?: number;
+}
+
+/** Who searches, against which store. */
+export interface SearchScope {
+  repo: Repository;
+  baseUrl: string;
+  access?: AccessContext;
+}
+
+/** The WHERE clause of a request, with its own parameters. */
+export async function buildWhere(scope: SearchScope, resourceTypes: string[], criteria: Criterion[], alias = 'r') {
+  const ctx: WhereContext = { sql: new SqlParams(), baseUrl: scope.baseUrl, repo: scope.repo, access: scope.access };
+  const where = await typesWhere(ctx, resourceTypes, alias, criteria);
+  return { ctx, where };
+}
+
+/**
+ * Runs a search: one page of matches in a stable order (sort keys, then the resource's immutable rid), paged with a
+ * keyset cursor so pages neither repeat nor skip resources while others write; plus the total when asked for.
+ */
+export async function executeSearch(scope: SearchScope, req: SearchRequest): Promise<SearchPage> {
+  const page: SearchPage = { matches: [] };
+  const countOnly = req.summary === 'count' || req.count === 0;
+  if (!countOnly) {
+    const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria);
+    const sql = ctx.sql;
+    const columns = sortColumns(sql, req.resourceTypes[0], 'r', req.sort);
+    const reverse = req.cursor?.direction === 'previous';
+    const keyset = req.cursor ? `WHERE ${keysetCondition(sql, 'q', columns, req.cursor)}` : '';
+    const sortSelect = columns.map((c, i) => `, ${c.expression} AS s${i}`).join('');
+    const sortNames = columns.map((_, i) => `, q.s${i}`).join('');
+    const text = `SELECT q.rid, q.resource_type AS "resourceType", q.id${sortNames}, c.content FROM (
+        SELECT q.* FROM (SELECT r.rid, r.resource_type, r.id${sortSelect} FROM resource r WHERE ${where}) q
+        ${keyset} ORDER BY ${orderBy('q', columns, reverse)} LIMIT ${sql.add(req.count + 1)}
+      ) q JOIN resource c ON c.rid = q.rid ORDER BY ${orderBy('q', columns, reverse)}`;
+    const { rows } = await scope.repo.query<FoundResource & Record<string, unknown>>(text, sql.values);
+    const more = rows.length > req.count;
+    const pageRows = rows.slice(0, req.count);
+    if (reverse) pageRows.reverse();
+    page.matches = pageRows.map((r) => ({ rid: Number(r.rid), resourceType: r.resourceType, id: r.id, content: r.content }));
+    const cursorOf = (row: Record<string, unknown>, direction: Cursor['direction']): Cursor => ({
+      direction,
+      rid: Number(row.rid),
+      values: columns.map((_, i) => (row[`s${i}`] ?? null) as string | number | null),
+    });
+    const first = pageRows[0];
+    const last = pageRows[pageRows.length - 1];
+    if (last && (reverse ? !!req.cursor : more)) page.next = cursorOf(last, 'next');
+    if (first && (reverse ? more : !!req.cursor)) page.previous = cursorOf(first, 'previous');
+    if (!req.cursor && !more && req.total !== 'estimate') page.total = page.matches.length;
+  }
+  if (countOnly || req.total === 'accurate') page.total = await countMatches(scope, req);
+  else if (req.total === 'estimate') page.total = await estimateMatches(scope, req);
+  if (req.total === 'none') delete page.total;
+  return page;
+}
+
+/** The exact number of matches. */
+export async function countMatches(scope: SearchScope, req: Pick<SearchRequest, 'resourceTypes' | 'criteria'>): Promise<number> {
+  const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria);
+  const { rows } = await scope.repo.query<{ n: string }>(`SELECT count(*) AS n FROM resource r WHERE ${where}`, ctx.sql.values);
+  return Number(rows[0].n);
+}
+
+/** The planner's estimate of the number of matches (no scan). */
+async function estimateMatches(scope: SearchScope, req: SearchRequest): Promise<number> {
+  const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria);
+  const { rows } = await scope.repo.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+    `EXPLAIN (FORMAT JSON) SELECT r.rid FROM resource r WHERE ${where}`,
+    ctx.sql.values,
+  );
+  return Math.round(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']);
+}

@@ -1,0 +1,66 @@
+import { loadDefinitions } from '../../fhir/definitions.ts';
+import { badRequest, notFound } from '../../fhir/outcomes.ts';
+import { requireResourceType, requireValidId } from '../../rest/router.ts';
+import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../../rest/types.ts';
+import { searchsetResponse } from '../bundle.ts';
+import { compartmentParams, isCompartmentType } from '../compartments.ts';
+import { executeSearch, type SearchScope } from '../engine.ts';
+import { resolveIncludes } from '../include.ts';
+import type { Criterion } from '../model.ts';
+import { parseSearch } from '../parse.ts';
+
+/** The scope of a search made by a request: its store, base URL and the caller's access. */
+export function scopeOf(ctx: FhirContext): SearchScope {
+  return { repo: ctx.repo, baseUrl: ctx.baseUrl, access: ctx.access };
+}
+
+/** Parses, runs and answers a search over `resourceTypes` (extra criteria: e.g. compartment membership). */
+async function answer(
+  ctx: FhirContext,
+  req: FhirRequest,
+  resourceTypes: string[],
+  path: string,
+  extra: Criterion[] = [],
+  used: [string, string][] = [],
+): Promise<FhirResponse> {
+  const request = parseSearch(resourceTypes, req.query, req.headers.preferHandling ?? 'lenient');
+  request.criteria.push(...extra);
+  request.used.unshift(...used);
+  const scope = scopeOf(ctx);
+  const page = await executeSearch(scope, request);
+  const { included, warnings } = await resolveIncludes(scope, request.includes, request.revincludes, page.matches);
+  return searchsetResponse({
+    baseUrl: ctx.baseUrl,
+    path,
+    request,
+    page,
+    included,
+    warnings: [...request.warnings, ...warnings],
+  });
+}
+
+/** `GET [type]?…` and `POST [type]/_search`: search one resource type. */
+export const searchTypeHandler: FhirHandler = async (ctx, req, { type }) => {
+  requireResourceType(type);
+  return answer(ctx, req, [type], type);
+};
+
+/** `GET [base]?…` and `POST [base]/_search`: search every type, or the types listed in `_type`. */
+export const searchSystemHandler: FhirHandler = async (ctx, req) => {
+  const { resourceTypes, resourceTypeSet } = loadDefinitions();
+  const listed = (req.query._type ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+  for (const t of listed) if (!resourceTypeSet.has(t)) throw badRequest(`_type: unknown resource type "${t}"`, '_type');
+  const types = listed.length ? [...new Set(listed)] : resourceTypes;
+  return answer(ctx, req, types, '', [], listed.length ? [['_type', listed.join(',')]] : []);
+};
+
+/** `GET [Compartment]/[id]/[type]?…`: search a type within a compartment (spec CompartmentDefinitions). */
+export const compartmentSearchHandler: FhirHandler = async (ctx, req, { compartment, id, type }) => {
+  if (!isCompartmentType(compartment)) throw notFound(`"${compartment}" is not a compartment`);
+  requireValidId(id);
+  requireResourceType(type);
+  const codes = compartmentParams(compartment, type);
+  if (codes === undefined) throw badRequest(`${type} is not in the ${compartment} compartment`);
+  const membership: Criterion = { kind: 'compartment', compartmentType: compartment, id, codes };
+  return answer(ctx, req, [type], `${compartment}/${id}/${type}`, [membership]);
+};

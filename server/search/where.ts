@@ -1,0 +1,251 @@
+import { loadDefinitions } from '../fhir/definitions.ts';
+import { badRequest } from '../fhir/outcomes.ts';
+import type { AccessContext } from '../rest/types.ts';
+import type { Repository } from '../store/repository.ts';
+import { IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX, TEXT_SUFFIX } from '../store/indexer.ts';
+import { chainTargets, checkCriterion, parseCriterion, UnknownParameter } from './criteria.ts';
+import { splitUnescaped } from './escape.ts';
+import type { Criterion, ValueCriterion } from './model.ts';
+import {
+  componentColumns,
+  datePredicate,
+  numberValuePredicate,
+  quantityPredicate,
+  referencePredicate,
+  stringPredicate,
+  tableColumns,
+  tokenPredicate,
+  uriPredicate,
+  type Columns,
+  type PredicateContext,
+} from './predicates.ts';
+import { searchParam, type ParamType, type TypedParam } from './registry.ts';
+import { specialPredicate } from './special.ts';
+import type { SqlParams } from './sql.ts';
+import { terminologyPredicate } from './terminology.ts';
+
+/** What building the SQL of a search needs. */
+export interface WhereContext {
+  sql: SqlParams;
+  baseUrl: string;
+  repo: Repository;
+  /** Undefined: no restriction. */
+  access?: AccessContext;
+  /** True while building the access criteria themselves (they are the server's own, not filtered again). */
+  trusted?: boolean;
+}
+
+/**
+ * Scope of a criterion applied to every resource type at once (system search without `_type`): definitions are read
+ * from Patient, as `Resource`-level parameters are the same for every type, and index rows are matched by rid only.
+ */
+export const ANY_TYPE = '*';
+
+/** The index table of each parameter type. */
+export const TABLE_OF: Record<ParamType, string> = {
+  token: 'sp_token',
+  string: 'sp_string',
+  reference: 'sp_reference',
+  date: 'sp_date',
+  number: 'sp_number',
+  quantity: 'sp_quantity',
+  uri: 'sp_uri',
+  composite: 'sp_composite',
+  special: 'sp_composite',
+};
+
+/**
+ * The WHERE clause selecting live resources of `resourceType` (as `alias`) that match every criterion and that the
+ * caller may see. Access criteria are ANDed here, so every query built from this — page, total, chains, `_has`,
+ * includes — stays inside them.
+ */
+export async function typeWhere(ctx: WhereContext, resourceType: string, alias: string, criteria: Criterion[]): Promise<string> {
+  const parts = [`${alias}.resource_type = ${ctx.sql.add(resourceType)}`, `NOT ${alias}.deleted`];
+  for (const c of criteria) parts.push(await criterionSql(ctx, resourceType, alias, c));
+  const visible = await visibilitySql(ctx, resourceType, alias);
+  if (visible) parts.push(visible);
+  return parts.join(' AND ');
+}
+
+/**
+ * The WHERE clause of a search over several types (system search): each type's own clause, ORed. With every type
+ * and only `Resource`-level criteria, one clause serves all types (index rows are matched without their type).
+ */
+export async function typesWhere(ctx: WhereContext, resourceTypes: string[], alias: string, criteria: Criterion[]): Promise<string> {
+  if (resourceTypes.length === 1) return typeWhere(ctx, resourceTypes[0], alias, criteria);
+  if (resourceTypes.length < loadDefinitions().resourceTypes.length) {
+    const clauses: string[] = [];
+    for (const type of resourceTypes) clauses.push(`(${await typeWhere(ctx, type, alias, criteria)})`);
+    return `(${clauses.join(' OR ')})`;
+  }
+  const parts = [`NOT ${alias}.deleted`];
+  for (const c of criteria) parts.push(await criterionSql(ctx, ANY_TYPE, alias, c));
+  for (const type of resourceTypes) {
+    const visible = await visibilitySql(ctx, type, alias);
+    if (visible) parts.push(`(${alias}.resource_type <> ${ctx.sql.add(type)} OR ${visible})`);
+  }
+  return parts.join(' AND ');
+}
+
+/** The access restriction on one type as SQL over `alias`, or undefined when there is none. */
+export async function visibilitySql(ctx: WhereContext, resourceType: string, alias: string): Promise<string | undefined> {
+  if (ctx.trusted || !ctx.access?.visibleWhere) return undefined;
+  const alternatives = ctx.access.visibleWhere(resourceType);
+  if (alternatives === undefined) return undefined;
+  if (alternatives.length === 0) return 'FALSE';
+  const trusted: WhereContext = { ...ctx, trusted: true };
+  const ors: string[] = [];
+  for (const alternative of alternatives) {
+    const ands: string[] = [];
+    for (const [name, values] of Object.entries(alternative)) {
+      for (const value of values) {
+        const c = parseCriterion(name, value);
+        checkCriterion(resourceType, c);
+        ands.push(await criterionSql(trusted, resourceType, alias, c));
+      }
+    }
+    ors.push(ands.length ? `(${ands.join(' AND ')})` : 'TRUE');
+  }
+  return `(${ors.join(' OR ')})`;
+}
+
+/** One criterion as a boolean SQL expression over the resource row `alias`. */
+export async function criterionSql(ctx: WhereContext, resourceType: string, alias: string, c: Criterion): Promise<string> {
+  if (c.kind === 'chain') return chainSql(ctx, resourceType, alias, c);
+  if (c.kind === 'has') return hasSql(ctx, resourceType, alias, c);
+  if (c.kind === 'compartment') return compartmentSql(ctx, resourceType, alias, c);
+  return valueSql(ctx, resourceType, alias, c);
+}
+
+function compartmentSql(ctx: WhereContext, resourceType: string, alias: string, c: Extract<Criterion, { kind: 'compartment' }>) {
+  const t = ctx.sql.alias('t');
+  const id = ctx.sql.add(c.id);
+  const refers = c.codes.length
+    ? `EXISTS (SELECT 1 FROM sp_reference ${t} WHERE ${t}.rid = ${alias}.rid AND ${t}.resource_type = ${ctx.sql.add(resourceType)}
+        AND ${t}.code = ANY(${ctx.sql.add(c.codes, 'text[]')}) AND ${t}.target_id = ${id} AND ${t}.target_type = ${ctx.sql.add(c.compartmentType)})`
+    : 'FALSE';
+  return resourceType === c.compartmentType ? `(${alias}.id = ${id} OR ${refers})` : refers;
+}
+
+async function chainSql(ctx: WhereContext, resourceType: string, alias: string, c: Extract<Criterion, { kind: 'chain' }>) {
+  const ref = ctx.sql.alias('ref');
+  const target = ctx.sql.alias('r');
+  const targets = chainTargets(resourceType, c).filter((t) => appliesTo(t, c.next));
+  const branches: string[] = [];
+  for (const t of targets) {
+    const where = await typeWhere(ctx, t, target, [c.next]);
+    branches.push(`(${where})`);
+  }
+  const typeFilter = targets.length === 1 ? ` AND ${ref}.target_type = ${ctx.sql.add(targets[0])}` : '';
+  return `EXISTS (SELECT 1 FROM sp_reference ${ref} JOIN resource ${target}
+      ON ${target}.resource_type = ${ref}.target_type AND ${target}.id = ${ref}.target_id
+    WHERE ${ref}.rid = ${alias}.rid AND ${ref}.resource_type = ${ctx.sql.add(resourceType)}
+      AND ${ref}.code = ${ctx.sql.add(c.code)}${typeFilter} AND (${branches.join(' OR ') || 'FALSE'}))`;
+}
+
+async function hasSql(ctx: WhereContext, resourceType: string, alias: string, c: Extract<Criterion, { kind: 'has' }>) {
+  const ref = ctx.sql.alias('ref');
+  const source = ctx.sql.alias('r');
+  const where = await typeWhere(ctx, c.sourceType, source, [c.next]);
+  return `EXISTS (SELECT 1 FROM sp_reference ${ref} JOIN resource ${source} ON ${source}.rid = ${ref}.rid
+    WHERE ${ref}.resource_type = ${ctx.sql.add(c.sourceType)} AND ${ref}.code = ${ctx.sql.add(c.code)}
+      AND ${ref}.target_id = ${alias}.id AND ${ref}.target_type = ${ctx.sql.add(resourceType)} AND ${where})`;
+}
+
+function appliesTo(resourceType: string, c: Criterion): boolean {
+  try {
+    checkCriterion(resourceType, c);
+    return true;
+  } catch (err) {
+    if (err instanceof UnknownParameter) return false;
+    throw err;
+  }
+}
+
+async function valueSql(ctx: WhereContext, resourceType: string, alias: string, c: ValueCriterion): Promise<string> {
+  const special = await specialPredicate(ctx, resourceType, alias, c, (type, a) => visibilitySql(ctx, type, a));
+  if (special !== undefined) return special;
+  const param = searchParam(definitionType(resourceType), c.code) as TypedParam;
+  if (c.modifier === 'missing') {
+    if (c.values.length !== 1 || (c.values[0] !== 'true' && c.values[0] !== 'false')) {
+      throw badRequest(`${c.name} must be true or false`, c.name);
+    }
+    const exists = rowExists(ctx, resourceType, alias, ctx.sql.alias('t'), TABLE_OF[param.type], c.code, 'TRUE');
+    return c.values[0] === 'true' ? `NOT ${exists}` : exists;
+  }
+  if (param.type === 'token' && ['in', 'not-in', 'above', 'below'].includes(c.modifier ?? '')) {
+    const t = ctx.sql.alias('t');
+    const ors = await terminologyPredicate(ctx, c, tableColumns(t));
+    const exists = rowExists(ctx, resourceType, alias, t, 'sp_token', c.code, ors);
+    return c.modifier === 'not-in' ? `NOT ${exists}` : exists;
+  }
+  let table = TABLE_OF[param.type];
+  let code = c.code;
+  let type: ParamType = param.type;
+  if (c.modifier === 'text' && type === 'token') [table, code, type] = ['sp_string', c.code + TEXT_SUFFIX, 'string'];
+  if (c.modifier === 'of-type') code = c.code + OF_TYPE_SUFFIX;
+  if (c.modifier === 'identifier') [table, code, type] = ['sp_token', c.code + IDENTIFIER_SUFFIX, 'token'];
+  const pctx: PredicateContext = { sql: ctx.sql, name: c.name, baseUrl: ctx.baseUrl };
+  const modifier = c.modifier === 'not' || c.modifier === 'text' ? undefined : c.modifier;
+  const t = ctx.sql.alias('t');
+  const ors = c.values.map((v) => `(${valuePredicate(pctx, param, type, t, v, modifier)})`);
+  const exists = rowExists(ctx, resourceType, alias, t, table, code, ors.join(' OR '));
+  return c.modifier === 'not' ? `NOT ${exists}` : exists;
+}
+
+/** `EXISTS` an index row (alias `t`) of the resource for `code` satisfying `condition`. */
+function rowExists(ctx: WhereContext, resourceType: string, alias: string, t: string, table: string, code: string, condition: string) {
+  const type = resourceType === ANY_TYPE ? '' : ` AND ${t}.resource_type = ${ctx.sql.add(resourceType)}`;
+  return `EXISTS (SELECT 1 FROM ${table} ${t} WHERE ${t}.rid = ${alias}.rid${type} AND ${t}.code = ${ctx.sql.add(code)} AND (${condition}))`;
+}
+
+/** The type whose definitions describe a scope. */
+function definitionType(resourceType: string): string {
+  return resourceType === ANY_TYPE ? 'Patient' : resourceType;
+}
+
+function valuePredicate(
+  ctx: PredicateContext,
+  param: TypedParam,
+  type: ParamType,
+  t: string,
+  raw: string,
+  modifier: string | undefined,
+): string {
+  if (type === 'composite') return compositePredicate(ctx, param, t, raw);
+  return typedPredicate(ctx, type, tableColumns(t), raw, modifier);
+}
+
+/** Composite: `a$b` matches a row whose components match `a` and `b` (same element of the resource). */
+function compositePredicate(ctx: PredicateContext, param: TypedParam, t: string, raw: string): string {
+  const parts = splitUnescaped(raw, '$');
+  const components = param.components ?? [];
+  if (parts.length !== components.length) {
+    throw badRequest(`${ctx.name} needs ${components.length} components separated by $`, ctx.name);
+  }
+  return components
+    .map((comp, i) => typedPredicate(ctx, comp.param.type, componentColumns(t, i, comp.param.type), parts[i]))
+    .join(' AND ');
+}
+
+/** The predicate of one value of a parameter (or composite component) type on an index row's columns. */
+function typedPredicate(ctx: PredicateContext, type: ParamType, cols: Columns, raw: string, modifier?: string): string {
+  switch (type) {
+    case 'token':
+      return tokenPredicate(ctx, cols, raw, modifier);
+    case 'string':
+      return stringPredicate(ctx, cols, raw, modifier);
+    case 'uri':
+      return uriPredicate(ctx, cols, raw, modifier);
+    case 'reference':
+      return referencePredicate(ctx, cols, raw, modifier);
+    case 'date':
+      return datePredicate(ctx, cols, raw);
+    case 'number':
+      return numberValuePredicate(ctx, cols, raw);
+    case 'quantity':
+      return quantityPredicate(ctx, cols, raw);
+    default:
+      throw badRequest(`Parameter ${ctx.name} of type ${type} cannot be searched this way`, ctx.name);
+  }
+}

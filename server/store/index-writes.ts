@@ -1,0 +1,60 @@
+import type pg from 'pg';
+import { INDEX_TABLES, type IndexRows, type IndexTable } from './indexer.ts';
+import { noteSearchParameterWrites } from '../search/runtime-params.ts';
+
+/** The search index part of a write: which resource, its new index rows (null: none, e.g. a deletion). */
+export interface IndexWrite {
+  rid: number;
+  resourceType: string;
+  id: string;
+  /** True when the resource may already have index rows that must be replaced. */
+  replaces: boolean;
+  index: IndexRows | null;
+  content: string | null;
+}
+
+/** Column names and Postgres array types of each index table, after `rid` and `resource_type`. */
+const COLUMNS: Record<IndexTable, [name: string, type: string][]> = {
+  token: [['code', 'text'], ['system', 'text'], ['value', 'text']],
+  string: [['code', 'text'], ['value', 'text'], ['exact', 'text']],
+  reference: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['url', 'text']],
+  date: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
+  number: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric']],
+  quantity: [['code', 'text'], ['system', 'text'], ['unit', 'text'], ['low', 'numeric'], ['high', 'numeric']],
+  uri: [['code', 'text'], ['value', 'text']],
+  composite: [['code', 'text'], ['components', 'jsonb']],
+};
+
+/**
+ * Replaces the index rows of a batch of resources in ONE statement: data-modifying CTEs delete the old rows of every
+ * replaced resource and insert the new rows of every table (unnest of column arrays). All CTEs see the same snapshot,
+ * so the deletes never touch the rows inserted beside them. One round trip per batch whatever its size.
+ */
+export async function writeIndexRows(client: pg.ClientBase, writes: IndexWrite[]): Promise<void> {
+  const params: unknown[] = [];
+  const p = (v: unknown, type: string) => `$${params.push(v)}::${type}`;
+  const ctes: string[] = [];
+  const replaced = writes.filter((w) => w.replaces).map((w) => w.rid);
+  if (replaced.length > 0) {
+    const rids = p(replaced, 'bigint[]');
+    for (const table of INDEX_TABLES) ctes.push(`d_${table} AS (DELETE FROM sp_${table} WHERE rid = ANY(${rids}))`);
+  }
+  for (const table of INDEX_TABLES) {
+    const columns = COLUMNS[table];
+    const arrays: unknown[][] = [[], [], ...columns.map(() => [])];
+    for (const w of writes) {
+      for (const row of (w.index?.[table] ?? []) as unknown[][]) {
+        arrays[0].push(w.rid);
+        arrays[1].push(w.resourceType);
+        for (let i = 0; i < row.length; i++) arrays[i + 2].push(row[i]);
+      }
+    }
+    if (arrays[0].length === 0) continue;
+    const types = ['bigint', 'text', ...columns.map(([, type]) => type)];
+    const unnest = arrays.map((a, i) => p(a, `${types[i]}[]`)).join(', ');
+    const names = ['rid', 'resource_type', ...columns.map(([name]) => name)].join(', ');
+    ctes.push(`i_${table} AS (INSERT INTO sp_${table} (${names}) SELECT * FROM unnest(${unnest}))`);
+  }
+  if (ctes.length > 0) await client.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+  await noteSearchParameterWrites(client, writes);
+}
