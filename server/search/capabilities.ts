@@ -10,15 +10,21 @@ export interface SearchCapabilities {
 }
 
 /** Parameters every type supports besides its SearchParameters: answered by the engine itself. */
-const ENGINE_PARAMS: CapabilityStatementRestResourceSearchParam[] = [
-  { name: '_list', type: 'special', documentation: 'Resources listed in the List with this id' },
-  { name: '_has', type: 'special', documentation: 'Reverse chaining: _has:Type:reference:parameter' },
-];
+const LIST_PARAM: CapabilityStatementRestResourceSearchParam = {
+  name: '_list',
+  type: 'special',
+  documentation: 'Resources listed in the List with this id',
+};
+const HAS_PARAM: CapabilityStatementRestResourceSearchParam = {
+  name: '_has',
+  type: 'special',
+  documentation: 'Reverse chaining: _has:Type:reference:parameter',
+};
 
 /**
  * What search supports for a resource type: every SearchParameter of the spec (and any added at runtime), the engine's
- * own parameters, and the `_include`/`_revinclude` values (every reference parameter of the type, and every reference
- * parameter of any type that can point at it). `_query` (named queries) is the one spec parameter not offered.
+ * own parameters (`_has` where something can refer to the type), and the `_include`/`_revinclude` values (every reference parameter of the type, and every reference
+ * parameter of any type whose declared targets include it). `_query` (named queries) is the one spec parameter not offered.
  */
 export function searchCapabilities(resourceType: string): SearchCapabilities {
   const params = searchParams(resourceType).filter((p) => p.code !== '_query');
@@ -32,8 +38,10 @@ export function searchCapabilities(resourceType: string): SearchCapabilities {
   const searchRevInclude: string[] = [];
   for (const source of loadDefinitions().resourceTypes) {
     for (const p of searchParams(source)) {
-      if (p.type === 'reference' && p.target.includes(resourceType)) searchRevInclude.push(`${source}:${p.code}`);
+      const targets = p.resource.target?.length ? p.target : [];
+      if (p.type === 'reference' && targets.includes(resourceType)) searchRevInclude.push(`${source}:${p.code}`);
     }
   }
-  return { searchParam: [...searchParam, ...ENGINE_PARAMS], searchInclude: ['*', ...searchInclude], searchRevInclude };
+  const engine = searchRevInclude.length ? [LIST_PARAM, HAS_PARAM] : [LIST_PARAM];
+  return { searchParam: [...searchParam, ...engine], searchInclude: ['*', ...searchInclude], searchRevInclude };
 }

@@ -9,6 +9,8 @@ export type ParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | '
 /** One component of a composite parameter: the component's own definition and its expression relative to the element. */
 export interface ResolvedComponent {
   param: SearchParamDef;
+  /** The component's expression, relative to the composite's element. */
+  text: string;
   expression: FhirPathAtom;
 }
 
@@ -45,6 +47,18 @@ const NOT_IN_R4_SPEC = new Set([
   'http://hl7.org/fhir/SearchParameter/DeviceDefinition-classification',
   'http://hl7.org/fhir/SearchParameter/ServiceRequest-order-detail',
 ]);
+
+/**
+ * Errors in the R4 definitions, corrected: the `relationship` composite swaps its component expressions (the
+ * reference component reads `code`, the token one `target`), and `ofType(DateTime)` names no FHIR type (dateTime).
+ */
+const COMPONENT_FIXES: Record<string, string[]> = {
+  'http://hl7.org/fhir/SearchParameter/DocumentReference-relationship': ['target', 'code'],
+};
+
+function fixExpression(expression: string): string {
+  return expression.replace(/ofType\(DateTime\)/g, 'ofType(dateTime)');
+}
 
 /** Types without `DomainResource` parameters (`_text`). */
 const NOT_DOMAIN_RESOURCES = new Set(['Bundle', 'Binary', 'Parameters']);
@@ -134,12 +148,14 @@ export function searchParamByUrl(url: string): SearchParamDef | undefined {
 
 function resolve(resourceType: string, def: SearchParamDef): TypedParam {
   const typed: TypedParam = { ...def };
-  if (def.expression) typed.atom = parseFhirPath(expressionFor(resourceType, def.expression));
+  if (def.expression) typed.atom = parseFhirPath(expressionFor(resourceType, fixExpression(def.expression)));
   if (def.type === 'composite') {
-    typed.components = (def.resource.component ?? []).map((c) => {
+    const fixes = COMPONENT_FIXES[def.url];
+    typed.components = (def.resource.component ?? []).map((c, i) => {
       const param = reg().byUrl.get(c.definition as string);
       if (!param || !c.expression) throw new Error(`Composite ${def.url} names an unknown component ${c.definition}`);
-      return { param, expression: parseFhirPath(c.expression) };
+      const text = fixExpression(fixes?.[i] ?? c.expression);
+      return { param, text, expression: parseFhirPath(text) };
     });
   }
   return typed;
