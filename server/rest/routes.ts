@@ -5,6 +5,7 @@ import { readHandler, vreadHandler } from './handlers/read.ts';
 import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
 import { FhirRouter } from './router.ts';
 import { compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
+import { everythingHandler } from '../search/handlers/everything.ts';
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */
 export function createFhirRouter(): FhirRouter {
@@ -23,5 +24,6 @@ export function createFhirRouter(): FhirRouter {
     .add('POST', '_search', 'search-system', searchSystemHandler)
     .add('GET', ':type', 'search-type', searchTypeHandler)
     .add('POST', ':type/_search', 'search-type', searchTypeHandler)
-    .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler);
+    .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler)
+    .add('GET', 'Patient/:id/$everything', 'everything', everythingHandler);
 }

@@ -113,7 +113,7 @@ function parseResultParam(
       return true;
     }
     case '_cursor':
-      req.cursor = parseCursor(value);
+      req.cursor = decodeCursor(value);
       return true;
     case '_contained':
     case '_containedType':
@@ -170,7 +170,8 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify([cursor.direction === 'next' ? 'n' : 'p', cursor.rid, cursor.values])).toString('base64url');
 }
 
-function parseCursor(value: string): Cursor {
+/** Decodes a `_cursor` from a paging link; 400 if it is not one. */
+export function decodeCursor(value: string): Cursor {
   try {
     const [d, rid, values] = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
     if ((d !== 'n' && d !== 'p') || !Number.isSafeInteger(rid) || !Array.isArray(values)) throw new Error('shape');
