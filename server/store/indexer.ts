@@ -50,16 +50,29 @@ export function emptyIndexRows(): IndexRows {
 /**
  * Computes the search index rows of a resource from the FHIRPath expression of every SearchParameter that applies
  * to its type (spec parameters plus any added at runtime). Values FHIRPath cannot evaluate are skipped, never fatal.
+ * Simple expressions run as compiled property walks (`fastPath: false` forces the FHIRPath engine, for comparison).
  */
-export function extractIndexRows(resource: Resource): IndexRows {
+export function extractIndexRows(resource: Resource, options: { fastPath?: boolean } = {}): IndexRows {
   const rows = emptyIndexRows();
-  const root = [toTypedValue(resource)];
-  const variables = { '%resource': root[0], '%rootResource': root[0] };
+  const fastPath = options.fastPath ?? true;
+  let root: TypedValue[] | undefined;
+  let variables: Record<string, TypedValue> = {};
   for (const param of searchParams(resource.resourceType)) {
     if (!param.atom || RESOURCE_TABLE_CODES.has(param.code)) continue;
+    if (fastPath && param.extractComposite) {
+      for (const components of param.extractComposite(resource)) addComposite(rows, param, components);
+      continue;
+    }
     let values: TypedValue[];
     try {
-      values = evalFhirPathTyped(param.atom, root, variables);
+      if (fastPath && param.extract) values = param.extract(resource);
+      else {
+        if (!root) {
+          root = [toTypedValue(resource)];
+          variables = { '%resource': root[0], '%rootResource': root[0] };
+        }
+        values = evalFhirPathTyped(param.atom, root, variables);
+      }
     } catch {
       continue;
     }
@@ -118,20 +131,26 @@ function addCompositeRows(
   variables: Record<string, TypedValue>,
 ): void {
   for (const element of elements) {
-    let combos: object[][] = [[]];
-    for (const component of param.components ?? []) {
-      let values: TypedValue[];
+    const components = (param.components ?? []).map((component) => {
       try {
-        values = evalFhirPathTyped(component.expression, [element], variables);
+        return evalFhirPathTyped(component.expression, [element], variables);
       } catch {
-        values = [];
+        return [];
       }
-      const encoded = componentValues(component.param.type, values);
-      combos = combos.flatMap((combo) => encoded.map((v) => [...combo, v]));
-      if (combos.length === 0) break;
-    }
-    for (const combo of combos) rows.composite.push([param.code, JSON.stringify(combo)]);
+    });
+    addComposite(rows, param, components);
   }
+}
+
+/** One row per combination of the component values of one element. */
+function addComposite(rows: IndexRows, param: TypedParam, components: TypedValue[][]): void {
+  let combos: object[][] = [[]];
+  for (const [i, component] of (param.components ?? []).entries()) {
+    const encoded = componentValues(component.param.type, components[i] ?? []);
+    combos = combos.flatMap((combo) => encoded.map((v) => [...combo, v]));
+    if (combos.length === 0) return;
+  }
+  for (const combo of combos) rows.composite.push([param.code, JSON.stringify(combo)]);
 }
 
 /** A component's values in the JSON shape the composite predicates read (`v` is the indexed first key). */
