@@ -6,6 +6,7 @@ import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
 import { FhirRouter } from './router.ts';
 import { compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
 import { everythingHandler } from '../search/handlers/everything.ts';
+import { reindexHandler, reindexInstanceHandler, reindexStatusHandler } from '../search/reindex/handlers.ts';
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */
 export function createFhirRouter(): FhirRouter {
@@ -25,5 +26,9 @@ export function createFhirRouter(): FhirRouter {
     .add('GET', ':type', 'search-type', searchTypeHandler)
     .add('POST', ':type/_search', 'search-type', searchTypeHandler)
     .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler)
-    .add('GET', 'Patient/:id/$everything', 'everything', everythingHandler);
+    .add('GET', 'Patient/:id/$everything', 'everything', everythingHandler)
+    .add('POST', '$reindex', 'reindex', reindexHandler)
+    .add('GET', '$reindex/:job', 'reindex-status', reindexStatusHandler)
+    .add('POST', ':type/$reindex', 'reindex', reindexHandler)
+    .add('POST', ':type/:id/$reindex', 'reindex', reindexInstanceHandler);
 }
