@@ -68,5 +68,5 @@ function link(parts: SearchsetParts, cursor: Cursor | null | undefined): string 
   }
   if (cursor) params.append('_cursor', encodeCursor(cursor));
   const qs = params.toString();
-  return `${parts.baseUrl}/${parts.path}${qs ? '?' + qs : ''}`;
+  return `${parts.baseUrl}${parts.path ? '/' + parts.path : ''}${qs ? '?' + qs : ''}`;
 }
