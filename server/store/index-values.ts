@@ -47,6 +47,8 @@ export function fit(s: string): string {
 
 /** Lower-cases and strips accents, as the spec's string search is case- and accent-insensitive. */
 export function normalizeString(s: string): string {
+  // Most values are ASCII: skip the Unicode decomposition for them.
+  if (/^[\x00-\x7f]*$/.test(s)) return s.toLowerCase();
   return s.normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase();
 }
 
