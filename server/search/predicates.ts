@@ -2,6 +2,7 @@ import { badRequest } from '../fhir/outcomes.ts';
 import { fit, normalizeString } from '../store/index-values.ts';
 import { escapeLike, unescapeValue } from './escape.ts';
 import type { SqlParams } from './sql.ts';
+import { UCUM, ucumConversions } from './ucum.ts';
 import { parseDate, parseNumber, parseQuantity, parseReference, parseToken, type NumberValue } from './values.ts';
 
 /**
@@ -186,9 +187,22 @@ export function numberValuePredicate(ctx: PredicateContext, c: Columns, raw: str
   return numberPredicate(ctx, c, parseNumber(ctx.name, raw));
 }
 
-/** Quantity: a number comparison plus, when given, the system and the unit (matched against the code or unit). */
+/**
+ * Quantity: a number comparison plus, when given, the system and the unit (matched against the code or unit). A UCUM
+ * unit of a known dimension also matches values in other units of it, converted (ucum.ts).
+ */
 export function quantityPredicate(ctx: PredicateContext, c: Columns, raw: string): string {
   const q = parseQuantity(ctx.name, raw);
+  const conversions = q.unit && (q.system === UCUM || !q.system) ? ucumConversions(q.unit) : undefined;
+  if (q.unit && conversions) {
+    const units = ctx.sql.add(conversions.map(([u]) => u), 'text[]');
+    const factors = ctx.sql.add(conversions.map(([, f]) => String(f)), 'numeric[]');
+    const factor = `(${factors})[array_position(${units}, ${c.unit})]`;
+    const converted = { ...c, low: `(${c.low} * ${factor})`, high: `(${c.high} * ${factor})` };
+    const ucumUnit = `(${c.system} = ${ctx.sql.add(UCUM)} AND ${c.unit} = ANY(${units}))`;
+    const unitMatch = q.system ? ucumUnit : `(${c.unit} = ${ctx.sql.add(q.unit)} OR ${ucumUnit})`;
+    return `${unitMatch} AND ${numberPredicate(ctx, converted, q)}`;
+  }
   const conds = [numberPredicate(ctx, c, q)];
   if (q.system) conds.push(`${c.system} = ${ctx.sql.add(q.system)}`);
   if (q.unit) conds.push(`${c.unit} = ${ctx.sql.add(q.unit)}`);

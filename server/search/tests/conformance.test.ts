@@ -119,6 +119,12 @@ const TABLE: [query: string, expected: string][] = [
   ['Observation?value-quantity=5.4|http://unitsofmeasure.org|mg', ''],
   ['Observation?value-quantity=70|http://unitsofmeasure.org|kg', 'obs-3'],
   ['Observation?value-quantity=ap78||mm[Hg]', 'obs-2'],
+  // quantity: UCUM units of the same dimension are converted
+  ['Observation?value-quantity=70000|http://unitsofmeasure.org|g', 'obs-3'],
+  ['Observation?value-quantity=gt60000||g', 'obs-3'],
+  ['Observation?value-quantity=lt0.1|http://unitsofmeasure.org|[ft_i]', ''],
+  ['Observation?value-quantity=0.07|http://unitsofmeasure.org|kg', ''],
+  ['Observation?value-quantity=5400||ug', ''],
   // reference: Type/id, id, :Type, our absolute URL, canonical with and without version, :identifier
   ['Observation?subject=Patient/pat-anna', 'obs-1 obs-2'],
   ['Observation?subject=pat-anna', 'obs-1 obs-2'],
