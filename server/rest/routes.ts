@@ -4,7 +4,7 @@ import { historyHandler } from './handlers/history.ts';
 import { readHandler, vreadHandler } from './handlers/read.ts';
 import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
 import { FhirRouter } from './router.ts';
-import { compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
+import { compartmentAllHandler, compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
 import { everythingHandler } from '../search/handlers/everything.ts';
 import { reindexHandler, reindexInstanceHandler, reindexStatusHandler } from '../search/reindex/handlers.ts';
 
@@ -25,6 +25,7 @@ export function createFhirRouter(): FhirRouter {
     .add('POST', '_search', 'search-system', searchSystemHandler)
     .add('GET', ':type', 'search-type', searchTypeHandler)
     .add('POST', ':type/_search', 'search-type', searchTypeHandler)
+    .add('GET', ':compartment/:id/*', 'search-compartment', compartmentAllHandler)
     .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler)
     .add('GET', 'Patient/:id/$everything', 'everything', everythingHandler)
     .add('POST', '$reindex', 'reindex', reindexHandler)

@@ -31,12 +31,14 @@ export interface HasCriterion {
   next: Criterion;
 }
 
-/** Membership of a compartment (`Patient/123/Observation`): any of `codes` refers to it, or it is the focal resource. */
+/**
+ * Membership of a compartment (`Patient/123/Observation`): one of the type's compartment parameters (spec
+ * CompartmentDefinition) refers to it, or it is the focal resource itself.
+ */
 export interface CompartmentCriterion {
   kind: 'compartment';
   compartmentType: string;
   id: string;
-  codes: string[];
 }
 
 /** A sort key: `_sort=-date` → { code: 'date', descending: true }. */

@@ -3,6 +3,7 @@ import { badRequest } from '../fhir/outcomes.ts';
 import type { AccessContext } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import { IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX, TEXT_SUFFIX } from '../store/indexer.ts';
+import { compartmentParams } from './compartments.ts';
 import { chainTargets, checkCriterion, parseCriterion, UnknownParameter } from './criteria.ts';
 import { splitUnescaped } from './escape.ts';
 import type { Criterion, ValueCriterion } from './model.ts';
@@ -120,9 +121,10 @@ export async function criterionSql(ctx: WhereContext, resourceType: string, alia
 function compartmentSql(ctx: WhereContext, resourceType: string, alias: string, c: Extract<Criterion, { kind: 'compartment' }>) {
   const t = ctx.sql.alias('t');
   const id = ctx.sql.add(c.id);
-  const refers = c.codes.length
+  const codes = compartmentParams(c.compartmentType, resourceType) ?? [];
+  const refers = codes.length
     ? `EXISTS (SELECT 1 FROM sp_reference ${t} WHERE ${t}.rid = ${alias}.rid AND ${t}.resource_type = ${ctx.sql.add(resourceType)}
-        AND ${t}.code = ANY(${ctx.sql.add(c.codes, 'text[]')}) AND ${t}.target_id = ${id} AND ${t}.target_type = ${ctx.sql.add(c.compartmentType)})`
+        AND ${t}.code = ANY(${ctx.sql.add(codes, 'text[]')}) AND ${t}.target_id = ${id} AND ${t}.target_type = ${ctx.sql.add(c.compartmentType)})`
     : 'FALSE';
   return resourceType === c.compartmentType ? `(${alias}.id = ${id} OR ${refers})` : refers;
 }

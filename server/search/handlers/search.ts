@@ -3,7 +3,7 @@ import { badRequest, notFound } from '../../fhir/outcomes.ts';
 import { requireResourceType, requireValidId } from '../../rest/router.ts';
 import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../../rest/types.ts';
 import { searchsetResponse } from '../bundle.ts';
-import { compartmentParams, isCompartmentType } from '../compartments.ts';
+import { compartmentMembers, compartmentParams, isCompartmentType } from '../compartments.ts';
 import { executeSearch, type SearchScope } from '../engine.ts';
 import { resolveIncludes } from '../include.ts';
 import type { Criterion } from '../model.ts';
@@ -59,8 +59,15 @@ export const compartmentSearchHandler: FhirHandler = async (ctx, req, { compartm
   if (!isCompartmentType(compartment)) throw notFound(`"${compartment}" is not a compartment`);
   requireValidId(id);
   requireResourceType(type);
-  const codes = compartmentParams(compartment, type);
-  if (codes === undefined) throw badRequest(`${type} is not in the ${compartment} compartment`);
-  const membership: Criterion = { kind: 'compartment', compartmentType: compartment, id, codes };
+  if (compartmentParams(compartment, type) === undefined) throw badRequest(`${type} is not in the ${compartment} compartment`);
+  const membership: Criterion = { kind: 'compartment', compartmentType: compartment, id };
   return answer(ctx, req, [type], `${compartment}/${id}/${type}`, [membership]);
+};
+
+/** `GET [Compartment]/[id]/*?…`: search every type in a compartment (common parameters only). */
+export const compartmentAllHandler: FhirHandler = async (ctx, req, { compartment, id }) => {
+  if (!isCompartmentType(compartment)) throw notFound(`"${compartment}" is not a compartment`);
+  requireValidId(id);
+  const membership: Criterion = { kind: 'compartment', compartmentType: compartment, id };
+  return answer(ctx, req, [...compartmentMembers(compartment).keys()], `${compartment}/${id}/*`, [membership]);
 };

@@ -174,6 +174,8 @@ const TABLE: [query: string, expected: string][] = [
   ['Patient/pat-anna/Encounter', 'enc-1'],
   ['Patient/pat-anna/Patient', 'pat-anna'],
   ['Practitioner/prac-1/Encounter', 'enc-1'],
+  ['Patient/pat-anna/*', 'pat-anna enc-1 obs-1 obs-2 ra-1 ra-2 ra-3'],
+  ['Patient/pat-anna/*?_lastUpdated=gt2000', 'pat-anna enc-1 obs-1 obs-2 ra-1 ra-2 ra-3'],
   // _include / _revinclude (with :iterate)
   ['Encounter?_include=Encounter:practitioner', 'enc-1 prac-1'],
   ['Observation?code=29463-7&_include=Observation:patient&_include:iterate=Patient:general-practitioner', 'obs-3 pat-bob prac-1'],
