@@ -1,6 +1,7 @@
 import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { searchParams } from './registry.ts';
+import { MODIFIERS } from './criteria.ts';
+import { searchParams, type ParamType } from './registry.ts';
 
 /** The search part of a CapabilityStatement's rest.resource entry for one type. */
 export interface SearchCapabilities {
@@ -21,6 +22,13 @@ const HAS_PARAM: CapabilityStatementRestResourceSearchParam = {
   documentation: 'Reverse chaining: _has:Type:reference:parameter',
 };
 
+/** The modifiers a parameter accepts (R4 CapabilityStatements have no element for them: they go in documentation). */
+function modifiersOf(code: string, type: ParamType): string[] {
+  if (code === '_id') return ['missing', 'not'];
+  if (code === '_lastUpdated' || type === 'special') return ['missing'];
+  return ['missing', ...MODIFIERS[type], ...(type === 'reference' ? ['[type]'] : [])];
+}
+
 /**
  * What search supports for a resource type: every SearchParameter of the spec (and any added at runtime), the engine's
  * own parameters (`_has` where something can refer to the type), and the `_include`/`_revinclude` values (every reference parameter of the type, and every reference
@@ -32,7 +40,7 @@ export function searchCapabilities(resourceType: string): SearchCapabilities {
     name: p.code,
     definition: p.url,
     type: p.type,
-    ...(p.resource.description ? { documentation: p.resource.description } : {}),
+    documentation: `${p.resource.description ? p.resource.description + ' ' : ''}Modifiers: ${modifiersOf(p.code, p.type).join(', ')}.`,
   }));
   const searchInclude = params.filter((p) => p.type === 'reference').map((p) => `${resourceType}:${p.code}`);
   const searchRevInclude: string[] = [];

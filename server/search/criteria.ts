@@ -8,7 +8,7 @@ import { searchParam, type ParamType } from './registry.ts';
 export const SPECIAL_CODES = new Set(['_text', '_content', '_list']);
 
 /** Modifiers each parameter type accepts (besides `missing`, which all accept). */
-const MODIFIERS: Record<ParamType, string[]> = {
+export const MODIFIERS: Record<ParamType, string[]> = {
   string: ['exact', 'contains'],
   token: ['text', 'not', 'above', 'below', 'in', 'not-in', 'of-type'],
   reference: ['identifier'],
