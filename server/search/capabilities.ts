@@ -1,6 +1,6 @@
 import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { MODIFIERS } from './criteria.ts';
+import { MODIFIERS, SPECIAL_CODES } from './criteria.ts';
 import { searchParams, type ParamType } from './registry.ts';
 
 /** The search part of a CapabilityStatement's rest.resource entry for one type. */
@@ -25,7 +25,7 @@ const HAS_PARAM: CapabilityStatementRestResourceSearchParam = {
 /** The modifiers a parameter accepts (R4 CapabilityStatements have no element for them: they go in documentation). */
 function modifiersOf(code: string, type: ParamType): string[] {
   if (code === '_id') return ['missing', 'not'];
-  if (code === '_lastUpdated' || type === 'special') return ['missing'];
+  if (code === '_lastUpdated' || type === 'special' || SPECIAL_CODES.has(code)) return ['missing'];
   return ['missing', ...MODIFIERS[type], ...(type === 'reference' ? ['[type]'] : [])];
 }
 
