@@ -47,7 +47,7 @@ export function searchsetResponse(parts: SearchsetParts): FhirResponse {
 }
 
 function entry(parts: SearchsetParts, m: FoundResource, mode: 'match' | 'include'): string {
-  const fullUrl = JSON.stringify(`${parts.baseUrl}/${m.resourceType}/${m.id}`);
+  const fullUrl = JSON.stringify(m.container ? `${parts.baseUrl}/${m.container}#${m.id}` : `${parts.baseUrl}/${m.resourceType}/${m.id}`);
   const { summary, elements } = parts.request;
   let resource = m.content;
   if ((summary && summary !== 'false') || elements) {

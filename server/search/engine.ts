@@ -3,7 +3,8 @@ import type { Repository } from '../store/repository.ts';
 import type { Criterion, Cursor, SearchRequest } from './model.ts';
 import { keysetCondition, orderBy, sortColumns } from './sort.ts';
 import { SqlParams } from './sql.ts';
-import { typesWhere, type WhereContext } from './where.ts';
+import { searchSource, sourceWhere, type ContainedMode } from './contained.ts';
+import type { WhereContext } from './where.ts';
 
 /** A resource row a search returns. */
 export interface FoundResource {
@@ -11,6 +12,8 @@ export interface FoundResource {
   resourceType: string;
   id: string;
   content: string;
+  /** `Type/id` of the container, for a contained resource. */
+  container?: string | null;
 }
 
 /** One page of a search. */
@@ -30,10 +33,10 @@ export interface SearchScope {
   access?: AccessContext;
 }
 
-/** The WHERE clause of a request, with its own parameters. */
-export async function buildWhere(scope: SearchScope, resourceTypes: string[], criteria: Criterion[], alias = 'r') {
+/** The WHERE clause of a request (over `searchSource(mode)` as `alias`), with its own parameters. */
+export async function buildWhere(scope: SearchScope, resourceTypes: string[], criteria: Criterion[], mode: ContainedMode = {}, alias = 'r') {
   const ctx: WhereContext = { sql: new SqlParams(), baseUrl: scope.baseUrl, repo: scope.repo, access: scope.access };
-  const where = await typesWhere(ctx, resourceTypes, alias, criteria);
+  const where = await sourceWhere(ctx, mode, resourceTypes, criteria, alias);
   return { ctx, where };
 }
 
@@ -45,22 +48,23 @@ export async function executeSearch(scope: SearchScope, req: SearchRequest): Pro
   const page: SearchPage = { matches: [] };
   const countOnly = req.summary === 'count' || req.count === 0;
   if (!countOnly) {
-    const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria);
+    const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria, req);
+    const { from, container } = searchSource(req);
     const sql = ctx.sql;
     const columns = sortColumns(sql, req.resourceTypes[0], 'r', req.sort);
     const reverse = req.cursor?.direction === 'previous';
     const keyset = req.cursor ? `WHERE ${keysetCondition(sql, 'q', columns, req.cursor)}` : '';
     const sortSelect = columns.map((c, i) => `, ${c.expression} AS s${i}`).join('');
     const sortNames = columns.map((_, i) => `, q.s${i}`).join('');
-    const text = `SELECT q.rid, q.resource_type AS "resourceType", q.id${sortNames}, c.content FROM (
-        SELECT q.* FROM (SELECT r.rid, r.resource_type, r.id${sortSelect} FROM resource r WHERE ${where}) q
+    const text = `SELECT q.rid, q.resource_type AS "resourceType", q.id${sortNames}, c.content, ${container('c')} AS container FROM (
+        SELECT q.* FROM (SELECT r.rid, r.resource_type, r.id${sortSelect} FROM ${from} r WHERE ${where}) q
         ${keyset} ORDER BY ${orderBy('q', columns, reverse)} LIMIT ${sql.add(req.count + 1)}
-      ) q JOIN resource c ON c.rid = q.rid ORDER BY ${orderBy('q', columns, reverse)}`;
+      ) q JOIN ${from} c ON c.rid = q.rid ORDER BY ${orderBy('q', columns, reverse)}`;
     const { rows } = await scope.repo.query<FoundResource & Record<string, unknown>>(text, sql.values);
     const more = rows.length > req.count;
     const pageRows = rows.slice(0, req.count);
     if (reverse) pageRows.reverse();
-    page.matches = pageRows.map((r) => ({ rid: Number(r.rid), resourceType: r.resourceType, id: r.id, content: r.content }));
+    page.matches = pageRows.map((r) => ({ rid: Number(r.rid), resourceType: r.resourceType, id: r.id, content: r.content, container: r.container }));
     const cursorOf = (row: Record<string, unknown>, direction: Cursor['direction']): Cursor => ({
       direction,
       rid: Number(row.rid),
@@ -79,17 +83,17 @@ export async function executeSearch(scope: SearchScope, req: SearchRequest): Pro
 }
 
 /** The exact number of matches. */
-export async function countMatches(scope: SearchScope, req: Pick<SearchRequest, 'resourceTypes' | 'criteria'>): Promise<number> {
-  const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria);
-  const { rows } = await scope.repo.query<{ n: string }>(`SELECT count(*) AS n FROM resource r WHERE ${where}`, ctx.sql.values);
+export async function countMatches(scope: SearchScope, req: Pick<SearchRequest, 'resourceTypes' | 'criteria'> & ContainedMode): Promise<number> {
+  const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria, req);
+  const { rows } = await scope.repo.query<{ n: string }>(`SELECT count(*) AS n FROM ${searchSource(req).from} r WHERE ${where}`, ctx.sql.values);
   return Number(rows[0].n);
 }
 
 /** The planner's estimate of the number of matches (no scan). */
 async function estimateMatches(scope: SearchScope, req: SearchRequest): Promise<number> {
-  const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria);
+  const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria, req);
   const { rows } = await scope.repo.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
-    `EXPLAIN (FORMAT JSON) SELECT r.rid FROM resource r WHERE ${where}`,
+    `EXPLAIN (FORMAT JSON) SELECT r.rid FROM ${searchSource(req).from} r WHERE ${where}`,
     ctx.sql.values,
   );
   return Math.round(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']);

@@ -78,6 +78,10 @@ export interface SearchRequest {
   includes: IncludeSpec[];
   revincludes: IncludeSpec[];
   cursor?: Cursor;
+  /** `_contained`: search contained resources only (`true`) or as well (`both`); absent: not at all. */
+  contained?: 'true' | 'both';
+  /** `_containedType`: return the containers rather than the contained resources. */
+  containedType?: 'container' | 'contained';
   /** The parameters actually used, in order, to echo in the self link. */
   used: [name: string, value: string][];
   /** Problems ignored under lenient handling, reported in the Bundle's OperationOutcome. */

@@ -116,10 +116,13 @@ function parseResultParam(
       req.cursor = decodeCursor(value);
       return true;
     case '_contained':
+      if (!['true', 'false', 'both'].includes(value)) throw badRequest('_contained must be true, false or both', name);
+      req.contained = value === 'false' ? undefined : (value as 'true' | 'both');
+      return true;
     case '_containedType':
-      if (value === 'false' || (name === '_containedType' && value === 'container')) return true;
-      ignore(`${name}=${value} is not supported (contained resources are not searched); it was ignored`);
-      return false;
+      if (value !== 'container' && value !== 'contained') throw badRequest('_containedType must be container or contained', name);
+      req.containedType = value;
+      return true;
     default:
       return false;
   }

@@ -11,6 +11,8 @@ export interface IndexWrite {
   replaces: boolean;
   index: IndexRows | null;
   content: string | null;
+  /** When the resource was written (contained resources carry their container's). */
+  lastUpdated: string;
 }
 
 /** Column names and Postgres array types of each index table, after `rid` and `resource_type`. */
@@ -37,15 +39,29 @@ export async function writeIndexRows(client: pg.ClientBase, writes: IndexWrite[]
   const replaced = writes.filter((w) => w.replaces).map((w) => w.rid);
   if (replaced.length > 0) {
     const rids = p(replaced, 'bigint[]');
-    for (const table of INDEX_TABLES) ctes.push(`d_${table} AS (DELETE FROM sp_${table} WHERE rid = ANY(${rids}))`);
+    const containedRids = `SELECT rid FROM contained_resource WHERE container_rid = ANY(${rids})`;
+    for (const table of INDEX_TABLES) {
+      ctes.push(`d_${table} AS (DELETE FROM sp_${table} WHERE rid = ANY(${rids}))`);
+      ctes.push(`dc_${table} AS (DELETE FROM sp_${table} WHERE rid IN (${containedRids}))`);
+    }
+    ctes.push(`d_contained AS (DELETE FROM contained_resource WHERE container_rid = ANY(${rids}))`);
+  }
+  const owners = await withContained(client, writes);
+  const contained = owners.filter((o) => o.container !== undefined);
+  if (contained.length > 0) {
+    const cols = [['rid', 'bigint'], ['container_rid', 'bigint'], ['resource_type', 'text'], ['id', 'text'], ['last_updated', 'timestamptz'], ['content', 'text']];
+    const values = [contained.map((o) => o.rid), contained.map((o) => o.container), contained.map((o) => o.resourceType),
+      contained.map((o) => o.id), contained.map((o) => o.lastUpdated), contained.map((o) => o.content)];
+    ctes.push(`i_contained AS (INSERT INTO contained_resource (${cols.map(([n]) => n).join(', ')})
+      SELECT * FROM unnest(${values.map((v, i) => p(v, `${cols[i][1]}[]`)).join(', ')}))`);
   }
   for (const table of INDEX_TABLES) {
     const columns = COLUMNS[table];
     const arrays: unknown[][] = [[], [], ...columns.map(() => [])];
-    for (const w of writes) {
-      for (const row of (w.index?.[table] ?? []) as unknown[][]) {
-        arrays[0].push(w.rid);
-        arrays[1].push(w.resourceType);
+    for (const o of owners) {
+      for (const row of (o.rows?.[table] ?? []) as unknown[][]) {
+        arrays[0].push(o.rid);
+        arrays[1].push(o.resourceType);
         for (let i = 0; i < row.length; i++) arrays[i + 2].push(row[i]);
       }
     }
@@ -57,4 +73,29 @@ export async function writeIndexRows(client: pg.ClientBase, writes: IndexWrite[]
   }
   if (ctes.length > 0) await client.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
   await noteSearchParameterWrites(client, writes);
+}
+
+/** Everything that gets index rows: each written resource and each resource it contains (with a fresh rid). */
+interface IndexOwner {
+  rid: number;
+  resourceType: string;
+  rows: IndexRows | null;
+  container?: number;
+  id?: string;
+  content?: string;
+  lastUpdated?: string;
+}
+
+async function withContained(client: pg.ClientBase, writes: IndexWrite[]): Promise<IndexOwner[]> {
+  const owners: IndexOwner[] = writes.map((w) => ({ rid: w.rid, resourceType: w.resourceType, rows: w.index }));
+  const contained = writes.flatMap((w) => (w.index?.contained ?? []).map((c) => ({ w, c })));
+  if (contained.length === 0) return owners;
+  const { rows } = await client.query<{ rid: string }>(
+    `SELECT nextval(pg_get_serial_sequence('resource', 'rid')) AS rid FROM generate_series(1, $1)`,
+    [contained.length],
+  );
+  contained.forEach(({ w, c }, i) => {
+    owners.push({ rid: Number(rows[i].rid), resourceType: c.resourceType, rows: c.rows, container: w.rid, id: c.id, content: c.content, lastUpdated: w.lastUpdated });
+  });
+  return owners;
 }

@@ -31,6 +31,16 @@ export interface IndexRows {
   uri: [code: string, value: string][];
   /** Composite (and `near`) tuples: one JSON array of component values per element. */
   composite: [code: string, components: string][];
+  /** The resource's contained resources with their own index rows, for `_contained` search. */
+  contained: ContainedIndex[];
+}
+
+/** A contained resource as indexed: its type, local id, JSON and index rows. */
+export interface ContainedIndex {
+  resourceType: string;
+  id: string;
+  content: string;
+  rows: IndexRows;
 }
 
 /** The index tables, in the order rows are written. */
@@ -44,7 +54,7 @@ export const OF_TYPE_SUFFIX = ':of-type';
 
 /** An empty set of index rows (for a deletion). */
 export function emptyIndexRows(): IndexRows {
-  return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [], composite: [] };
+  return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [], composite: [], contained: [] };
 }
 
 /**
@@ -53,6 +63,15 @@ export function emptyIndexRows(): IndexRows {
  * Simple expressions run as compiled property walks (`fastPath: false` forces the FHIRPath engine, for comparison).
  */
 export function extractIndexRows(resource: Resource, options: { fastPath?: boolean } = {}): IndexRows {
+  const rows = ownIndexRows(resource, options);
+  for (const c of (resource as { contained?: Resource[] }).contained ?? []) {
+    if (typeof c?.resourceType !== 'string' || typeof c.id !== 'string') continue;
+    rows.contained.push({ resourceType: c.resourceType, id: c.id, content: JSON.stringify(c), rows: ownIndexRows(c, options) });
+  }
+  return rows;
+}
+
+function ownIndexRows(resource: Resource, options: { fastPath?: boolean }): IndexRows {
   const rows = emptyIndexRows();
   const fastPath = options.fastPath ?? true;
   let root: TypedValue[] | undefined;

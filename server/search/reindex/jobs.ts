@@ -45,8 +45,8 @@ export async function getReindexJob(db: pg.Pool | pg.PoolClient, id: string): Pr
  * transaction. Rows are locked while they are re-indexed, so a concurrent update either waits or came first.
  */
 export async function reindexResources(client: pg.PoolClient, where: string, params: unknown[]): Promise<{ count: number; lastRid: number }> {
-  const { rows } = await client.query<{ rid: string; resource_type: string; id: string; content: string }>(
-    `SELECT rid, resource_type, id, content FROM resource WHERE NOT deleted AND ${where} ORDER BY rid FOR UPDATE`,
+  const { rows } = await client.query<{ rid: string; resource_type: string; id: string; content: string; last_updated: string }>(
+    `SELECT rid, resource_type, id, content, last_updated FROM resource WHERE NOT deleted AND ${where} ORDER BY rid FOR UPDATE`,
     params,
   );
   await writeIndexRows(
@@ -57,6 +57,7 @@ export async function reindexResources(client: pg.PoolClient, where: string, par
       id: r.id,
       replaces: true,
       content: r.content,
+      lastUpdated: r.last_updated,
       index: extractIndexRows(JSON.parse(r.content) as Resource),
     })),
   );

@@ -13,6 +13,7 @@ const RESTRICTIONS: Record<string, SearchCriteria[]> = {
   Patient: [{ _id: ['pat-a'] }],
   Observation: [{ subject: ['Patient/pat-a'], category: ['vital-signs'] }],
   Encounter: [{ subject: ['Patient/pat-a'] }],
+  MedicationRequest: [{ subject: ['Patient/pat-a'] }],
   List: [],
 };
 const access: AccessContext = { kind: 'patient', actor: 'Patient/pat-a', visibleWhere: (type) => RESTRICTIONS[type] };
@@ -28,6 +29,7 @@ const FIXTURES = [
   { resourceType: 'Observation', id: 'obs-a2', status: 'final', category: [lab], code, subject: { reference: 'Patient/pat-a' } },
   { resourceType: 'Observation', id: 'obs-b1', status: 'final', category: [vital], code, subject: { reference: 'Patient/pat-b' } },
   { resourceType: 'Encounter', id: 'enc-b', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/pat-b' }, participant: [{ individual: { reference: 'Practitioner/prac-1' } }] },
+  { resourceType: 'MedicationRequest', id: 'mr-b', status: 'active', intent: 'order', subject: { reference: 'Patient/pat-b' }, medicationReference: { reference: '#m' }, contained: [{ resourceType: 'Medication', id: 'm', status: 'active' }] },
   { resourceType: 'List', id: 'list-1', status: 'current', mode: 'working', entry: [{ item: { reference: 'Observation/obs-b1' } }, { item: { reference: 'Observation/obs-a1' } }] },
 ];
 
@@ -70,6 +72,8 @@ describe('AccessContext.visibleWhere is ANDed into every query', () => {
     ['Patient/pat-a/Observation', ['obs-a1']],
     ['Observation?_list=list-1', []],
     ['?_type=Patient,Observation', ['obs-a1', 'pat-a']],
+    ['Medication?_contained=true', []],
+    ['Medication?_contained=true&_containedType=container', []],
     ['?_id=obs-a1,obs-a2,obs-b1,pat-a,pat-b,prac-1', ['obs-a1', 'pat-a', 'prac-1']],
   ])('%s', async (path, expected) => {
     expect((await search(path)).ids).toEqual(expected);
@@ -80,6 +84,7 @@ describe('AccessContext.visibleWhere is ANDed into every query', () => {
     expect((await search('Observation?_total=accurate&_count=1')).total).toBe(1);
     expect((await search('Observation?_summary=count')).total).toBe(1);
     expect((await search('Observation?_summary=count', { kind: 'system' })).total).toBe(3);
+    expect((await search('Medication?_contained=true', { kind: 'system' })).ids).toEqual(['m']);
   });
 
   it('conditional matching sees only what is visible', async () => {

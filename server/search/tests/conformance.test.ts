@@ -174,8 +174,8 @@ const TABLE: [query: string, expected: string][] = [
   ['Patient/pat-anna/Encounter', 'enc-1'],
   ['Patient/pat-anna/Patient', 'pat-anna'],
   ['Practitioner/prac-1/Encounter', 'enc-1'],
-  ['Patient/pat-anna/*', 'pat-anna enc-1 obs-1 obs-2 ra-1 ra-2 ra-3'],
-  ['Patient/pat-anna/*?_lastUpdated=gt2000', 'pat-anna enc-1 obs-1 obs-2 ra-1 ra-2 ra-3'],
+  ['Patient/pat-anna/*', 'pat-anna enc-1 obs-1 obs-2 ra-1 ra-2 ra-3 mr-1'],
+  ['Patient/pat-anna/*?_lastUpdated=gt2000', 'pat-anna enc-1 obs-1 obs-2 ra-1 ra-2 ra-3 mr-1'],
   // _include / _revinclude (with :iterate)
   ['Encounter?_include=Encounter:practitioner', 'enc-1 prac-1'],
   ['Observation?code=29463-7&_include=Observation:patient&_include:iterate=Patient:general-practitioner', 'obs-3 pat-bob prac-1'],
@@ -183,6 +183,14 @@ const TABLE: [query: string, expected: string][] = [
   ['Patient?_id=pat-anna&_revinclude=Observation:subject', 'pat-anna obs-1 obs-2'],
   ['Patient?_id=pat-anna&_revinclude=RiskAssessment:subject:Patient&_include=Patient:organization', 'pat-anna ra-1 ra-2 ra-3'],
   ['Encounter?_include=*', 'enc-1 pat-anna prac-1'],
+  // contained resources
+  ['Medication?code=1049502', 'med-2'],
+  ['Medication?code=1049502&_contained=false', 'med-2'],
+  ['Medication?code=1049502&_contained=true', 'med1'],
+  ['Medication?code=1049502&_contained=both', 'med-2 med1'],
+  ['Medication?code=1049502&_contained=true&_containedType=container', 'mr-1'],
+  ['Medication?code=1049502&_contained=both&_containedType=container', 'mr-1 med-2'],
+  ['Medication?code=999&_contained=both', ''],
   // system search
   ['?_type=Patient,Practitioner&_id=pat-anna,prac-1', 'pat-anna prac-1'],
   ['?_tag=urn:tags|vip', 'pat-anna'],
@@ -202,6 +210,11 @@ afterAll(async () => {
 });
 
 describe('search conformance table', () => {
+  it('gives contained matches the container\'s URL with the local id', async () => {
+    const res = await fhir(server, 'GET', 'Medication?code=1049502&_contained=true');
+    expect(res.body.entry.map((e: any) => e.fullUrl)).toEqual([`${server.fhirBase}/MedicationRequest/mr-1#med1`]);
+  });
+
   it.each(TABLE)('%s → %s', async (query, expected) => {
     const res = await fhir(server, 'GET', query.replace('[base]', server.fhirBase));
     expect(res.status, JSON.stringify(res.body)).toBe(200);

@@ -29,7 +29,7 @@ async function everything(query: string): Promise<string[]> {
 }
 
 describe('Patient/$everything', () => {
-  const anna = ['Encounter/enc-1', 'Observation/obs-1', 'Observation/obs-2', 'Patient/pat-anna', 'Practitioner/prac-1', 'RiskAssessment/ra-1', 'RiskAssessment/ra-2', 'RiskAssessment/ra-3'];
+  const anna = ['Encounter/enc-1', 'MedicationRequest/mr-1', 'Observation/obs-1', 'Observation/obs-2', 'Patient/pat-anna', 'Practitioner/prac-1', 'RiskAssessment/ra-1', 'RiskAssessment/ra-2', 'RiskAssessment/ra-3'];
 
   it('returns the patient, its compartment and what those refer to', async () => {
     expect((await everything('')).sort()).toEqual(anna);
