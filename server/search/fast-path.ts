@@ -114,6 +114,22 @@ interface CompiledPath {
   steps: CompiledStep[];
   /** The type of the values the path ends on, when it is one known type. */
   typeName?: string;
+  /** The ValueSet a `code` element the path ends on is bound to (required strength). */
+  binding?: string;
+}
+
+/**
+ * The required ValueSet bindings of the `code` elements an expression's branches end on, or undefined unless every
+ * branch ends on such an element.
+ */
+export function codeBindings(resourceType: string, branches: string[]): string[] | undefined {
+  const bindings: string[] = [];
+  for (const branch of branches) {
+    const binding = compileBranch(resourceType, branch.trim())?.binding;
+    if (!binding) return undefined;
+    bindings.push(binding);
+  }
+  return bindings;
 }
 
 function compileBranch(resourceType: string, branch: string): CompiledPath | undefined {
@@ -136,6 +152,7 @@ function compileSteps(startType: string, text: string): CompiledPath | undefined
   if (parts.join('.') !== rest) return undefined;
   const steps: CompiledStep[] = [];
   let typeName: string | undefined = startType;
+  let binding: string | undefined;
   let pending: { name: string; first: boolean } | undefined;
   let ofType: string | undefined;
   const flush = (): boolean => {
@@ -149,6 +166,7 @@ function compileSteps(startType: string, text: string): CompiledPath | undefined
     const keys = types.map((t): [string, string] => [choice ? pending!.name + t[0].toUpperCase() + t.slice(1) : pending!.name, t]);
     steps.push({ keys, first: pending.first });
     typeName = types.length === 1 ? childTypeName(el, types[0]) : undefined;
+    binding = types.length === 1 && types[0] === 'code' && el.binding?.strength === 'required' ? el.binding.valueSet : undefined;
     pending = undefined;
     ofType = undefined;
     return true;
@@ -171,7 +189,7 @@ function compileSteps(startType: string, text: string): CompiledPath | undefined
       return undefined;
     }
   }
-  return flush() && steps.length > 0 ? { steps, typeName } : undefined;
+  return flush() && steps.length > 0 ? { steps, typeName, binding } : undefined;
 }
 
 function element(typeName: string, name: string): [InternalSchemaElement, boolean] | undefined {

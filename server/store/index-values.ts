@@ -69,8 +69,11 @@ type Obj = Record<string, any>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);
 
-/** Token values of FHIRPath results (Coding, CodeableConcept, Identifier, ContactPoint, code, boolean, ...). */
-export function tokenValues(values: TypedValue[]): TokenValue[] {
+/**
+ * Token values of FHIRPath results (Coding, CodeableConcept, Identifier, ContactPoint, code, boolean, ...). Plain
+ * `code` values get `implicitSystem`, the code system of the ValueSet their element is bound to, when there is one.
+ */
+export function tokenValues(values: TypedValue[], implicitSystem?: string): TokenValue[] {
   const out: TokenValue[] = [];
   const add = (system: unknown, value: unknown) => {
     const s = str(system);
@@ -78,7 +81,7 @@ export function tokenValues(values: TypedValue[]): TokenValue[] {
     if ((s || v) && !out.some((t) => t.system === s && t.value === v)) out.push({ system: s && fit(s), value: v && fit(v) });
   };
   for (const { type, value } of values) {
-    if (!isObj(value)) add(null, value);
+    if (!isObj(value)) add(type === 'code' ? (implicitSystem ?? null) : null, value);
     else if (type === 'CodeableConcept' || Array.isArray(value.coding)) for (const c of value.coding ?? []) add(c.system, c.code);
     else if (type === 'Coding' || 'code' in value) add(value.system, value.code);
     else if (type === 'ContactPoint') add(value.system, typeof value.value === 'string' ? value.value.toLowerCase() : null);

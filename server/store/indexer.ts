@@ -97,15 +97,16 @@ function ownIndexRows(resource: Resource, options: { fastPath?: boolean }): Inde
     }
     if (values.length === 0) continue;
     if (param.type === 'composite') addCompositeRows(rows, param, values, variables);
-    else addRows(rows, param.code, param.type, values);
+    else addRows(rows, param, values);
   }
   return rows;
 }
 
-function addRows(rows: IndexRows, code: string, type: ParamType, values: TypedValue[]): void {
-  switch (type) {
+function addRows(rows: IndexRows, param: TypedParam, values: TypedValue[]): void {
+  const code = param.code;
+  switch (param.type) {
     case 'token':
-      for (const t of tokenValues(values)) rows.token.push([code, t.system, t.value]);
+      for (const t of tokenValues(values, param.implicitSystem)) rows.token.push([code, t.system, t.value]);
       for (const text of tokenTexts(values)) {
         const s = stringValue(text);
         rows.string.push([code + TEXT_SUFFIX, s.value, s.exact]);

@@ -33,6 +33,10 @@ const TABLE: [query: string, expected: string][] = [
   // token: code, system|code, |code, system|, :not, :text, :of-type, :in, :not-in, :below, :above
   ['Patient?gender=male', 'pat-bob pat-carl'],
   ['Patient?gender:not=male', 'pat-anna pat-dora'],
+  // codes bound to a one-system value set carry that system implicitly
+  ['Patient?gender=http://hl7.org/fhir/administrative-gender|male', 'pat-bob pat-carl'],
+  ['Patient?gender=http://example.org/other|male', ''],
+  ['Observation?status=http://hl7.org/fhir/observation-status|final', 'obs-1 obs-3 obs-5 obs-6'],
   ['Patient?identifier=urn:mrn|A1', 'pat-anna'],
   ['Patient?identifier=A1', 'pat-anna'],
   ['Patient?identifier=urn:mrn|', 'pat-anna pat-bob'],
