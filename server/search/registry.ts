@@ -149,11 +149,6 @@ export function searchParams(resourceType: string): TypedParam[] {
   return [...defs.keys()].map((code) => searchParam(resourceType, code) as TypedParam);
 }
 
-/** The definition with a canonical URL (spec or runtime). */
-export function searchParamByUrl(url: string): SearchParamDef | undefined {
-  return reg().byUrl.get(url);
-}
-
 function resolve(resourceType: string, def: SearchParamDef): TypedParam {
   const typed: TypedParam = { ...def };
   if (def.expression) {

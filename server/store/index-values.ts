@@ -1,6 +1,6 @@
 import type { TypedValue } from '@medplum/core';
 import { createHash } from 'node:crypto';
-import { dateRange, MAX_INSTANT, MIN_INSTANT, periodRange, type InstantRange } from '../search/dates.ts';
+import { dateRange, periodRange, type InstantRange } from '../search/dates.ts';
 
 /**
  * Conversion of FHIRPath results into search index values, one function per search parameter type. Hand-written
@@ -237,4 +237,3 @@ function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
 
-export { MAX_INSTANT, MIN_INSTANT };

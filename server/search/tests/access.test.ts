@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { startTestServer } from '../../../test/harness.ts';
 import type { AccessContext, FhirContext, SearchCriteria } from '../../rest/types.ts';
-import { findMatchingIds } from '../conditional.ts';
+import { findMatchingIds, matchesCriteria } from '../conditional.ts';
 
 /**
  * A hand-made AccessContext (patient A, and only vital-sign Observations of A) proves that nothing outside it is
@@ -85,6 +85,13 @@ describe('AccessContext.visibleWhere is ANDed into every query', () => {
     expect((await search('Observation?_summary=count')).total).toBe(1);
     expect((await search('Observation?_summary=count', { kind: 'system' })).total).toBe(3);
     expect((await search('Medication?_contained=true', { kind: 'system' })).ids).toEqual(['m']);
+  });
+
+  it('answers whether one stored resource matches criteria (subscriptions), within access', async () => {
+    expect(await matchesCriteria(server.repo, 'Observation', 'obs-a2', { code: ['8480-6'], category: ['laboratory'] })).toBe(true);
+    expect(await matchesCriteria(server.repo, 'Observation', 'obs-a2', { category: ['vital-signs'] })).toBe(false);
+    expect(await matchesCriteria(server.repo, 'Observation', 'obs-a2', { code: ['8480-6'] }, { access })).toBe(false);
+    expect(await matchesCriteria(server.repo, 'Observation', 'obs-a1', { 'subject.name': ['alpha'] }, { access })).toBe(true);
   });
 
   it('conditional matching sees only what is visible', async () => {
