@@ -44,6 +44,8 @@ export function parseSearch(resourceTypes: string[], query: Record<string, strin
     const [base, modifier] = splitModifier(rawName);
     if (ROUTING_PARAMS.has(base)) continue;
     for (const value of values) {
+      // A parameter without a value is ignored (search.html: it is as if it were absent).
+      if (value === '') continue;
       if (FORMAT_PARAMS.has(base)) {
         req.used.push([rawName, value]);
       } else if (RESULT_PARAMS.has(base)) {

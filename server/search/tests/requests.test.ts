@@ -29,7 +29,7 @@ describe('search requests', () => {
     ['Patient?_include=Observation', '_include'],
     ['Patient?_cursor=not-a-cursor', '_cursor'],
     ['Patient?general-practitioner:Observation=1', 'general-practitioner:Observation'],
-    ['Patient?_has:Observation', '_has:Observation'],
+    ['Patient?_has:Observation=x', '_has:Observation'],
     ['Patient?gender.name=x', 'gender.name'],
     ['Observation?code-value-quantity=1', 'code-value-quantity'],
     ['Location?near=north|south', 'near'],
@@ -47,6 +47,13 @@ describe('search requests', () => {
     expect(outcome.resource.issue[0].diagnostics).toContain('unknown');
     expect(lenient.body.link[0].url).toBe(`${server.fhirBase}/Patient?gender=male`);
     expect((await fhir(server, 'GET', 'Patient?unknown=1', undefined, { prefer: 'handling=strict' })).status).toBe(400);
+  });
+
+  it('ignores parameters without a value', async () => {
+    const res = await fhir(server, 'GET', 'Patient?name=&birthdate=&gender=male');
+    expect(res.status).toBe(200);
+    expect(res.body.entry.map((e: any) => e.resource.id).sort()).toEqual(['req-1', 'req-3']);
+    expect(res.body.link[0].url).toBe(`${server.fhirBase}/Patient?gender=male`);
   });
 
   it('keeps values out of SQL', async () => {
