@@ -37,13 +37,20 @@ type Queryable = pg.Pool | pg.PoolClient;
 const FROM_ROW = `resource_type AS "resourceType", id, version_id AS "versionId",
   to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastUpdated", deleted, content`;
 
+/** Buffered writes of a transaction are sent to the database in batches of this many, while work goes on. */
+const FLUSH_BATCH = 250;
+
 /**
  * The store: every read and write of resources goes through here, whichever door it came from.
  * A Repository is bound either to the pool (each write its own DB transaction) or to one DB transaction
- * (a transaction Bundle, a bot run), in which case writes are buffered and flushed as one batch.
+ * (a transaction Bundle, a bot run), in which case writes are buffered and written as multi-row batches:
+ * a full batch is sent without waiting (the database works while the caller validates the next entries), and
+ * everything still buffered is written before any query of the transaction and before it commits.
  */
 export class Repository {
   private readonly buffer: PendingWrite[] = [];
+  /** Batches sent and not yet confirmed, chained in order; a failure surfaces at the next flush. */
+  private inFlight: Promise<void> = Promise.resolve();
   /** `Type/id` of every resource written through this repository (in a transaction: once each). */
   private readonly written = new Set<string>();
 
@@ -57,14 +64,17 @@ export class Repository {
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     const client = await (this.db as pg.Pool).connect();
+    let repo: Repository | undefined;
     try {
       await client.query('BEGIN');
-      const repo = new Repository(client, this.check, true);
+      repo = new Repository(client, this.check, true);
       const result = await fn(repo);
       await repo.flush();
       await client.query('COMMIT');
       return result;
     } catch (err) {
+      // Batches still in flight must finish (or fail) first, or their statements would run after the ROLLBACK.
+      await repo?.inFlight.catch(() => {});
       await client.query('ROLLBACK').catch(() => {});
       throw err;
     } finally {
@@ -77,11 +87,20 @@ export class Repository {
     return this.db;
   }
 
-  /** Writes buffered versions now, so that following queries in this transaction see them. */
+  /** Writes buffered versions now and waits for every batch in flight, so following queries see them. */
   async flush(): Promise<void> {
+    this.send();
+    await this.inFlight;
+  }
+
+  /** Sends the buffered versions as one batch behind those in flight, without waiting for it. */
+  private send(): void {
     if (this.buffer.length === 0) return;
     const writes = this.buffer.splice(0);
-    await writeVersions(this.db as pg.PoolClient, writes);
+    const client = this.db as pg.PoolClient;
+    this.inFlight = this.inFlight.then(() => writeVersions(client, writes));
+    // Marks the rejection as observed; the error itself is rethrown by the next flush (or the rollback awaits it).
+    this.inFlight.catch(() => {});
   }
 
   /** Runs a query after flushing buffered writes. */
@@ -262,5 +281,6 @@ export class Repository {
     this.checkNotWritten(write.resourceType, write.id);
     if (this.inTransaction) this.written.add(`${write.resourceType}/${write.id}`);
     this.buffer.push(write);
+    if (this.buffer.length >= FLUSH_BATCH) this.send();
   }
 }
