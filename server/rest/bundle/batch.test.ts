@@ -41,6 +41,22 @@ describe('batch Bundles', () => {
     expect((await fhir(server, 'GET', `Patient/${existing}`)).status).toBe(410);
   });
 
+  it('has no entry cap, only the byte limit: a larger body answers 413', async () => {
+    const small = await startTestServer({ maxBodyBytes: 20_000 });
+    try {
+      const entry = (n: number) =>
+        Array.from({ length: n }, () => ({ request: { method: 'GET', url: 'Patient/x' } }));
+      const fits = await fhir(small, 'POST', '', { resourceType: 'Bundle', type: 'batch', entry: entry(300) });
+      expect(fits.status).toBe(200);
+      expect(fits.body.entry).toHaveLength(300);
+      const tooLarge = await fhir(small, 'POST', '', { resourceType: 'Bundle', type: 'batch', entry: entry(1000) });
+      expect(tooLarge.status).toBe(413);
+      expect(tooLarge.body.resourceType).toBe('OperationOutcome');
+    } finally {
+      await small.close();
+    }
+  });
+
   it('does not rewrite placeholders between entries (a batch has no interdependencies)', async () => {
     const urn = 'urn:uuid:0d7f3c4e-1111-4000-8000-000000000001';
     const res = await fhir(server, 'POST', '', {

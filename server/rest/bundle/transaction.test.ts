@@ -109,6 +109,26 @@ describe('transaction Bundles', () => {
     expect(await tableCounts(server.pool)).toEqual(before);
   });
 
+  it('rewrites urn:oid placeholders and absolute fullUrls (also in their relative form)', async () => {
+    const res = await fhir(
+      server,
+      'POST',
+      '',
+      transaction([
+        { fullUrl: 'urn:oid:1.2.840.99999.1', resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+        { fullUrl: 'http://example.org/fhir/Patient/old-id', resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+        { resource: observation('urn:oid:1.2.840.99999.1'), request: { method: 'POST', url: 'Observation' } },
+        { resource: observation('http://example.org/fhir/Patient/old-id'), request: { method: 'POST', url: 'Observation' } },
+        { resource: observation('Patient/old-id'), request: { method: 'POST', url: 'Observation' } },
+      ]),
+    );
+    expect(res.status).toBe(200);
+    const [oid, absolute, o1, o2, o3] = res.body.entry;
+    expect(o1.resource.subject.reference).toBe(`Patient/${oid.resource.id}`);
+    expect(o2.resource.subject.reference).toBe(`Patient/${absolute.resource.id}`);
+    expect(o3.resource.subject.reference).toBe(`Patient/${absolute.resource.id}`);
+  });
+
   it('processes DELETE, POST, PUT/PATCH, then GET whatever the entry order', async () => {
     const id = await createPatient();
     const res = await fhir(
