@@ -1,6 +1,9 @@
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir, startTestServer } from '../../test/harness.ts';
+import { tableCounts } from '../../test/table-counts.ts';
+import { conditionalKey } from './conditional.ts';
 
 let server: Tributary;
 beforeAll(async () => {
@@ -96,5 +99,52 @@ describe('concurrent writers', () => {
     );
     expect(subjects.rows).toHaveLength(60);
     for (const row of subjects.rows) expect(row.subject).toBe(`Patient/${row.code === 'x' ? x[0] : y[0]}`);
+  });
+
+  it('fails a transaction (409) whose conditional create would no longer land where its references were rewritten', async () => {
+    const system = 'urn:test:moved';
+    // A gate the transaction waits on after resolving its conditional create (criteria locks are taken in order).
+    const gate = new pg.Client({ connectionString: (server.pool as unknown as { options: { connectionString: string } }).options.connectionString });
+    await gate.connect();
+    await gate.query('BEGIN');
+    await gate.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [conditionalKey('Patient', { identifier: [`${system}|zz-gate`] })]);
+    const before = await tableCounts(server.pool);
+    const pending = fhir(server, 'POST', '', {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [
+        {
+          fullUrl: 'urn:uuid:5e1f0000-0000-4000-8000-000000000001',
+          resource: { resourceType: 'Patient', identifier: [{ system, value: 'aa' }] },
+          request: { method: 'POST', url: 'Patient', ifNoneExist: `identifier=${system}|aa` },
+        },
+        {
+          fullUrl: 'urn:uuid:5e1f0000-0000-4000-8000-000000000002',
+          resource: { resourceType: 'Patient', identifier: [{ system, value: 'zz-gate' }] },
+          request: { method: 'PUT', url: `Patient?identifier=${system}|zz-gate` },
+        },
+        {
+          resource: { resourceType: 'Observation', status: 'final', code: { text: 'moved' }, subject: { reference: 'urn:uuid:5e1f0000-0000-4000-8000-000000000001' } },
+          request: { method: 'POST', url: 'Observation' },
+        },
+      ],
+    });
+    let waiting = false;
+    for (let i = 0; i < 500 && !waiting; i++) {
+      const r = await gate.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      waiting = r.rows.length > 0;
+      if (!waiting) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(waiting).toBe(true);
+    // Meanwhile another client creates a matching patient without If-None-Exist.
+    const other = await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', identifier: [{ system, value: 'aa' }] });
+    expect(other.status).toBe(201);
+    await gate.query('ROLLBACK');
+    await gate.end();
+    const res = await pending;
+    expect(res.status).toBe(409);
+    expect(res.body.issue[0].diagnostics).toContain(`Patient/${other.body.id}`);
+    const after = await tableCounts(server.pool);
+    expect(after.resource).toBe(before.resource + 1);
   });
 });

@@ -13,6 +13,8 @@ export interface EntryWork {
   url: string;
   fullUrl?: string;
   request: FhirRequest;
+  /** `Type/id` a conditional write was resolved to before the bundle ran (references were rewritten to it). */
+  expected?: string;
 }
 
 const METHODS = new Set<FhirMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);

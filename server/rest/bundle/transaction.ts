@@ -1,9 +1,9 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { randomUUID } from 'node:crypto';
-import { badRequest, preconditionFailed } from '../../fhir/outcomes.ts';
+import { badRequest, conflict, preconditionFailed } from '../../fhir/outcomes.ts';
 import { conditionalKey, lockAndMatch, parseConditionalQuery } from '../conditional.ts';
 import type { FhirRouter } from '../router.ts';
-import type { FhirContext, FhirRequestHeaders } from '../types.ts';
+import type { FhirContext, FhirRequestHeaders, FhirResponse } from '../types.ts';
 import { entryFailure, entryWork, inProcessingOrder, responseEntry, type EntryWork } from './entries.ts';
 import { resolveConditionalReferences, rewritePlaceholders, type ReferenceMap } from './references.ts';
 
@@ -36,13 +36,29 @@ export async function processTransaction(
     const entries: BundleEntry[] = new Array(works.length);
     for await (const work of inProcessingOrder(works)) {
       try {
-        entries[work.index] = responseEntry(txCtx, work, await router.handle(txCtx, work.request), prefer);
+        const res = await router.handle(txCtx, work.request);
+        checkResolvedTarget(ctx, work, res);
+        entries[work.index] = responseEntry(txCtx, work, res, prefer);
       } catch (err) {
         throw entryFailure(err, work);
       }
     }
     return { resourceType: 'Bundle', type: 'transaction-response', entry: entries } satisfies Bundle;
   });
+}
+
+/**
+ * A conditional write must land on the resource it was resolved to up front. Its criteria stay locked, but a plain
+ * create or delete by another client could still change what they match; then the rewritten references would
+ * dangle, so the transaction fails with 409 (retrying resolves again).
+ */
+function checkResolvedTarget(ctx: FhirContext, work: EntryWork, res: FhirResponse): void {
+  if (!work.expected) return;
+  const location = res.headers?.location ?? '';
+  const actual = location.slice(ctx.baseUrl.length + 1).replace(/\/_history\/[^/]+$/, '');
+  if (actual !== work.expected) {
+    throw conflict(`The conditional criteria now match ${actual || 'nothing'} instead of ${work.expected}; retry the transaction`);
+  }
 }
 
 /** A resource may appear in a transaction once: the same fullUrl or the same `Type/id` target twice → 400. */
@@ -105,6 +121,7 @@ async function reserveIds(ctx: FhirContext, works: EntryWork[], map: ReferenceMa
     }
     if (work.method === 'POST') work.request.assignedId = id;
     else if ((work.request.body as Resource).id === undefined) (work.request.body as Resource).id = id;
+    work.expected = `${type}/${id}`;
     mapFullUrl(map, work, type, id);
   }
 }
