@@ -71,7 +71,9 @@ export function entryWork(ctx: FhirContext, entry: BundleEntry, index: number): 
   const url = entry.request?.url;
   if (typeof url !== 'string' || url === '') throw badRequest(`${where}.request.url is missing`, `${where}.request.url`);
   const { path, query } = splitUrl(ctx, url, where);
-  if (path === '') throw badRequest(`${where}: batch and transaction Bundles cannot be nested`, `${where}.request.url`);
+  if (path === '' && method === 'POST') {
+    throw badRequest(`${where}: batch and transaction Bundles cannot be nested`, `${where}.request.url`);
+  }
   const headers: FhirRequestHeaders = {
     ifMatch: entry.request?.ifMatch,
     ifNoneMatch: entry.request?.ifNoneMatch,
