@@ -19,6 +19,7 @@ import pg from 'pg';
 import { startTributary } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import { migrate } from '../server/db/migrate.ts';
+import { loadDefinitions } from '../server/fhir/definitions.ts';
 import { parseJsonBody } from '../server/http/json.ts';
 import { extractIndexRows } from '../server/store/indexer.ts';
 import { writeVersions, type PendingWrite } from '../server/store/writes.ts';
@@ -93,6 +94,7 @@ function time<T>(fn: () => T): [T, number] {
 }
 
 async function stages(texts: string[]): Promise<[string, number][]> {
+  loadDefinitions();
   const [bundles, parseMs] = time(() => texts.map((t) => parseJsonBody(t) as Bundle));
   const resources = bundles.map((b) =>
     (b.entry ?? []).map((e, i) => ({
