@@ -179,6 +179,7 @@ describe('PATCH with FHIRPath Patch', () => {
     const cases: [unknown, number][] = [
       [{ resourceType: 'Patient' }, 400],
       [{ resourceType: 'Parameters', parameter: [op('explode', 'Patient')] }, 400],
+      [{ resourceType: 'Parameters', parameter: [op('add', 'Patient', [{ name: 'name', valueString: '__proto__' }, { name: 'value', valueBoolean: true }])] }, 400],
       [{ resourceType: 'Parameters', parameter: [op('insert', 'Patient.name[0].given', [{ name: 'value', valueString: 'x' }])] }, 400],
       [{ resourceType: 'Parameters', parameter: [op('replace', 'Patient.name[0].family((', [{ name: 'value', valueString: 'x' }])] }, 400],
       [{ resourceType: 'Parameters', parameter: [op('replace', 'Patient.name.given', [{ name: 'value', valueString: 'x' }])] }, 422],

@@ -74,6 +74,11 @@ export function entryWork(ctx: FhirContext, entry: BundleEntry, index: number): 
   if (path === '' && method === 'POST') {
     throw badRequest(`${where}: batch and transaction Bundles cannot be nested`, `${where}.request.url`);
   }
+  for (const name of ['ifMatch', 'ifNoneMatch', 'ifNoneExist', 'ifModifiedSince'] as const) {
+    const value = entry.request?.[name];
+    if (value !== undefined && typeof value !== 'string') throw badRequest(`${where}.request.${name} must be a string`, `${where}.request.${name}`);
+  }
+  if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string') throw badRequest(`${where}.fullUrl must be a string`, `${where}.fullUrl`);
   const headers: FhirRequestHeaders = {
     ifMatch: entry.request?.ifMatch,
     ifNoneMatch: entry.request?.ifNoneMatch,

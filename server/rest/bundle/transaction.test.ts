@@ -346,6 +346,9 @@ describe('transaction Bundles', () => {
     const noMethod = await fhir(server, 'POST', '', transaction([{ resource: { resourceType: 'Patient' }, request: { url: 'Patient' } }]));
     expect(noMethod.status).toBe(400);
     expect(noMethod.body.issue[0].expression).toEqual(['Bundle.entry[0].request.method']);
+    const badHeader = await fhir(server, 'POST', '', transaction([{ request: { method: 'GET', url: 'Patient/x', ifNoneMatch: 3 } }]));
+    expect(badHeader.status).toBe(400);
+    expect((await fhir(server, 'POST', '', transaction([null]))).status).toBe(400);
     const nested = await fhir(server, 'POST', '', transaction([{ resource: transaction([]), request: { method: 'POST', url: '' } }]));
     expect(nested.status).toBe(400);
     const empty = await fhir(server, 'POST', '', transaction([]));

@@ -64,6 +64,9 @@ function checkOperation(op: FhirPathPatch, param: ParametersParameter, where: st
     }
   }
   if (typeof op.path !== 'string') throw badRequest('FHIRPath Patch "path" must be a valueString', `${where}.part`);
+  if (op.type === 'add' && (typeof op.name !== 'string' || !/^[a-z][A-Za-z0-9]*$/.test(op.name))) {
+    throw badRequest('FHIRPath Patch add: "name" must be an element name (valueString)', `${where}.part`);
+  }
   try {
     parseFhirPath(op.path);
   } catch (err) {
