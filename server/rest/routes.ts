@@ -1,8 +1,8 @@
 import { createBundleHandler } from './handlers/bundle.ts';
+import { conditionalPatchHandler, patchHandler } from './handlers/patch.ts';
 import { createHandler } from './handlers/create.ts';
 import { conditionalDeleteHandler, deleteHandler } from './handlers/delete.ts';
 import { historyHandler } from './handlers/history.ts';
-import { conditionalPatchHandler, patchHandler } from './handlers/patch.ts';
 import { readHandler, vreadHandler } from './handlers/read.ts';
 import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
 import { FhirRouter } from './router.ts';
@@ -17,11 +17,11 @@ export function createFhirRouter(): FhirRouter {
     .add('PUT', ':type', 'conditional-update', conditionalUpdateHandler)
     .add('DELETE', ':type', 'conditional-delete', conditionalDeleteHandler)
     .add('PATCH', ':type', 'conditional-patch', conditionalPatchHandler)
+    .add('PATCH', ':type/:id', 'patch', patchHandler)
     .add('GET', ':type/_history', 'history-type', historyHandler)
     .add('GET', ':type/:id', 'read', readHandler)
     .add('PUT', ':type/:id', 'update', updateHandler)
     .add('DELETE', ':type/:id', 'delete', deleteHandler)
-    .add('PATCH', ':type/:id', 'patch', patchHandler)
     .add('GET', ':type/:id/_history', 'history-instance', historyHandler)
     .add('GET', ':type/:id/_history/:vid', 'vread', vreadHandler);
 }
