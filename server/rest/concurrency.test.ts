@@ -14,10 +14,10 @@ afterAll(async () => {
 });
 
 async function countByIdentifier(system: string, value: string): Promise<string[]> {
+  // Straight from the stored JSON, independent of how the search index is laid out.
   const r = await server.pool.query<{ id: string }>(
-    `SELECT r.id FROM resource r JOIN sp_token t ON t.resource_type = r.resource_type AND t.id = r.id
-     WHERE r.resource_type = 'Patient' AND NOT r.deleted AND t.code = 'identifier' AND t.system = $1 AND t.value = $2`,
-    [system, value],
+    `SELECT id FROM resource WHERE resource_type = 'Patient' AND NOT deleted AND content::jsonb @> $1::jsonb`,
+    [JSON.stringify({ identifier: [{ system, value }] })],
   );
   return r.rows.map((row) => row.id);
 }
