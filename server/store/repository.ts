@@ -65,6 +65,7 @@ export class Repository {
     if (this.inTransaction) return fn(this);
     const client = await (this.db as pg.Pool).connect();
     let repo: Repository | undefined;
+    let broken = false;
     try {
       await client.query('BEGIN');
       repo = new Repository(client, this.check, true);
@@ -75,10 +76,11 @@ export class Repository {
     } catch (err) {
       // Batches still in flight must finish (or fail) first, or their statements would run after the ROLLBACK.
       await repo?.inFlight.catch(() => {});
-      await client.query('ROLLBACK').catch(() => {});
+      // A connection that cannot even roll back is discarded rather than returned to the pool.
+      await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
