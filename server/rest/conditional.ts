@@ -2,9 +2,12 @@ import { badRequest, preconditionFailed } from '../fhir/outcomes.ts';
 import { findMatchingIds } from '../search/conditional.ts';
 import type { FhirContext } from './types.ts';
 
-/** Parses the query part of `If-None-Exist` or a conditional URL (`identifier=a|b&_id=x`). */
+/**
+ * Parses the query part of `If-None-Exist` or a conditional URL (`identifier=a|b&_id=x`); a leading `?` or
+ * `Type?` (as Bundle `ifNoneExist` values often have) is ignored.
+ */
 export function parseConditionalQuery(query: string): Record<string, string[]> {
-  const params = new URLSearchParams(query.startsWith('?') ? query.slice(1) : query);
+  const params = new URLSearchParams(query.replace(/^(?:[A-Z][A-Za-z]+)?\?/, ''));
   const out: Record<string, string[]> = {};
   for (const [k, v] of params) (out[k] ??= []).push(v);
   if (Object.keys(out).length === 0) throw badRequest('Empty conditional query');
@@ -12,7 +15,7 @@ export function parseConditionalQuery(query: string): Record<string, string[]> {
 }
 
 /** The canonical text of a conditional query: the advisory-lock key that makes a conditional write race-free. */
-function lockKey(resourceType: string, query: Record<string, string[]>): string {
+export function conditionalKey(resourceType: string, query: Record<string, string[]>): string {
   const parts = Object.keys(query)
     .sort()
     .map((k) => `${k}=${[...query[k]].sort().join(',')}`);
@@ -28,8 +31,8 @@ export async function lockAndMatch(
   resourceType: string,
   query: Record<string, string[]>,
 ): Promise<string[]> {
-  await ctx.repo.advisoryLock(lockKey(resourceType, query));
-  return findMatchingIds(ctx.repo, resourceType, query);
+  await ctx.repo.advisoryLock(conditionalKey(resourceType, query));
+  return findMatchingIds(ctx.repo, resourceType, query, 2, { access: ctx.access, baseUrl: ctx.baseUrl });
 }
 
 /** The single match of a conditional update/patch (412 if several match). */

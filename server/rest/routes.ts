@@ -1,3 +1,5 @@
+import { createBundleHandler } from './handlers/bundle.ts';
+import { conditionalPatchHandler, patchHandler } from './handlers/patch.ts';
 import { createHandler } from './handlers/create.ts';
 import { conditionalDeleteHandler, deleteHandler } from './handlers/delete.ts';
 import { historyHandler } from './handlers/history.ts';
@@ -10,11 +12,15 @@ import { reindexHandler, reindexInstanceHandler, reindexStatusHandler } from '..
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */
 export function createFhirRouter(): FhirRouter {
-  return new FhirRouter()
+  const router = new FhirRouter();
+  router.add('POST', '', 'transaction', createBundleHandler(router));
+  return router
     .add('GET', '_history', 'history-system', historyHandler)
     .add('POST', ':type', 'create', createHandler)
     .add('PUT', ':type', 'conditional-update', conditionalUpdateHandler)
     .add('DELETE', ':type', 'conditional-delete', conditionalDeleteHandler)
+    .add('PATCH', ':type', 'conditional-patch', conditionalPatchHandler)
+    .add('PATCH', ':type/:id', 'patch', patchHandler)
     .add('GET', ':type/_history', 'history-type', historyHandler)
     .add('GET', ':type/:id', 'read', readHandler)
     .add('PUT', ':type/:id', 'update', updateHandler)

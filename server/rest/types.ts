@@ -16,6 +16,8 @@ export interface FhirRequest {
   /** Media type of the body, lower-cased without parameters (PATCH dispatches on it). */
   contentType?: string;
   headers: FhirRequestHeaders;
+  /** Id a transaction Bundle reserved for this create (its entry's fullUrl is already rewritten to it); else a new UUID. */
+  assignedId?: string;
 }
 
 /** The request headers with FHIR meaning. */

@@ -22,7 +22,8 @@ export interface HistoryQuery {
   resourceType?: string;
   id?: string;
   since?: string;
-  at?: string;
+  /** Versions that were current at some point in this period (`_at`). */
+  at?: { start: string; end: string };
   count: number;
   /** Keyset cursor: continue strictly before this (lastUpdated, resourceType, id, versionId). */
   before?: { lastUpdated: string; resourceType: string; id: string; versionId: number };
@@ -36,14 +37,22 @@ type Queryable = pg.Pool | pg.PoolClient;
 const FROM_ROW = `resource_type AS "resourceType", id, version_id AS "versionId",
   to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastUpdated", deleted, content`;
 
+/** Buffered writes of a transaction are sent to the database in batches of this many, while work goes on. */
+const FLUSH_BATCH = 250;
+
 /**
  * The store: every read and write of resources goes through here, whichever door it came from.
  * A Repository is bound either to the pool (each write its own DB transaction) or to one DB transaction
- * (a transaction Bundle, a bot run), in which case writes are buffered and flushed as one batch.
+ * (a transaction Bundle, a bot run), in which case writes are buffered and written as multi-row batches:
+ * a full batch is sent without waiting (the database works while the caller validates the next entries), and
+ * everything still buffered is written before any query of the transaction and before it commits.
  */
 export class Repository {
   private readonly buffer: PendingWrite[] = [];
-  private readonly buffered = new Set<string>();
+  /** Batches sent and not yet confirmed, chained in order; a failure surfaces at the next flush. */
+  private inFlight: Promise<void> = Promise.resolve();
+  /** `Type/id` of every resource written through this repository (in a transaction: once each). */
+  private readonly written = new Set<string>();
 
   constructor(
     private readonly db: Queryable,
@@ -55,18 +64,23 @@ export class Repository {
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     const client = await (this.db as pg.Pool).connect();
+    let repo: Repository | undefined;
+    let broken = false;
     try {
       await client.query('BEGIN');
-      const repo = new Repository(client, this.check, true);
+      repo = new Repository(client, this.check, true);
       const result = await fn(repo);
       await repo.flush();
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
+      // Batches still in flight must finish (or fail) first, or their statements would run after the ROLLBACK.
+      await repo?.inFlight.catch(() => {});
+      // A connection that cannot even roll back is discarded rather than returned to the pool.
+      await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
@@ -75,12 +89,20 @@ export class Repository {
     return this.db;
   }
 
-  /** Writes buffered versions now, so that following queries in this transaction see them. */
+  /** Writes buffered versions now and waits for every batch in flight, so following queries see them. */
   async flush(): Promise<void> {
+    this.send();
+    await this.inFlight;
+  }
+
+  /** Sends the buffered versions as one batch behind those in flight, without waiting for it. */
+  private send(): void {
     if (this.buffer.length === 0) return;
     const writes = this.buffer.splice(0);
-    this.buffered.clear();
-    await writeVersions(this.db as pg.PoolClient, writes);
+    const client = this.db as pg.PoolClient;
+    this.inFlight = this.inFlight.then(() => writeVersions(client, writes));
+    // Marks the rejection as observed; the error itself is rethrown by the next flush (or the rollback awaits it).
+    this.inFlight.catch(() => {});
   }
 
   /** Runs a query after flushing buffered writes. */
@@ -118,9 +140,28 @@ export class Repository {
     return row;
   }
 
-  /** Creates a resource with a server-assigned id. */
-  async create<T extends Resource>(resource: T): Promise<T> {
-    const id = randomUUID();
+  /**
+   * The current version of a live resource, its row locked until the transaction ends (read-modify-write such as
+   * PATCH; call it inside `transaction`). 404 if unknown, 410 if deleted.
+   */
+  async readForUpdate(resourceType: string, id: string): Promise<StoredVersion> {
+    this.checkNotWritten(resourceType, id);
+    const r = await this.query<StoredVersion>(
+      `SELECT ${FROM_ROW} FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
+      [resourceType, id],
+    );
+    const row = r.rows[0];
+    if (!row) throw notFound(`${resourceType}/${id} is not known`);
+    if (row.deleted) throw gone(`${resourceType}/${id} was deleted`);
+    return row;
+  }
+
+  /**
+   * Creates a resource with a server-assigned id: a new UUID, or `options.id` when the caller reserved one
+   * (a transaction Bundle assigns ids up front so references between its entries can be rewritten).
+   */
+  async create<T extends Resource>(resource: T, options: { id?: string } = {}): Promise<T> {
+    const id = options.id ?? randomUUID();
     return this.transaction((repo) => repo.stage({ ...resource, id }, 1, 'create', false));
   }
 
@@ -178,14 +219,18 @@ export class Repository {
     if (q.resourceType) where.push(`resource_type = ${p(q.resourceType)}`);
     if (q.id) where.push(`id = ${p(q.id)}`);
     if (q.since) where.push(`last_updated >= ${p(q.since)}`);
-    if (q.at) where.push(`last_updated <= ${p(q.at)}`);
+    if (q.at) {
+      where.push(`last_updated <= ${p(q.at.end)}`);
+      where.push(`NOT EXISTS (SELECT 1 FROM resource_history n WHERE n.resource_type = h.resource_type AND n.id = h.id
+        AND n.version_id = h.version_id + 1 AND n.last_updated <= ${p(q.at.start)})`);
+    }
     if (q.before) {
       const b = q.before;
       where.push(
         `(last_updated, resource_type, id, version_id) < (${p(b.lastUpdated)}, ${p(b.resourceType)}, ${p(b.id)}, ${p(b.versionId)})`,
       );
     }
-    const sql = `SELECT ${FROM_ROW}, method FROM resource_history ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+    const sql = `SELECT ${FROM_ROW}, method FROM resource_history h ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
       ORDER BY last_updated DESC, resource_type DESC, id DESC, version_id DESC LIMIT ${p(q.count)}`;
     return (await this.query<StoredVersion>(sql, params)).rows;
   }
@@ -195,10 +240,14 @@ export class Repository {
     await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
   }
 
-  private async lockCurrent(resourceType: string, id: string) {
-    if (this.buffered.has(`${resourceType}/${id}`)) {
+  private checkNotWritten(resourceType: string, id: string): void {
+    if (this.inTransaction && this.written.has(`${resourceType}/${id}`)) {
       throw conflict(`${resourceType}/${id} is written more than once in the same transaction`);
     }
+  }
+
+  private async lockCurrent(resourceType: string, id: string) {
+    this.checkNotWritten(resourceType, id);
     const r = await this.query<{ versionId: number; deleted: boolean }>(
       `SELECT version_id AS "versionId", deleted FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
@@ -231,9 +280,9 @@ export class Repository {
   }
 
   private enqueue(write: PendingWrite): void {
-    const key = `${write.resourceType}/${write.id}`;
-    if (this.buffered.has(key)) throw conflict(`${key} is written more than once in the same transaction`);
-    this.buffered.add(key);
+    this.checkNotWritten(write.resourceType, write.id);
+    if (this.inTransaction) this.written.add(`${write.resourceType}/${write.id}`);
     this.buffer.push(write);
+    if (this.buffer.length >= FLUSH_BATCH) this.send();
   }
 }

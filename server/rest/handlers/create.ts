@@ -23,7 +23,7 @@ export const createHandler: FhirHandler = async (ctx, req, { type }) => {
         return applyPrefer(req, res, 'An existing resource matched If-None-Exist');
       }
     }
-    const created = await repo.create(resource);
+    const created = await repo.create(resource, { id: req.assignedId });
     return applyPrefer(req, versionResponse(ctx, 201, keyOf(created), { resource: created }, { location: true }), 'Created');
   });
 };

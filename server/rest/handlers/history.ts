@@ -1,6 +1,7 @@
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import { badRequest } from '../../fhir/outcomes.ts';
 import type { HistoryQuery, StoredVersion } from '../../store/repository.ts';
+import { dateTimePeriod, decodeCursor, encodeCursor } from '../history-params.ts';
 import { etag } from '../respond.ts';
 import { requireResourceType, requireValidId } from '../router.ts';
 import type { FhirContext, FhirHandler, FhirRequest } from '../types.ts';
@@ -8,49 +9,50 @@ import type { FhirContext, FhirHandler, FhirRequest } from '../types.ts';
 const DEFAULT_COUNT = 50;
 const MAX_COUNT = 1000;
 
-/** `GET [type]/[id]/_history`, `GET [type]/_history`, `GET _history`: versions newest first, keyset-paged. */
+/**
+ * `GET [type]/[id]/_history`, `GET [type]/_history`, `GET _history`: versions newest first. Pages are keyset-paged
+ * on (lastUpdated, type, id, version): a `next` link continues strictly after the last entry it saw, so writes
+ * that happen while a client pages neither repeat nor push entries off the pages (new versions sort before page 1).
+ */
 export const historyHandler: FhirHandler = async (ctx, req, { type, id }) => {
   if (type) requireResourceType(type);
   if (id) requireValidId(id);
   const q = parseHistoryQuery(req, type, id);
   if (id && !(await ctx.repo.readCurrent(type, id))) await ctx.repo.read(type, id);
-  const rows = await ctx.repo.history({ ...q, count: q.count + 1 });
+  const rows = q.count === 0 ? [] : await ctx.repo.history({ ...q, count: q.count + 1 });
   const page = rows.slice(0, q.count);
   const path = [type, id, '_history'].filter(Boolean).join('/');
-  const links: BundleLink[] = [{ relation: 'self', url: pageUrl(ctx, path, req.query) }];
+  const { _cursor: _, ...firstQuery } = req.query;
+  const links: BundleLink[] = [
+    { relation: 'self', url: pageUrl(ctx, path, req.query) },
+    { relation: 'first', url: pageUrl(ctx, path, firstQuery) },
+  ];
   if (rows.length > q.count) {
-    const last = page[page.length - 1];
-    const cursor = Buffer.from(
-      JSON.stringify([last.lastUpdated, last.resourceType, last.id, last.versionId]),
-    ).toString('base64url');
-    links.push({ relation: 'next', url: pageUrl(ctx, path, { ...req.query, _cursor: [cursor] }) });
+    const cursor = encodeCursor(page[page.length - 1]);
+    links.push({ relation: 'next', url: pageUrl(ctx, path, { ...firstQuery, _cursor: [cursor] }) });
   }
   const bundle: Bundle = { resourceType: 'Bundle', type: 'history', link: links, entry: page.map((r) => entryOf(ctx, r)) };
   return { status: 200, resource: bundle };
 };
 
 function parseHistoryQuery(req: FhirRequest, type?: string, id?: string): HistoryQuery {
-  const one = (name: string) => req.query[name]?.[0];
-  const count = one('_count') === undefined ? DEFAULT_COUNT : Number(one('_count'));
-  if (!Number.isInteger(count) || count < 0) throw badRequest('_count must be a non-negative integer', '_count');
+  const one = (name: string) => {
+    const values = req.query[name];
+    if (values && values.length > 1) throw badRequest(`${name} may be given only once`, name);
+    return values?.[0];
+  };
+  const countText = one('_count');
+  const count = countText === undefined ? DEFAULT_COUNT : Number(countText);
+  if (!Number.isInteger(count) || count < 0 || countText === '') {
+    throw badRequest('_count must be a non-negative integer', '_count');
+  }
   const q: HistoryQuery = { resourceType: type, id, count: Math.min(count, MAX_COUNT) };
-  for (const name of ['_since', '_at'] as const) {
-    const v = one(name);
-    if (v === undefined) continue;
-    if (!/^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/.test(v) || Number.isNaN(Date.parse(v))) {
-      throw badRequest(`${name} must be an instant`, name);
-    }
-    q[name === '_since' ? 'since' : 'at'] = new Date(v).toISOString();
-  }
+  const since = one('_since');
+  if (since !== undefined) q.since = dateTimePeriod(since, '_since').start;
+  const at = one('_at');
+  if (at !== undefined) q.at = dateTimePeriod(at, '_at');
   const cursor = one('_cursor');
-  if (cursor) {
-    try {
-      const [lastUpdated, resourceType, cid, versionId] = JSON.parse(Buffer.from(cursor, 'base64url').toString());
-      q.before = { lastUpdated, resourceType, id: cid, versionId: Number(versionId) };
-    } catch {
-      throw badRequest('Invalid _cursor', '_cursor');
-    }
-  }
+  if (cursor !== undefined) q.before = decodeCursor(cursor);
   return q;
 }
 
@@ -74,4 +76,3 @@ function pageUrl(ctx: FhirContext, path: string, query: Record<string, string[]>
   const qs = params.toString();
   return `${ctx.baseUrl}/${path}${qs ? '?' + qs : ''}`;
 }
-

@@ -1,0 +1,35 @@
+import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
+import type { FhirRouter } from '../router.ts';
+import type { FhirContext, FhirRequestHeaders } from '../types.ts';
+import { entryWork, errorEntry, inProcessingOrder, responseEntry, type EntryWork } from './entries.ts';
+
+/**
+ * Processes a batch Bundle: every entry on its own, through the same router as single requests and in the
+ * spec's order (DELETE, POST, PUT/PATCH, GET); each write is its own database transaction. A failing entry
+ * becomes a response entry with its status and OperationOutcome; the batch itself answers 200.
+ */
+export async function processBatch(
+  router: FhirRouter,
+  ctx: FhirContext,
+  bundle: Bundle,
+  prefer: FhirRequestHeaders['preferReturn'],
+): Promise<Bundle> {
+  const requests = bundle.entry ?? [];
+  const entries: BundleEntry[] = new Array(requests.length);
+  const works: EntryWork[] = [];
+  requests.forEach((entry, i) => {
+    try {
+      works.push(entryWork(ctx, entry, i));
+    } catch (err) {
+      entries[i] = errorEntry(err);
+    }
+  });
+  for await (const work of inProcessingOrder(works)) {
+    try {
+      entries[work.index] = responseEntry(ctx, work, await router.handle(ctx, work.request), prefer);
+    } catch (err) {
+      entries[work.index] = errorEntry(err);
+    }
+  }
+  return { resourceType: 'Bundle', type: 'batch-response', entry: entries };
+}

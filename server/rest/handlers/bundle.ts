@@ -1,0 +1,19 @@
+import type { Bundle } from '@medplum/fhirtypes';
+import { processBatch } from '../bundle/batch.ts';
+import { requireBundleType } from '../bundle/entries.ts';
+import { processTransaction } from '../bundle/transaction.ts';
+import { requireResource } from '../respond.ts';
+import type { FhirRouter } from '../router.ts';
+import type { FhirHandler } from '../types.ts';
+
+/**
+ * `POST [base]` with a batch or transaction Bundle. Its entries are dispatched through `router` — the same handlers
+ * as single requests — so the router is given here rather than imported.
+ */
+export function createBundleHandler(router: FhirRouter): FhirHandler {
+  return async (ctx, req) => {
+    const bundle = requireResource(req, 'Bundle') as Bundle;
+    const process = requireBundleType(bundle) === 'transaction' ? processTransaction : processBatch;
+    return { status: 200, resource: await process(router, ctx, bundle, req.headers.preferReturn) };
+  };
+}

@@ -1,0 +1,18 @@
+import type pg from 'pg';
+
+/**
+ * Row counts of every table of the store (all tables in the public schema except knex's bookkeeping), to prove that
+ * a failed or interrupted write left nothing behind.
+ */
+export async function tableCounts(db: pg.Pool | pg.Client): Promise<Record<string, number>> {
+  const tables = await db.query<{ name: string }>(
+    `SELECT table_name AS name FROM information_schema.tables
+     WHERE table_schema = 'public' AND table_type = 'BASE TABLE' AND table_name NOT LIKE 'knex_%' ORDER BY 1`,
+  );
+  const counts: Record<string, number> = {};
+  for (const { name } of tables.rows) {
+    const r = await db.query<{ n: string }>(`SELECT count(*) AS n FROM "${name}"`);
+    counts[name] = Number(r.rows[0].n);
+  }
+  return counts;
+}
