@@ -3,6 +3,7 @@ import { conditionalDeleteHandler, deleteHandler } from './handlers/delete.ts';
 import { historyHandler } from './handlers/history.ts';
 import { readHandler, vreadHandler } from './handlers/read.ts';
 import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
+import { validateHandler } from './handlers/validate.ts';
 import { FhirRouter } from './router.ts';
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */
@@ -17,5 +18,8 @@ export function createFhirRouter(): FhirRouter {
     .add('PUT', ':type/:id', 'update', updateHandler)
     .add('DELETE', ':type/:id', 'delete', deleteHandler)
     .add('GET', ':type/:id/_history', 'history-instance', historyHandler)
-    .add('GET', ':type/:id/_history/:vid', 'vread', vreadHandler);
+    .add('GET', ':type/:id/_history/:vid', 'vread', vreadHandler)
+    .add('POST', ':type/$validate', 'validate', validateHandler)
+    .add('POST', ':type/:id/$validate', 'validate', validateHandler)
+    .add('GET', ':type/:id/$validate', 'validate', validateHandler);
 }
