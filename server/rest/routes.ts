@@ -1,3 +1,4 @@
+import { capabilitiesHandler } from './handlers/capabilities.ts';
 import { createHandler } from './handlers/create.ts';
 import { conditionalDeleteHandler, deleteHandler } from './handlers/delete.ts';
 import { historyHandler } from './handlers/history.ts';
@@ -8,7 +9,9 @@ import { FhirRouter } from './router.ts';
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */
 export function createFhirRouter(): FhirRouter {
-  return new FhirRouter()
+  const router = new FhirRouter();
+  router.add('GET', 'metadata', 'capabilities', capabilitiesHandler(router));
+  return router
     .add('GET', '_history', 'history-system', historyHandler)
     .add('POST', ':type', 'create', createHandler)
     .add('PUT', ':type', 'conditional-update', conditionalUpdateHandler)
