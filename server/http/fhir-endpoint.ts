@@ -92,7 +92,7 @@ function toFhirRequest(req: Request, url: URL, query: Record<string, string[]>):
   if (Buffer.isBuffer(raw) && raw.length > 0) {
     const kind = bodyKind(req.get('content-type'));
     fhirReq.contentType = (req.get('content-type') ?? '').toLowerCase().split(';')[0].trim();
-    const text = raw.toString('utf8');
+    const text = raw.toString('utf8').replace(/^\uFEFF/, ''); // a byte-order mark is not content
     if (kind === 'xml') fhirReq.body = parseXmlResource(text);
     else if (kind === 'form') mergeForm(query, text);
     else fhirReq.body = parseJsonBody(text);

@@ -49,12 +49,21 @@ export function parseFhirXml(text: string): Resource {
   if (valid !== true) {
     throw invalidContent(`Malformed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
   }
-  const roots = elementsOf(parser.parse(text) as XmlNode[], '');
+  const roots = elementsOf(parseNodes(text), '');
   if (roots.length !== 1) throw invalidContent('The XML document must have exactly one root element');
   const [root] = roots;
   const ns = root.attrs.xmlns;
   if (ns !== FHIR_NS) throw invalidContent(`The root element must be in the FHIR namespace "${FHIR_NS}"`);
   return readResource(root, root.name);
+}
+
+/** fast-xml-parser's tree; its own refusals (e.g. nesting deeper than `maxNestedTags`) become a 400. */
+function parseNodes(text: string): XmlNode[] {
+  try {
+    return parser.parse(text) as XmlNode[];
+  } catch (err) {
+    throw invalidContent(`Malformed XML: ${(err as Error).message}`);
+  }
 }
 
 interface XmlElement {
