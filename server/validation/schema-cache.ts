@@ -1,7 +1,7 @@
 import { Ajv, type Options, type ValidateFunction } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 
@@ -35,6 +35,9 @@ export function compileCached(schema: object, name: string): ValidateFunction {
     const partial = `${file}.${process.pid}.tmp`;
     writeFileSync(partial, standaloneCode.default(ajv, validate));
     renameSync(partial, file); // atomic: a node starting at the same time sees the whole file or none
+    for (const old of readdirSync(CACHE_DIR)) {
+      if (old.startsWith(`${name}-`) && old.endsWith('.cjs') && resolve(CACHE_DIR, old) !== file) rmSync(resolve(CACHE_DIR, old), { force: true });
+    }
   } catch {
     // Read-only install: compile again next time.
   }
