@@ -153,6 +153,8 @@ describe('XML over HTTP', () => {
     expect(byFormat.text).toContain('<family value="Xml"/>');
     expect(parseXmlResource(byFormat.text)).toEqual(json.body);
 
+    const unescaped = await send('GET', `Patient/${id}?_format=application/fhir+xml`);
+    expect(unescaped.type).toContain('application/fhir+xml');
     const pretty = await send('GET', `Patient/${id}?_format=application/fhir%2Bxml&_pretty=true`);
     expect(pretty.text).toContain('\n  <name>\n    <family value="Xml"/>\n');
     const prettyJson = await send('GET', `Patient/${id}?_pretty=true`);
@@ -167,6 +169,15 @@ describe('XML over HTTP', () => {
     expect(res.status).toBe(400);
     expect(res.text).toMatch(/^<OperationOutcome xmlns="http:\/\/hl7.org\/fhir">/);
     expect(parseXmlResource(res.text)).toMatchObject({ issue: [{ severity: 'error', expression: ['Patient.bogus'] }] });
+  });
+
+  it('validates XML with $validate', async () => {
+    const res = await send('POST', 'Patient/$validate', `<Patient ${NS}><gender value="robot"/></Patient>`, {
+      'content-type': 'application/fhir+xml',
+      accept: 'application/fhir+xml',
+    });
+    expect(res.status).toBe(200);
+    expect(parseXmlResource(res.text)).toMatchObject({ issue: [{ severity: 'error', code: 'code-invalid', expression: ['Patient.gender'] }] });
   });
 
   it('keeps decimal precision from an XML write to JSON and XML reads', async () => {
