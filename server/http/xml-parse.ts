@@ -143,6 +143,7 @@ function isXmlAttribute(model: TypeModel, name: string): boolean {
 function readAttributes(el: XmlElement, model: TypeModel, path: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(el.attrs)) {
+    if (isDeclaration(name)) continue;
     if (name === 'xmlns') {
       if (value !== FHIR_NS) throw invalidContent(`${path} is not in the FHIR namespace`, path);
     } else if (isXmlAttribute(model, name)) {
@@ -152,6 +153,11 @@ function readAttributes(el: XmlElement, model: TypeModel, path: string): Record<
     }
   }
   return out;
+}
+
+/** Namespace prefix declarations and schema hints (`xmlns:xsi`, `xsi:schemaLocation`) carry no content. */
+function isDeclaration(attribute: string): boolean {
+  return attribute.startsWith('xmlns:') || attribute.startsWith('xsi:');
 }
 
 function readValue(prop: PropertyInfo, el: XmlElement, path: string): unknown {
@@ -166,7 +172,7 @@ function readValue(prop: PropertyInfo, el: XmlElement, path: string): unknown {
 
 function addPrimitive(primitives: Map<string, PrimitiveValues>, prop: PropertyInfo, el: XmlElement, path: string): void {
   const { value, id, xmlns, ...others } = el.attrs;
-  const unexpected = Object.keys(others)[0];
+  const unexpected = Object.keys(others).find((name) => !isDeclaration(name));
   if (unexpected) throw invalidContent(`Unexpected attribute "${unexpected}" on ${path}`, path);
   if (xmlns !== undefined && xmlns !== FHIR_NS) throw invalidContent(`${path} is not in the FHIR namespace`, path);
   const extra: Record<string, unknown> = {};

@@ -108,10 +108,18 @@ describe('FHIR XML mapping', () => {
     expect(parseXmlResource(xml)).toEqual(r);
   });
 
+  it('ignores namespace declarations and schema location hints', () => {
+    const r = parseXmlResource(
+      `<Patient ${NS} xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:schemaLocation="http://hl7.org/fhir fhir-all.xsd"><active value="true"/></Patient>`,
+    );
+    expect(r).toEqual({ resourceType: 'Patient', active: true });
+  });
+
   it('refuses what is not FHIR XML, naming the element', () => {
     expect(refused(`<Patient ${NS}><nickname value="x"/></Patient>`).outcome.issue?.[0].expression).toEqual(['Patient.nickname']);
     expect(refused(`<Patient ${NS}><gender value="male"/><gender value="female"/></Patient>`).message).toMatch(/repeated/);
     expect(refused(`<Patient ${NS}><active value="yes"/></Patient>`).outcome.issue?.[0].expression).toEqual(['Patient.active']);
+    expect(refused(`<Patient ${NS}><active value="true" color="red"/></Patient>`).message).toMatch(/Unexpected attribute "color"/);
     expect(refused('<Patient><active value="true"/></Patient>').message).toMatch(/namespace/);
     expect(refused(`<Nonsense ${NS}/>`).message).toMatch(/Unknown resource type/);
     expect(refused(`<Patient ${NS}><active value="true"></Patient>`).message).toMatch(/Malformed XML/);
