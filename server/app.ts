@@ -13,7 +13,7 @@ import { createFhirRouter } from './rest/routes.ts';
 import { startSearchServices } from './search/services.ts';
 import type { FhirRouter } from './rest/router.ts';
 import { Repository } from './store/repository.ts';
-import { checkWrite } from './validation/validator.ts';
+import { checkWrite, prepareValidation } from './validation/validator.ts';
 
 /** A running Tributary: its URL and the in-process API other doors (MLLP, MQTT, bots) call. */
 export interface Tributary {
@@ -40,6 +40,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   }
   await migrate(databaseUrl);
   loadDefinitions();
+  if (config.validateWrites) prepareValidation();
   const pool = createPool(databaseUrl, config.dbPoolSize);
   const repo = new Repository(pool, config.validateWrites ? checkWrite : () => {});
   const stopSearchServices = await startSearchServices(pool, databaseUrl, log);

@@ -1,9 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
 import { methodNotAllowed, toOutcomeError } from '../fhir/outcomes.ts';
-import { responseResource } from '../rest/respond.ts';
+import { parseJsonKeepingDecimals } from '../fhir/decimals.ts';
 import type { FhirRouter } from '../rest/router.ts';
-import { applyElements, applySummary } from '../rest/summary.ts';
+import { parseShape, shapeResource, type ResourceShape } from '../rest/summary.ts';
 import type { FhirContext, FhirMethod, FhirRequest, FhirResponse } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import { bodyKind, MEDIA_TYPES, negotiateFormat, type FhirFormat } from './format.ts';
@@ -21,6 +21,9 @@ export interface FhirEndpointDeps {
 }
 
 const METHODS = new Set<FhirMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Interactions answering one stored resource, where `_summary` and `_elements` apply to the response body. */
+const SHAPED_INTERACTIONS = new Set(['read', 'vread']);
 
 /**
  * The HTTP door of the FHIR API: turns an express request into a FhirRequest, calls the router, and writes the
@@ -41,6 +44,8 @@ export function fhirEndpoint(deps: FhirEndpointDeps) {
       resourceType = /^[A-Z][A-Za-z]+$/.test(fhirReq.path.split('/')[0]) ? fhirReq.path.split('/')[0] : '';
       const match = deps.router.match(fhirReq);
       interaction = match.interaction;
+      // _summary/_elements shape single-resource reads here; search shapes its own entries (see rest/summary.ts).
+      const shape = SHAPED_INTERACTIONS.has(interaction) ? parseShape(query) : undefined;
       const ctx: FhirContext = {
         repo: deps.repo,
         baseUrl: deps.baseUrl ?? `${req.protocol}://${req.get('host')}/fhir`,
@@ -48,12 +53,12 @@ export function fhirEndpoint(deps: FhirEndpointDeps) {
         access: { kind: 'system' },
       };
       const result = await match.handler(ctx, fhirReq, match.params);
-      sendResponse(res, result, format, pretty, query);
+      sendResponse(res, result, format, pretty, shape);
     } catch (err) {
       const outcome = toOutcomeError(err);
       if (outcome.status >= 500) req.log?.error({ err }, 'request failed');
       else req.log?.info({ status: outcome.status, issue: outcome.message }, 'request refused');
-      sendResponse(res, { status: outcome.status, resource: outcome.outcome }, format, pretty, {});
+      sendResponse(res, { status: outcome.status, resource: outcome.outcome }, format, pretty);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.observeRequest(interaction, resourceType, res.statusCode, seconds);
@@ -87,7 +92,7 @@ function toFhirRequest(req: Request, url: URL, query: Record<string, string[]>):
   if (Buffer.isBuffer(raw) && raw.length > 0) {
     const kind = bodyKind(req.get('content-type'));
     fhirReq.contentType = (req.get('content-type') ?? '').toLowerCase().split(';')[0].trim();
-    const text = raw.toString('utf8');
+    const text = raw.toString('utf8').replace(/^\uFEFF/, ''); // a byte-order mark is not content
     if (kind === 'xml') fhirReq.body = parseXmlResource(text);
     else if (kind === 'form') mergeForm(query, text);
     else fhirReq.body = parseJsonBody(text);
@@ -115,7 +120,7 @@ export function sendResponse(
   result: FhirResponse,
   format: FhirFormat,
   pretty: boolean,
-  query: Record<string, string[]>,
+  shape?: ResourceShape,
 ): void {
   res.status(result.status);
   const h = result.headers ?? {};
@@ -128,15 +133,13 @@ export function sendResponse(
     return;
   }
   res.setHeader('Content-Type', MEDIA_TYPES[format]);
-  const summary = query._summary?.[0];
-  const elements = query._elements?.[0];
-  const shaped = !result.shaped && (summary || elements);
-  if (format === 'json' && !pretty && !shaped && result.content !== undefined) {
+  // Searchset Bundles shape their entries themselves (result.shaped); the Bundle itself is never shaped.
+  if (result.shaped) shape = undefined;
+  if (format === 'json' && !pretty && !shape && result.content !== undefined) {
     res.end(result.content);
     return;
   }
-  let resource = responseResource(result) as Resource;
-  if (shaped && summary && result.status < 300) resource = applySummary(resource, summary);
-  if (shaped && elements && result.status < 300) resource = applyElements(resource, elements.split(',').map((e) => e.trim()));
+  let resource = result.resource ?? (parseJsonKeepingDecimals(result.content as string, true) as Resource);
+  if (shape && result.status < 300) resource = shapeResource(resource, shape);
   res.end(format === 'xml' ? toXml(resource, pretty) : JSON.stringify(resource, null, pretty ? 2 : undefined));
 }

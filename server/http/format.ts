@@ -24,7 +24,8 @@ export const MEDIA_TYPES: Record<FhirFormat, string> = {
 /** Picks the response format from `_format` (wins) or `Accept`; JSON when neither says; 406 when neither fits. */
 export function negotiateFormat(formatParam: string | undefined, accept: string | undefined): FhirFormat {
   if (formatParam) {
-    const f = FORMAT_ALIASES[formatParam.trim().toLowerCase().split(';')[0].trim()];
+    // An unescaped `+` in `_format=application/fhir+xml` arrives as a space.
+    const f = FORMAT_ALIASES[formatParam.trim().toLowerCase().split(';')[0].trim().replace(' ', '+')];
     if (!f) throw notAcceptable(`Unsupported _format "${formatParam}"`);
     return f;
   }

@@ -1,13 +1,14 @@
+import { parseJsonKeepingDecimals } from '../fhir/decimals.ts';
 import { badRequest } from '../fhir/outcomes.ts';
 
 /** Deepest nesting accepted in a request body; real FHIR resources stay far below it. */
 export const MAX_JSON_DEPTH = 100;
 
-/** Parses JSON text, with a clear 400 for malformed or absurdly nested input (never a crash). */
+/** Parses JSON text (decimal text kept), with a clear 400 for malformed or absurdly nested input (never a crash). */
 export function parseJsonBody(text: string): unknown {
   if (maxDepth(text) > MAX_JSON_DEPTH) throw badRequest(`JSON nested deeper than ${MAX_JSON_DEPTH} levels`);
   try {
-    return JSON.parse(text);
+    return parseJsonKeepingDecimals(text);
   } catch (err) {
     throw badRequest(`Malformed JSON: ${(err as Error).message}`);
   }

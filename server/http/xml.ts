@@ -1,13 +1,13 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { unsupportedMediaType } from '../fhir/outcomes.ts';
+import { parseFhirXml } from './xml-parse.ts';
+import { writeFhirXml } from './xml-write.ts';
 
-// Placeholder until the XML converter lands (in progress in this session).
-/** Parses FHIR XML into a resource. */
-export function parseXmlResource(_text: string): Resource {
-  throw unsupportedMediaType('XML is not supported yet');
+/** Parses FHIR XML into a resource (400 with the element path when it is not valid FHIR XML). */
+export function parseXmlResource(text: string): Resource {
+  return parseFhirXml(text);
 }
 
-/** Serialises a resource as FHIR XML. */
-export function toXml(_resource: Resource, _pretty: boolean): string {
-  throw unsupportedMediaType('XML is not supported yet');
+/** Serialises a resource as FHIR XML; `pretty` indents it. */
+export function toXml(resource: Resource, pretty: boolean): string {
+  return writeFhirXml(resource, pretty);
 }

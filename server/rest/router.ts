@@ -1,4 +1,5 @@
 import { loadDefinitions } from '../fhir/definitions.ts';
+import { CapabilityRegistry } from './capability-registry.ts';
 import { badRequest, methodNotAllowed, notFound } from '../fhir/outcomes.ts';
 import type { FhirContext, FhirHandler, FhirMethod, FhirRequest, FhirResponse } from './types.ts';
 
@@ -7,6 +8,13 @@ interface Route {
   parts: string[];
   interaction: string;
   handler: FhirHandler;
+}
+
+/** A registered route as /metadata sees it: method, path pattern (`:type/:id/_history`) and interaction name. */
+export interface RouteInfo {
+  method: FhirMethod;
+  pattern: string;
+  interaction: string;
 }
 
 /** A request matched to its route: the interaction name (for metrics and audit) and path parameters. */
@@ -24,6 +32,13 @@ const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
  */
 export class FhirRouter {
   private readonly routes: Route[] = [];
+  /** What modules add to the CapabilityStatement beyond the routes (search parameters, security…). */
+  readonly capabilities = new CapabilityRegistry();
+
+  /** Every registered route, in registration order (the CapabilityStatement is generated from them). */
+  listRoutes(): RouteInfo[] {
+    return this.routes.map((r) => ({ method: r.method, pattern: r.parts.join('/'), interaction: r.interaction }));
+  }
 
   /** Registers the handler of an interaction for a method and a path pattern such as `:type/:id/_history/:vid`. */
   add(method: FhirMethod, pattern: string, interaction: string, handler: FhirHandler): this {

@@ -1,11 +1,14 @@
 import { createBundleHandler } from './handlers/bundle.ts';
 import { conditionalPatchHandler, patchHandler } from './handlers/patch.ts';
+import { capabilitiesHandler } from './handlers/capabilities.ts';
 import { createHandler } from './handlers/create.ts';
 import { conditionalDeleteHandler, deleteHandler } from './handlers/delete.ts';
 import { historyHandler } from './handlers/history.ts';
 import { readHandler, vreadHandler } from './handlers/read.ts';
 import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
+import { validateHandler } from './handlers/validate.ts';
 import { FhirRouter } from './router.ts';
+import { searchCapabilities } from '../search/capabilities.ts';
 import { compartmentAllHandler, compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
 import { everythingHandler } from '../search/handlers/everything.ts';
 import { reindexHandler, reindexInstanceHandler, reindexStatusHandler } from '../search/reindex/handlers.ts';
@@ -14,6 +17,10 @@ import { reindexHandler, reindexInstanceHandler, reindexStatusHandler } from '..
 export function createFhirRouter(): FhirRouter {
   const router = new FhirRouter();
   router.add('POST', '', 'transaction', createBundleHandler(router));
+  router.add('GET', 'metadata', 'capabilities', capabilitiesHandler(router));
+  router.capabilities
+    .addResourceContributor((type, resource) => Object.assign(resource, searchCapabilities(type)))
+    .defineOperation('everything', 'http://hl7.org/fhir/OperationDefinition/Patient-everything');
   return router
     .add('GET', '_history', 'history-system', historyHandler)
     .add('POST', ':type', 'create', createHandler)
@@ -37,5 +44,8 @@ export function createFhirRouter(): FhirRouter {
     .add('POST', '$reindex', 'reindex', reindexHandler)
     .add('GET', '$reindex/:job', 'reindex-status', reindexStatusHandler)
     .add('POST', ':type/$reindex', 'reindex', reindexHandler)
-    .add('POST', ':type/:id/$reindex', 'reindex', reindexInstanceHandler);
+    .add('POST', ':type/:id/$reindex', 'reindex', reindexInstanceHandler)
+    .add('POST', ':type/$validate', 'validate', validateHandler)
+    .add('POST', ':type/:id/$validate', 'validate', validateHandler)
+    .add('GET', ':type/:id/$validate', 'validate', validateHandler);
 }

@@ -1,5 +1,5 @@
 import type { BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { applyElements, applySummary } from '../rest/summary.ts';
+import { shapeResource, type ResourceShape } from '../rest/summary.ts';
 import type { FhirResponse } from '../rest/types.ts';
 import type { FoundResource, SearchPage } from './engine.ts';
 import type { Cursor, SearchRequest } from './model.ts';
@@ -49,13 +49,11 @@ export function searchsetResponse(parts: SearchsetParts): FhirResponse {
 function entry(parts: SearchsetParts, m: FoundResource, mode: 'match' | 'include'): string {
   const fullUrl = JSON.stringify(m.container ? `${parts.baseUrl}/${m.container}#${m.id}` : `${parts.baseUrl}/${m.resourceType}/${m.id}`);
   const { summary, elements } = parts.request;
+  const shape: ResourceShape = {};
+  if (summary && summary !== 'false' && summary !== 'count') shape.summary = summary;
+  if (elements?.length) shape.elements = elements;
   let resource = m.content;
-  if ((summary && summary !== 'false') || elements) {
-    let shaped = JSON.parse(m.content) as Resource;
-    if (summary && summary !== 'false') shaped = applySummary(shaped, summary);
-    if (elements) shaped = applyElements(shaped, elements);
-    resource = JSON.stringify(shaped);
-  }
+  if (shape.summary || shape.elements) resource = JSON.stringify(shapeResource(JSON.parse(m.content) as Resource, shape));
   return `{"fullUrl":${fullUrl},"resource":${resource},"search":{"mode":"${mode}"}}`;
 }
 
