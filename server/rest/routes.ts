@@ -19,7 +19,10 @@ export function createFhirRouter(): FhirRouter {
   router.add('POST', '', 'transaction', createBundleHandler(router));
   router.add('GET', 'metadata', 'capabilities', capabilitiesHandler(router));
   router.capabilities
-    .addResourceContributor((type, resource) => Object.assign(resource, searchCapabilities(type)))
+    .addResourceContributor((type, resource) => {
+      const { searchParam, searchInclude, searchRevInclude } = searchCapabilities(type);
+      Object.assign(resource, { searchParam, searchInclude }, searchRevInclude.length ? { searchRevInclude } : {});
+    })
     .defineOperation('everything', 'http://hl7.org/fhir/OperationDefinition/Patient-everything');
   return router
     .add('GET', '_history', 'history-system', historyHandler)
