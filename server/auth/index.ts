@@ -1,0 +1,173 @@
+import cors from 'cors';
+import { randomBytes } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type Provider from 'oidc-provider';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { RouteGuard } from '../rest/router.ts';
+import type { AccessContext } from '../rest/types.ts';
+import type { Repository } from '../store/repository.ts';
+import { Accounts } from './accounts.ts';
+import { adminRoutes, saveClient } from './admin.ts';
+import { purgeExpired } from './adapter.ts';
+import { accessOfToken, bearerAuthentication } from './bearer.ts';
+import type { AuthConfig } from './config.ts';
+import { smartConfiguration } from './discovery.ts';
+import { createAccessGuard } from './enforce.ts';
+import { interactionRoutes } from './interactions.ts';
+import { loadSigningKeys, rotateSigningKeys } from './keys.ts';
+import { GrantContexts } from './launch.ts';
+import { InvalidClientMetadataError, normalizeClientScopes } from './grant-scopes.ts';
+import { errorPage } from './pages.ts';
+import { createProvider } from './provider.ts';
+
+/** Where the authorization server lives, relative to the server's origin. */
+export const AUTH_PATH = '/auth';
+
+/** What the authorization server needs once the database is up and the public URL known. */
+export interface AuthStartOptions {
+  /** Public origin of the server, e.g. `http://127.0.0.1:8080`. */
+  origin: string;
+  /** The FHIR base URL (`${origin}/fhir` unless BASE_URL says otherwise). */
+  fhirBase: string;
+  pool: pg.Pool;
+  repo: Repository;
+  /** True on the embedded database (a local demo): a bootstrap client is made up and printed if none is configured. */
+  demo: boolean;
+}
+
+/** Tributary's authorization: the OAuth server routes, FHIR request authentication and the access guard. */
+export interface AuthServer {
+  /** Routes mounted at the root, in front of everything else: `/auth/*`, SMART discovery, CORS for `/fhir`. */
+  routes: express.Router;
+  /** Authenticates FHIR requests (sets `res.locals.access`); mount in front of the FHIR endpoint. */
+  authenticate: RequestHandler;
+  /** The router guard enforcing scopes on every interaction (FhirRouter.useGuard). */
+  guard: RouteGuard;
+  /** Builds the provider (keys, clients, accounts); call once the server listens. */
+  start(options: AuthStartOptions): Promise<void>;
+  /** Generates new signing keys and rebuilds the provider (tokens stay valid; they are in the database). */
+  rotateKeys(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SYSTEM_ACCESS: AccessContext = { kind: 'system' };
+
+/** Creates the authorization layer; with `AUTH=off` every FHIR request runs with full system access. */
+export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer {
+  const routes = express.Router();
+  if (!config.enabled) {
+    return {
+      routes,
+      authenticate: (_req, res, next) => {
+        res.locals.access = SYSTEM_ACCESS;
+        next();
+      },
+      guard: (ctx, _req, _match, run) => run(ctx),
+      start: async () => {},
+      rotateKeys: async () => {},
+      close: async () => {},
+    };
+  }
+  let state: { provider: Provider; rebuild: () => Promise<Provider>; accounts: Accounts; options: AuthStartOptions; issuer: string } | undefined;
+  let purgeTimer: NodeJS.Timeout | undefined;
+  const ready = () => {
+    if (!state) throw Object.assign(new Error('The authorization server is starting'), { status: 503 });
+    return state;
+  };
+  const resolve = (token: string) => {
+    const s = ready();
+    return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token);
+  };
+
+  routes.use(['/fhir', '/.well-known'], cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate'] }));
+  routes.get(['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration'], (_req, res) => {
+    res.json(smartConfiguration(ready().issuer, config.dynamicRegistration));
+  });
+  routes.get(`${AUTH_PATH}/smart-style.json`, (_req, res) => {
+    res.json({ color_background: '#ffffff', color_highlight: '#0b5cad', color_text: '#1b1f24', font_family: 'system-ui, sans-serif', dim_border_radius: '4px' });
+  });
+  const authRouter = express.Router();
+  routes.use(AUTH_PATH, authRouter);
+
+  const start = async (options: AuthStartOptions) => {
+    const issuer = `${options.origin}${AUTH_PATH}`;
+    const accounts = new Accounts(options.pool, { maxFailures: config.loginMaxFailures, lockMinutes: config.loginLockMinutes });
+    const grantContexts = new GrantContexts(options.pool);
+    const build = async () => {
+      const keys = await loadSigningKeys(options.pool, config.keyRotationDays);
+      return createProvider({ issuer, fhirBase: options.fhirBase, pool: options.pool, config, accounts, grantContexts, keys });
+    };
+    state = { provider: await build(), rebuild: build, accounts, options, issuer };
+    const provider = () => ready().provider;
+    authRouter.use(interactionRoutes({ provider, basePath: AUTH_PATH, pool: options.pool, repo: options.repo, accounts, grantContexts, grantTtlSeconds: 90 * 24 * 3600, upstreamName: config.upstream?.name }));
+    authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve }));
+    authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {
+      req.body = normalizeClientScopes((req.body ?? {}) as { scope?: string });
+      next();
+    });
+    authRouter.use((req, res) => ready().provider.callback()(req, res));
+    authRouter.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+      if (err instanceof InvalidClientMetadataError) {
+        res.status(400).json({ error: err.error, error_description: err.message });
+        return;
+      }
+      const status = (err as { status?: number }).status ?? 500;
+      if (status >= 500) logger.error({ err }, 'authorization server error');
+      res.status(status).type('html').send(errorPage(status >= 500 ? 'server_error' : err.name, status >= 500 ? undefined : err.message));
+    });
+    await bootstrap(config, options, state.provider, accounts, logger);
+    await purgeExpired(options.pool);
+    purgeTimer = setInterval(() => purgeExpired(options.pool).catch(() => {}), 3600_000).unref();
+  };
+
+  return {
+    routes,
+    authenticate: bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir' }),
+    guard: createAccessGuard(),
+    start,
+    async rotateKeys() {
+      const s = ready();
+      await rotateSigningKeys(s.options.pool);
+      s.provider = await s.rebuild();
+    },
+    async close() {
+      clearInterval(purgeTimer);
+    },
+  };
+}
+
+/** The bootstrap admin client and user from the environment; on a demo database, a made-up client printed once. */
+async function bootstrap(config: AuthConfig, options: AuthStartOptions, provider: Provider, accounts: Accounts, logger: Logger): Promise<void> {
+  let clientId = config.adminClientId;
+  let secret = config.adminClientSecret;
+  if ((!clientId || !secret) && options.demo) {
+    clientId = 'tributary-admin';
+    secret = randomBytes(24).toString('base64url');
+  }
+  if (clientId && secret) {
+    await saveClient(provider, options.pool, {
+      client_id: clientId,
+      client_secret: secret,
+      client_name: 'Tributary admin (bootstrap)',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'system/*.*',
+      tributary_admin: true,
+    });
+  }
+  if (config.adminUser && config.adminPassword) {
+    await accounts.upsertLocal({ username: config.adminUser, password: config.adminPassword, role: 'admin' });
+  }
+  if (clientId && secret && !config.adminClientSecret) {
+    logger.info(
+      `Authorization is on. Get a token for the bootstrap admin client:\n` +
+        `  curl -s -u '${clientId}:${secret}' -d 'grant_type=client_credentials&scope=system/*.*' ${options.origin}${AUTH_PATH}/token\n` +
+        `then call the FHIR API with "Authorization: Bearer <access_token>". Set ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET to keep a fixed client, or AUTH=off for a demo without tokens.`,
+    );
+  } else if (!clientId) {
+    logger.warn('Authorization is on but no ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET is set: register clients through the admin API or dynamic registration.');
+  }
+}
