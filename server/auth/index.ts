@@ -20,6 +20,7 @@ import { GrantContexts } from './launch.ts';
 import { InvalidClientMetadataError, normalizeClientScopes } from './grant-scopes.ts';
 import { errorPage } from './pages.ts';
 import { createProvider } from './provider.ts';
+import { splitScopes } from './scopes.ts';
 
 /** Where the authorization server lives, relative to the server's origin. */
 export const AUTH_PATH = '/auth';
@@ -102,6 +103,8 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     const provider = () => ready().provider;
     authRouter.use(interactionRoutes({ provider, basePath: AUTH_PATH, pool: options.pool, repo: options.repo, accounts, grantContexts, grantTtlSeconds: 90 * 24 * 3600, upstreamName: config.upstream?.name }));
     authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve }));
+    authRouter.get('/authorize', offlineAccessNeedsConsent);
+    authRouter.post('/authorize', express.urlencoded({ extended: false, limit: '56kb' }), offlineAccessNeedsConsent);
     authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {
       req.body = normalizeClientScopes((req.body ?? {}) as { scope?: string });
       next();
@@ -135,6 +138,24 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       clearInterval(purgeTimer);
     },
   };
+}
+
+/**
+ * OpenID Connect drops `offline_access` unless the request says `prompt=consent`; SMART apps ask for it without, and
+ * our consent page always lists it, so such requests get `prompt=consent` (refresh tokens for offline access).
+ */
+function offlineAccessNeedsConsent(req: Request, _res: Response, next: NextFunction): void {
+  const params = req.method === 'GET' ? new URLSearchParams(req.url.split('?')[1] ?? '') : undefined;
+  const get = (name: string): string | undefined => (params ? (params.get(name) ?? undefined) : (req.body?.[name] as string | undefined));
+  if (splitScopes(get('scope')).includes('offline_access') && !get('prompt')) {
+    if (params) {
+      params.set('prompt', 'consent');
+      req.url = `${req.url.split('?')[0]}?${params}`;
+    } else {
+      req.body.prompt = 'consent';
+    }
+  }
+  next();
 }
 
 /** The bootstrap admin client and user from the environment; on a demo database, a made-up client printed once. */

@@ -131,14 +131,19 @@ async function saveGrant(deps: InteractionDeps, interaction: Interaction, chosen
   const grant = interaction.grantId
     ? ((await provider.Grant.find(interaction.grantId)) ?? newGrant(provider, interaction))
     : newGrant(provider, interaction);
-  const oidcScopes = ((details.missingOIDCScope as string[] | undefined) ?? []).filter((s) => chosen.has(s));
+  const missingOidc = (details.missingOIDCScope as string[] | undefined) ?? [];
+  const oidcScopes = missingOidc.filter((s) => chosen.has(s));
   if (oidcScopes.length) grant.addOIDCScope(oidcScopes.join(' '));
+  const rejectedOidc = missingOidc.filter((s) => !chosen.has(s));
+  if (rejectedOidc.length) grant.rejectOIDCScope(rejectedOidc.join(' '));
   const claims = details.missingOIDCClaims as string[] | undefined;
   if (claims?.length) grant.addOIDCClaims(claims);
   const resourceScopes = (details.missingResourceScopes as Record<string, string[]> | undefined) ?? {};
   for (const [indicator, scopes] of Object.entries(resourceScopes)) {
     const allowed = scopes.filter((s) => chosen.has(s));
     if (allowed.length) grant.addResourceScope(indicator, allowed.join(' '));
+    const rejected = scopes.filter((s) => !chosen.has(s));
+    if (rejected.length) grant.rejectResourceScope(indicator, rejected.join(' '));
   }
   return grant.save();
 }

@@ -103,8 +103,12 @@ export function createProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
-      introspection: { enabled: true },
-      revocation: { enabled: true },
+      // Confidential clients (resource servers, backends) may introspect any token; public apps only their own.
+      introspection: {
+        enabled: true,
+        allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+      },
+      revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       clientCredentials: { enabled: true },
       userinfo: { enabled: true },
       registration: { enabled: config.dynamicRegistration },
@@ -162,6 +166,10 @@ function smartTokenResponse(grantContexts: GrantContexts) {
     const body = ctx.body as Record<string, unknown> | undefined;
     const token = ctx.oidc.entities.AccessToken;
     if (!body?.access_token || !token?.grantId) return;
+    // The access token carries the scopes granted for the FHIR endpoint; the response lists the OIDC ones too.
+    const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
+    const oidc = splitScopes(ctx.oidc.entities.Grant?.getOIDCScope()).filter((s) => splitScopes(source?.scope).includes(s));
+    body.scope = [...new Set([...splitScopes(body.scope as string), ...oidc])].join(' ');
     const context = await grantContexts.find(token.grantId);
     if (!context) return;
     if (context.patient) body.patient = context.patient;
