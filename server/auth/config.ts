@@ -23,6 +23,8 @@ export interface AuthConfig {
   /** Failed password logins before an account is locked, and for how long. */
   loginMaxFailures: number;
   loginLockMinutes: number;
+  /** Let oidc-provider fetch client JWKS (`jwks_uri`) from private and loopback addresses. */
+  allowPrivateJwksUri: boolean;
   /** Write an AuditEvent for every authorization decision and resource access. */
   audit: boolean;
   /** Secrets that sign the authorization server's cookies (comma-separated; the first signs). */
@@ -67,6 +69,7 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     apiRateLimit: intEnv(env, 'API_RATE_LIMIT', 0),
     loginMaxFailures: intEnv(env, 'LOGIN_MAX_FAILURES', 5),
     loginLockMinutes: intEnv(env, 'LOGIN_LOCK_MINUTES', 15),
+    allowPrivateJwksUri: env.ALLOW_PRIVATE_JWKS_URI === 'on',
     audit: env.AUDIT !== 'off',
     cookieKeys: (env.COOKIE_KEYS || '').split(',').filter(Boolean),
     upstream: env.OIDC_ISSUER

@@ -95,6 +95,11 @@ export function createProvider(deps: ProviderDeps): Provider {
         }
       },
     },
+    // oidc-provider refuses to fetch (client JWKS) from private and loopback addresses, against SSRF; operators whose
+    // backend services publish their JWKS inside their network switch that off with ALLOW_PRIVATE_JWKS_URI=on.
+    ...(config.allowPrivateJwksUri
+      ? { fetch: (url: string | URL | Request, options?: RequestInit) => fetch(url, { ...options, dispatcher: undefined } as RequestInit) }
+      : {}),
     assertJwtClientAuthClaimsAndHeader: (_ctx, claims) => {
       const now = Math.floor(Date.now() / 1000);
       if (typeof claims.exp !== 'number' || claims.exp - now > MAX_ASSERTION_LIFETIME_SECONDS) {
