@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type pg from 'pg';
-import { createAuthServer } from './auth/index.ts';
+import { createAuthServer, type AuthServer } from './auth/index.ts';
 import type { TributaryConfig } from './config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
@@ -23,6 +23,8 @@ export interface Tributary {
   fhirBase: string;
   repo: Repository;
   router: FhirRouter;
+  /** SMART authorization (server/auth): its audit trail, key rotation. */
+  auth: AuthServer;
   pool: pg.Pool;
   logger: Logger;
   close(): Promise<void>;
@@ -70,6 +72,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     fhirBase: `${url}/fhir`,
     repo,
     router,
+    auth,
     pool,
     logger: log,
     async close() {

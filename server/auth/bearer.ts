@@ -47,6 +47,8 @@ export async function accessOfToken(provider: Provider, accounts: Accounts, fhir
 export function bearerAuthentication(opts: {
   resolve: (token: string) => Promise<AccessContext>;
   realm: () => string;
+  /** Told about every refused request (for the audit trail). */
+  onRefused?: (req: Request, reason: string) => void;
 }) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const header = req.get('authorization');
@@ -56,12 +58,17 @@ export function bearerAuthentication(opts: {
       return next();
     }
     const m = /^Bearer\s+([\x21-\x7e]+)$/i.exec(header ?? '');
-    if (!m) return refuse(res, opts.realm(), header ? 'invalid_request' : undefined, header ? 'Malformed Authorization header' : 'An access token is required');
+    if (!m) {
+      const reason = header ? 'Malformed Authorization header' : 'An access token is required';
+      opts.onRefused?.(req, reason);
+      return refuse(res, opts.realm(), header ? 'invalid_request' : undefined, reason);
+    }
     try {
       res.locals.access = await opts.resolve(m[1]);
     } catch (err) {
-      if (err instanceof InvalidToken) return refuse(res, opts.realm(), 'invalid_token', err.message);
-      throw err;
+      if (!(err instanceof InvalidToken)) throw err;
+      opts.onRefused?.(req, err.message);
+      return refuse(res, opts.realm(), 'invalid_token', err.message);
     }
     next();
   };

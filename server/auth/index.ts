@@ -1,4 +1,5 @@
 import cors from 'cors';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomBytes } from 'node:crypto';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Provider from 'oidc-provider';
@@ -13,7 +14,10 @@ import { purgeExpired } from './adapter.ts';
 import { accessOfToken, bearerAuthentication } from './bearer.ts';
 import type { AuthConfig } from './config.ts';
 import { smartConfiguration } from './discovery.ts';
-import { createAccessGuard } from './enforce.ts';
+import { createAccessGuard, type AccessDecision } from './enforce.ts';
+import { AuditTrail, type AuditRecord } from './audit.ts';
+import { outcome } from '../fhir/outcomes.ts';
+import { sendResponse } from '../http/fhir-endpoint.ts';
 import { interactionRoutes } from './interactions.ts';
 import { loadSigningKeys, rotateSigningKeys } from './keys.ts';
 import { GrantContexts } from './launch.ts';
@@ -47,6 +51,8 @@ export interface AuthServer {
   guard: RouteGuard;
   /** Builds the provider (keys, clients, accounts); call once the server listens. */
   start(options: AuthStartOptions): Promise<void>;
+  /** The audit trail (after start, when `AUDIT` is on). */
+  readonly audit: AuditTrail | undefined;
   /** Generates new signing keys and rebuilds the provider (tokens stay valid; they are in the database). */
   rotateKeys(): Promise<void>;
   close(): Promise<void>;
@@ -65,6 +71,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
         next();
       },
       guard: (ctx, _req, _match, run) => run(ctx),
+      audit: undefined,
       start: async () => {},
       rotateKeys: async () => {},
       close: async () => {},
@@ -72,6 +79,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
   }
   let state: { provider: Provider; rebuild: () => Promise<Provider>; accounts: Accounts; options: AuthStartOptions; issuer: string } | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
+  let audit: AuditTrail | undefined;
   const ready = () => {
     if (!state) throw Object.assign(new Error('The authorization server is starting'), { status: 503 });
     return state;
@@ -89,6 +97,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     res.json({ color_background: '#ffffff', color_highlight: '#0b5cad', color_text: '#1b1f24', font_family: 'system-ui, sans-serif', dim_border_radius: '4px' });
   });
   const authRouter = express.Router();
+  if (config.authRateLimit > 0) routes.use(AUTH_PATH, perMinute(config.authRateLimit, (req) => ipKeyGenerator(req.ip ?? '')));
   routes.use(AUTH_PATH, authRouter);
 
   const start = async (options: AuthStartOptions) => {
@@ -119,15 +128,24 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       if (status >= 500) logger.error({ err }, 'authorization server error');
       res.status(status).type('html').send(errorPage(status >= 500 ? 'server_error' : err.name, status >= 500 ? undefined : err.message));
     });
+    if (config.audit) {
+      audit = new AuditTrail(options.repo, logger);
+      auditOAuthDecisions(state.provider, audit);
+    }
     await bootstrap(config, options, state.provider, accounts, logger);
     await purgeExpired(options.pool);
     purgeTimer = setInterval(() => purgeExpired(options.pool).catch(() => {}), 3600_000).unref();
   };
 
+  const bearer = bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir', onRefused: (req, reason) => audit?.record({ kind: 'rest', subtype: 'authenticate', action: 'E', success: false, description: reason, address: req.ip, what: undefined, query: req.originalUrl }) });
+  const apiLimit = config.apiRateLimit > 0 ? perMinute(config.apiRateLimit, (_req, res) => (res.locals.access as AccessContext).clientId ?? 'anonymous') : undefined;
   return {
     routes,
-    authenticate: bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir' }),
-    guard: createAccessGuard(),
+    authenticate: (req, res, next) => bearer(req, res, (err?: unknown) => (err || !apiLimit ? next(err) : apiLimit(req, res, next))),
+    guard: createAccessGuard((d) => audit?.record(auditRecordOf(d))),
+    get audit() {
+      return audit;
+    },
     start,
     async rotateKeys() {
       const s = ready();
@@ -136,7 +154,49 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     },
     async close() {
       clearInterval(purgeTimer);
+      await audit?.flush();
     },
+  };
+}
+
+/** A per-minute rate limit answering 429 with an OperationOutcome (counts are per node, in memory). */
+function perMinute(limit: number, key: (req: Request, res: Response) => string): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: key,
+    // `trust proxy` is on (deployments sit behind a proxy); the client address comes from X-Forwarded-For.
+    validate: { trustProxy: false, keyGeneratorIpFallback: false },
+    handler: (_req, res) => sendResponse(res, { status: 429, resource: outcome('error', 'throttled', `More than ${limit} requests per minute; retry later`) }, 'json', false, {}),
+  });
+}
+
+/** Audits the OAuth server's decisions: tokens granted or refused, authorization requests refused. */
+function auditOAuthDecisions(provider: Provider, audit: AuditTrail): void {
+  provider.on('grant.success', (ctx) => audit.record({ kind: 'login', subtype: 'token', action: 'E', success: true, clientId: ctx.oidc.client?.clientId, user: ctx.oidc.account?.accountId, address: ctx.ip }));
+  provider.on('grant.error', (ctx, err) => audit.record({ kind: 'login', subtype: 'token', action: 'E', success: false, description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`, clientId: ctx.oidc?.client?.clientId, address: ctx.ip }));
+  provider.on('authorization.error', (ctx, err) => audit.record({ kind: 'login', subtype: 'authorization', action: 'E', success: false, description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`, clientId: ctx.oidc?.client?.clientId, address: ctx.ip }));
+}
+
+/** The AuditEvent record of a guard decision (BALP RESTful activity). */
+function auditRecordOf(d: AccessDecision): AuditRecord {
+  const method = d.req.method;
+  const search = method === 'GET' && !d.id && !d.req.path.includes('_history');
+  const query = new URLSearchParams(Object.entries(d.req.query).flatMap(([k, vs]) => vs.map((v) => [k, v]))).toString();
+  return {
+    kind: 'rest',
+    subtype: d.interaction,
+    action: search ? 'E' : ({ GET: 'R', POST: 'C', PUT: 'U', PATCH: 'U', DELETE: 'D' } as const)[method],
+    success: d.allowed && d.status < 400,
+    description: d.reason,
+    clientId: d.ctx.access.clientId,
+    user: d.ctx.access.actor,
+    what: d.resourceType && d.id ? `${d.resourceType}/${d.id}` : undefined,
+    query: search || query ? `${d.req.path}${query ? `?${query}` : ''}` : undefined,
+    patient: d.ctx.access.patient,
+    requestId: d.ctx.requestId,
   };
 }
 

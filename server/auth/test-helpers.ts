@@ -7,7 +7,7 @@ export const ADMIN = { id: 'test-admin', secret: 'test-admin-secret-0123456789' 
 
 /** Starts a test server with authorization on and the bootstrap admin client. */
 export function startAuthServer(env: NodeJS.ProcessEnv = {}): Promise<Tributary> {
-  return startTestServer({}, { AUTH: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, AUDIT: 'off', ...env });
+  return startTestServer({}, { AUTH: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, AUDIT: 'off', AUTH_RATE_LIMIT: '0', ...env });
 }
 
 /** The issuer URL of a test server's authorization server. */
