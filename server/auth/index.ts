@@ -23,7 +23,8 @@ import { loadSigningKeys, rotateSigningKeys } from './keys.ts';
 import { GrantContexts } from './launch.ts';
 import { InvalidClientMetadataError, normalizeClientScopes } from './grant-scopes.ts';
 import { errorPage } from './pages.ts';
-import { createProvider } from './provider.ts';
+import { cookieKeysOf, createProvider } from './provider.ts';
+import { upstreamRoutes } from './upstream.ts';
 import { splitScopes } from './scopes.ts';
 
 /** Where the authorization server lives, relative to the server's origin. */
@@ -112,6 +113,9 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     const provider = () => ready().provider;
     authRouter.use(interactionRoutes({ provider, basePath: AUTH_PATH, pool: options.pool, repo: options.repo, accounts, grantContexts, grantTtlSeconds: 90 * 24 * 3600, upstreamName: config.upstream?.name }));
     authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve }));
+    if (config.upstream) {
+      authRouter.use(upstreamRoutes({ provider, issuer, basePath: AUTH_PATH, accounts, idp: config.upstream, cookieKeys: cookieKeysOf(config) }));
+    }
     authRouter.get('/authorize', offlineAccessNeedsConsent);
     authRouter.post('/authorize', express.urlencoded({ extended: false, limit: '56kb' }), offlineAccessNeedsConsent);
     authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {

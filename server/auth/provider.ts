@@ -29,6 +29,11 @@ const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 /** Cookie signing keys when the operator gave none: random per process (sessions then do not survive a restart). */
 const processCookieKeys = [randomBytes(32).toString('base64url')];
 
+/** The keys that sign the authorization server's cookies: COOKIE_KEYS, or random ones for this process. */
+export function cookieKeysOf(config: AuthConfig): string[] {
+  return config.cookieKeys.length ? config.cookieKeys : processCookieKeys;
+}
+
 /**
  * Builds the oidc-provider instance that is Tributary's OAuth 2.0 / OpenID Connect engine, configured for SMART App
  * Launch 2 and Backend Services: PKCE S256 required, `aud` must be the FHIR base, dynamic SMART scopes issued for the
@@ -40,7 +45,7 @@ export function createProvider(deps: ProviderDeps): Provider {
   const configuration: Configuration = {
     adapter: postgresAdapter(deps.pool),
     jwks: { keys: deps.keys as never },
-    cookies: { keys: config.cookieKeys.length ? config.cookieKeys : processCookieKeys },
+    cookies: { keys: cookieKeysOf(config) },
     findAccount: async (_ctx, id) => {
       const account = await deps.accounts.find(id);
       if (!account) return undefined;
