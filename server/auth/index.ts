@@ -247,10 +247,11 @@ async function bootstrap(config: AuthConfig, options: AuthStartOptions, provider
     await accounts.upsertLocal({ username: config.adminUser, password: config.adminPassword, role: 'admin' });
   }
   if (clientId && secret && !config.adminClientSecret) {
+    const command = `curl -s -u '${clientId}:${secret}' -d 'grant_type=client_credentials&scope=system/*.*' ${options.origin}${AUTH_PATH}/token`;
     logger.info(
-      `Authorization is on. Get a token for the bootstrap admin client:\n` +
-        `  curl -s -u '${clientId}:${secret}' -d 'grant_type=client_credentials&scope=system/*.*' ${options.origin}${AUTH_PATH}/token\n` +
-        `then call the FHIR API with "Authorization: Bearer <access_token>". Set ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET to keep a fixed client, or AUTH=off for a demo without tokens.`,
+      { tokenCommand: command },
+      `Authorization is on. Get a token for the bootstrap admin client with: ${command} ; then send "Authorization: Bearer <access_token>". ` +
+        'Set ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET for a fixed client, or AUTH=off for a demo without tokens.',
     );
   } else if (!clientId) {
     logger.warn('Authorization is on but no ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET is set: register clients through the admin API or dynamic registration.');
