@@ -1,12 +1,12 @@
 import knex, { type Knex } from 'knex';
 import pg from 'pg';
 import * as resources from '../../migrations/20261123000000_resources.ts';
-import * as auth from '../../migrations/20261124000000_auth.ts';
+import * as auth from '../../migrations/20261124120000_auth.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261123000000_resources': resources,
-  '20261124000000_auth': auth,
+  '20261124120000_auth': auth,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {
