@@ -104,7 +104,7 @@ describe('in-memory criteria matching', () => {
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
   };
 
-  it('matches references, tokens and ids as the search index does', () => {
+  it('matches references, tokens and ids with search semantics', () => {
     expect(matchesAny(obs, [{ subject: ['Patient/1'] }])).toBe(true);
     expect(matchesAny(obs, [{ subject: ['Patient/2'] }])).toBe(false);
     expect(matchesAny(obs, [{ subject: ['Patient/2'] }, { subject: ['Patient/1'] }])).toBe(true);
