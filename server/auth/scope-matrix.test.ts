@@ -106,14 +106,16 @@ interface Case {
   interaction: string;
   permission: Permission;
   targets: Target[];
-  /** Performs the interaction with the token; returns status and any resources served. */
-  run: (token: string, t: Target) => Promise<{ status: number; served: any[] }>;
+  /** Searches answer 200 whatever the scope: only what they serve tells allowed from refused. */
+  search?: boolean;
+  /** Performs the interaction with the token; returns status, any resources served and the target's id. */
+  run: (token: string, t: Target) => Promise<{ status: number; served: any[]; target?: string; total?: number }>;
 }
 
 const served = (body: any): any[] => (body?.resourceType === 'Bundle' ? (body.entry ?? []).map((e: any) => e.resource).filter(Boolean) : body?.id ? [body] : []);
 const call = async (token: string, method: string, path: string, body?: unknown) => {
   const res = await fhir(server, method, path, body, { authorization: `Bearer ${token}` });
-  return { status: res.status, served: served(res.body) };
+  return { status: res.status, served: served(res.body), total: res.body?.total as number | undefined };
 };
 
 const CASES: Case[] = [
@@ -129,8 +131,9 @@ const CASES: Case[] = [
 
 /** The search cases; they run once search (which ANDs visibleWhere into its SQL) is on this branch. */
 const SEARCH_CASES: Case[] = [
-  { interaction: 'search', permission: 's', targets: OBSERVATION_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return call(tk, 'GET', `Observation?_id=${x.id}`); } },
-  { interaction: 'search-include', permission: 's', targets: OBSERVATION_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return call(tk, 'GET', `Observation?_id=${x.id}&_include=Observation:subject`); } },
+  { interaction: 'search', permission: 's', search: true, targets: OBSERVATION_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return { ...(await call(tk, 'GET', `Observation?_id=${x.id}&_total=accurate`)), target: x.id }; } },
+  { interaction: 'search-include', permission: 's', search: true, targets: OBSERVATION_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return { ...(await call(tk, 'GET', `Observation?_id=${x.id}&_include=Observation:subject`)), target: x.id }; } },
+  { interaction: 'search-revinclude', permission: 's', search: true, targets: PATIENT_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return { ...(await call(tk, 'GET', `Patient?_id=${x.id}&_revinclude=Observation:subject`)), target: x.id }; } },
 ];
 
 /** What a served resource is, relative to the own patient (undefined: not patient data, e.g. an OperationOutcome). */
@@ -158,11 +161,17 @@ async function runMatrix(cases: Case[]): Promise<{ size: number; failures: strin
       for (const t of c.targets) {
         size++;
         const expected = kind.may(c.permission, t);
-        const { status, served: got } = await c.run(kind.token, t);
+        const { status, served: got, target, total } = await c.run(kind.token, t);
         const leaked = got.filter((r) => {
           const target = classify(r);
           return target !== undefined && !kind.may('r', target);
         });
+        if (c.search) {
+          if (leaked.length) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: served ${leaked.map((r) => `${r.resourceType}/${r.id}`).join(', ')}`);
+          else if (expected && !got.some((r) => r.id === target)) failures.push(`MISSING ${kind.name} ${c.interaction} ${t}: ${status}`);
+          else if (total !== undefined && total !== (expected ? 1 : 0)) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: _total ${total}`);
+          continue;
+        }
         if (!expected && status < 300) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: ${status}`);
         else if (leaked.length) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: served ${leaked.map((r) => `${r.resourceType}/${r.id}`).join(', ')}`);
         else if (expected && status >= 300) failures.push(`WRONG REFUSAL ${kind.name} ${c.interaction} ${t}: ${status}`);
