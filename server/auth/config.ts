@@ -56,6 +56,14 @@ function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number 
 export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
   const role = (env.OIDC_DEFAULT_ROLE || 'practitioner') as Role;
   if (!ROLES.includes(role)) throw new Error(`OIDC_DEFAULT_ROLE must be one of ${ROLES.join(', ')}, got "${role}"`);
+  // Every variable is read whether or not it matters, so the set of variables read is the documented one.
+  const upstream: UpstreamIdpConfig = {
+    issuer: env.OIDC_ISSUER || '',
+    clientId: env.OIDC_CLIENT_ID || '',
+    clientSecret: env.OIDC_CLIENT_SECRET || undefined,
+    name: env.OIDC_NAME || 'single sign-on',
+    defaultRole: role,
+  };
   return {
     enabled: env.AUTH !== 'off',
     adminClientId: env.ADMIN_CLIENT_ID || undefined,
@@ -72,14 +80,6 @@ export function loadAuthConfig(env: NodeJS.ProcessEnv): AuthConfig {
     allowPrivateJwksUri: env.ALLOW_PRIVATE_JWKS_URI === 'on',
     audit: env.AUDIT !== 'off',
     cookieKeys: (env.COOKIE_KEYS || '').split(',').filter(Boolean),
-    upstream: env.OIDC_ISSUER
-      ? {
-          issuer: env.OIDC_ISSUER,
-          clientId: env.OIDC_CLIENT_ID || '',
-          clientSecret: env.OIDC_CLIENT_SECRET || undefined,
-          name: env.OIDC_NAME || 'single sign-on',
-          defaultRole: role,
-        }
-      : undefined,
+    upstream: upstream.issuer ? upstream : undefined,
   };
 }
