@@ -1,3 +1,5 @@
+import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
+
 /** The SMART App Launch 2 capabilities this server actually supports. */
 export const SMART_CAPABILITIES = [
   'launch-ehr',
@@ -60,5 +62,31 @@ export function smartConfiguration(issuer: string, dynamicRegistration: boolean)
       'system/*.write',
     ],
     capabilities: SMART_CAPABILITIES,
+  };
+}
+
+/**
+ * The CapabilityStatement's `rest.security` for SMART: the oauth-uris extension (authorize, token, introspect,
+ * revoke, register) and the SMART-on-FHIR service coding. The CapabilityStatement generator adds it through its
+ * statement contributor registry.
+ */
+export function smartSecurity(issuer: string, dynamicRegistration: boolean): CapabilityStatementRestSecurity {
+  const uris: [string, string][] = [
+    ['authorize', `${issuer}/authorize`],
+    ['token', `${issuer}/token`],
+    ['introspect', `${issuer}/introspect`],
+    ['revoke', `${issuer}/revoke`],
+  ];
+  if (dynamicRegistration) uris.push(['register', `${issuer}/register`]);
+  return {
+    cors: true,
+    service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }], text: 'OAuth2 using SMART-on-FHIR profile' }],
+    description: 'SMART App Launch 2 and Backend Services; see /.well-known/smart-configuration',
+    extension: [
+      {
+        url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+        extension: uris.map(([url, valueUri]) => ({ url, valueUri })),
+      },
+    ],
   };
 }

@@ -1,3 +1,4 @@
+import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 import cors from 'cors';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomBytes } from 'node:crypto';
@@ -13,7 +14,7 @@ import { adminRoutes, saveClient } from './admin.ts';
 import { purgeExpired } from './adapter.ts';
 import { accessOfToken, bearerAuthentication } from './bearer.ts';
 import type { AuthConfig } from './config.ts';
-import { smartConfiguration } from './discovery.ts';
+import { smartConfiguration, smartSecurity } from './discovery.ts';
 import { createAccessGuard, type AccessDecision } from './enforce.ts';
 import { AuditTrail, type AuditRecord } from './audit.ts';
 import { outcome } from '../fhir/outcomes.ts';
@@ -52,6 +53,8 @@ export interface AuthServer {
   guard: RouteGuard;
   /** Builds the provider (keys, clients, accounts); call once the server listens. */
   start(options: AuthStartOptions): Promise<void>;
+  /** The CapabilityStatement's `rest.security` (SMART oauth-uris), once started; undefined with `AUTH=off`. */
+  security(): CapabilityStatementRestSecurity | undefined;
   /** The audit trail (after start, when `AUDIT` is on). */
   readonly audit: AuditTrail | undefined;
   /** Generates new signing keys and rebuilds the provider (tokens stay valid; they are in the database). */
@@ -73,6 +76,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       },
       guard: (ctx, _req, _match, run) => run(ctx),
       audit: undefined,
+      security: () => undefined,
       start: async () => {},
       rotateKeys: async () => {},
       close: async () => {},
@@ -150,6 +154,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     get audit() {
       return audit;
     },
+    security: () => (state ? smartSecurity(state.issuer, config.dynamicRegistration) : undefined),
     start,
     async rotateKeys() {
       const s = ready();

@@ -72,6 +72,14 @@ describe('Discovery', () => {
     }
   });
 
+  it('describes the SMART security of the CapabilityStatement with the oauth-uris extension', async () => {
+    const security = server.auth.security()!;
+    expect(security.service?.[0].coding?.[0]).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' });
+    const uris = Object.fromEntries(security.extension![0].extension!.map((e) => [e.url, e.valueUri]));
+    const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
+    expect(uris).toMatchObject({ authorize: config.authorization_endpoint, token: config.token_endpoint, introspect: config.introspection_endpoint, revoke: config.revocation_endpoint });
+  });
+
   it('lets anyone read the CapabilityStatement route and SMART configuration without a token (CORS too)', async () => {
     const res = await fetch(`${server.fhirBase}/.well-known/smart-configuration`, { headers: { origin: 'http://127.0.0.1:9' } });
     expect(res.headers.get('access-control-allow-origin')).toBe('*');
