@@ -85,9 +85,13 @@ async function signInAndConsent(page: Page, patient?: string): Promise<void> {
 }
 
 async function appResult(page: Page): Promise<any> {
-  await page.waitForFunction(() => document.getElementById('out')?.textContent !== 'waiting', undefined, { timeout: 30_000 });
+  // (the consent page has no #out yet: wait for the app's page and its answer)
+  await page.waitForFunction(() => {
+    const text = document.getElementById('out')?.textContent;
+    return !!text && text !== 'waiting';
+  }, undefined, { timeout: 30_000 });
   const text = (await page.textContent('#out')) ?? '';
-  if (text.startsWith('error')) throw new Error(text);
+  if (text.startsWith('error')) throw new Error(`${text} (at ${page.url()})`);
   return JSON.parse(text);
 }
 
