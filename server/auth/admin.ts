@@ -117,7 +117,12 @@ export function adminRoutes(deps: AdminDeps): express.Router {
 
   router.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { error?: string; error_description?: string; status?: number };
-    res.status(e.error ? 400 : (e.status ?? 500)).json({ error: e.error ?? 'invalid_request', error_description: e.error_description ?? err.message });
+    const status = e.error ? 400 : (e.status ?? 500);
+    if (status >= 500) {
+      res.status(500).json({ error: 'server_error' });
+      return;
+    }
+    res.status(status).json({ error: e.error ?? 'invalid_request', error_description: e.error_description ?? err.message });
   });
   return router;
 }

@@ -101,6 +101,15 @@ describe('SMART Backend Services: client_credentials with private_key_jwt', () =
     expect(tokens.scope).toBe('system/Patient.rs');
   });
 
+  it('grants no system/ scope to a client registered without scopes', async () => {
+    const admin = await adminToken(server);
+    const open = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'no-scopes', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    const config = await oidcClient(server, 'no-scopes', client.ClientSecretBasic(open.client_secret));
+    const tokens = await client.clientCredentialsGrant(config, { scope: 'system/*.rs' });
+    expect(tokens.scope).toBeUndefined();
+    expect((await fhir(server, 'GET', 'Patient/x', undefined, { authorization: `Bearer ${tokens.access_token}` })).status).toBe(403);
+  });
+
   it('refuses a replayed jti', async () => {
     const jwt = await assertion('backend-rs384', rsKey, 'RS384');
     expect((await tokenRequest(jwt)).status).toBe(200);

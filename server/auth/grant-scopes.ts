@@ -8,7 +8,8 @@ const isType = (t: string) => loadDefinitions().resourceTypeSet.has(t);
  * The scopes of the current token request a client may be granted at the FHIR endpoint (oidc-provider calls this the
  * resource server's scope, and issues only scopes it lists). SMART scopes are dynamic (`patient/Observation.rs?…`),
  * so the list is computed from what is being requested: every supported scope the client is allowed.
- * - `system/` scopes only for confidential clients using client_credentials; `patient/`, `user/` never there.
+ * - `system/` scopes only for confidential clients using client_credentials, and only as registered; `patient/`,
+ *   `user/` never there.
  * - A client registered with `scope` gets only scopes that a registered one covers (`system/*.*` covers
  *   `system/Observation.rs`); a client without it may ask for any SMART scope (the user consents).
  */
@@ -32,6 +33,8 @@ export function grantableScopes(ctx: KoaContextWithOIDC, client: Client): string
     if (!parsed) return false;
     if ((parsed.context === 'system') !== clientCredentials) return false;
     if (parsed.context === 'system' && client.clientAuthMethod === 'none') return false;
+    // system/ scopes reach everything: only ever granted as far as the client's registration says
+    if (parsed.context === 'system' && !restricted) return false;
     return !restricted || allowedResource.some((allowed) => scopeCovers(allowed, parsed));
   });
 }

@@ -123,7 +123,12 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     authRouter.get('/authorize', offlineAccessNeedsConsent);
     authRouter.post('/authorize', express.urlencoded({ extended: false, limit: '56kb' }), offlineAccessNeedsConsent);
     authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {
-      req.body = normalizeClientScopes((req.body ?? {}) as { scope?: string });
+      const metadata = normalizeClientScopes((req.body ?? {}) as { scope?: string; grant_types?: unknown });
+      // Backend services (client_credentials, system/ scopes) are registered by an admin, never by themselves.
+      if (Array.isArray(metadata.grant_types) && metadata.grant_types.includes('client_credentials')) {
+        throw new InvalidClientMetadataError('client_credentials clients are registered through the admin API');
+      }
+      req.body = metadata;
       next();
     });
     authRouter.use((req, res) => ready().provider.callback()(req, res));
@@ -142,7 +147,11 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     }
     await bootstrap(config, options, state.provider, accounts, logger);
     await purgeExpired(options.pool);
-    purgeTimer = setInterval(() => purgeExpired(options.pool).catch(() => {}), 3600_000).unref();
+    purgeTimer = setInterval(() => {
+      purgeExpired(options.pool).catch(() => {});
+      // a long-running node picks up (or makes) the next signing key once the newest is KEY_ROTATION_DAYS old
+      build().then((provider) => { if (state) state.provider = provider; }).catch((err) => logger.error({ err }, 'reloading signing keys failed'));
+    }, 3600_000).unref();
   };
 
   const bearer = bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir', onRefused: (req, reason) => audit?.record({ kind: 'rest', subtype: 'authenticate', action: 'E', success: false, description: reason, address: req.ip, what: undefined, query: req.originalUrl }) });

@@ -188,5 +188,12 @@ describe('Dynamic client registration (RFC 7591)', () => {
       body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', tributary_admin: true }),
     });
     expect(admin.status).toBe(400);
+    const backend = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'system/*.rs' }),
+    });
+    expect(backend.status).toBe(400);
+    expect((await backend.json()).error).toBe('invalid_client_metadata');
   });
 });

@@ -184,7 +184,7 @@ function smartTokenResponse(grantContexts: GrantContexts) {
     if (!context) return;
     if (context.patient) body.patient = context.patient;
     if (context.encounter) body.encounter = context.encounter;
-    body.need_patient_banner = context.needPatientBanner;
+    if (context.patient) body.need_patient_banner = context.needPatientBanner;
     body.smart_style_url = `${ctx.oidc.issuer}/smart-style.json`;
   };
 }
