@@ -2,6 +2,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
+import { checkWrite } from '../validation/validator.ts';
 import { adminApi, adminToken, oidcClient, startAuthServer } from './test-helpers.ts';
 
 let server: Tributary;
@@ -43,6 +44,8 @@ describe('audit trail', () => {
     expect(events.some((e) => e.subtype[0].code === 'create' && e.action === 'C')).toBe(true);
     expect(events.some((e) => e.subtype[0].code === 'authenticate' && e.outcome === '4')).toBe(true);
     expect(events.filter((e) => e.type.code === '110114' && e.subtype[0].code === 'token' && e.outcome === '0').length).toBeGreaterThanOrEqual(2);
+    // written without per-event validation: every kind must be valid by construction
+    for (const e of events) expect(() => checkWrite(e)).not.toThrow();
   });
 });
 

@@ -137,6 +137,8 @@ describe('introspection (RFC 7662) and revocation', () => {
     expect(String(info.scope).split(' ')).toContain('patient/*.rs');
     expect(info.exp).toBeGreaterThan(Date.now() / 1000);
 
+    // used once (and so cached by the FHIR endpoint) before it is revoked
+    expect((await fhir(server, 'GET', `Patient/${alice}`, undefined, { authorization: `Bearer ${tokens.access_token}` })).status).toBe(200);
     await client.tokenRevocation(app, tokens.access_token);
     expect((await client.tokenIntrospection(confidential, tokens.access_token)).active).toBe(false);
     const after = await fhir(server, 'GET', `Patient/${alice}`, undefined, { authorization: `Bearer ${tokens.access_token}` });

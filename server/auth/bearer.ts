@@ -5,6 +5,7 @@ import { sendResponse } from '../http/fhir-endpoint.ts';
 import type { AccessContext } from '../rest/types.ts';
 import type { Accounts } from './accounts.ts';
 import { ScopedAccess } from './access.ts';
+import type { TokenCache } from './token-cache.ts';
 
 /** FHIR paths anyone may read without a token (SMART discovery needs them before it has one). */
 const PUBLIC_PATHS = new Set(['metadata', '.well-known/smart-configuration']);
@@ -19,7 +20,9 @@ class InvalidToken extends Error {}
  * Resolves a bearer token to the AccessContext of its holder: an opaque access token (authorization code or client
  * credentials) issued by our provider for the FHIR base, unexpired and not revoked, with the user's role and fhirUser.
  */
-export async function accessOfToken(provider: Provider, accounts: Accounts, fhirBase: string, value: string): Promise<ScopedAccess> {
+export async function accessOfToken(provider: Provider, accounts: Accounts, fhirBase: string, value: string, cache?: TokenCache): Promise<ScopedAccess> {
+  const cached = cache?.get(value);
+  if (cached) return cached;
   const token = (await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value));
   if (!token || token.isExpired) throw new InvalidToken('The access token is unknown, expired or revoked');
   const aud = Array.isArray(token.aud) ? token.aud : [token.aud];
@@ -28,7 +31,7 @@ export async function accessOfToken(provider: Provider, accounts: Accounts, fhir
   const accountId = 'accountId' in token ? token.accountId : undefined;
   const account = accountId ? await accounts.find(accountId) : undefined;
   if (accountId && !account) throw new InvalidToken('The access token belongs to an account that no longer exists');
-  return new ScopedAccess({
+  const access = new ScopedAccess({
     clientId: token.clientId as string,
     scope: token.scope ?? '',
     patient: extra.patient,
@@ -37,6 +40,8 @@ export async function accessOfToken(provider: Provider, accounts: Accounts, fhir
     role: account?.role,
     ownPatient: account?.patient,
   });
+  cache?.set(value, access, token.exp ?? 0);
+  return access;
 }
 
 /**

@@ -8,7 +8,7 @@ import type pg from 'pg';
 import type { Logger } from 'pino';
 import type { RouteGuard } from '../rest/router.ts';
 import type { AccessContext } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
+import { Repository } from '../store/repository.ts';
 import { Accounts } from './accounts.ts';
 import { adminRoutes, saveClient } from './admin.ts';
 import { purgeExpired } from './adapter.ts';
@@ -25,6 +25,7 @@ import { GrantContexts } from './launch.ts';
 import { InvalidClientMetadataError, normalizeClientScopes } from './grant-scopes.ts';
 import { errorPage } from './pages.ts';
 import { cookieKeysOf, createProvider } from './provider.ts';
+import { TokenCache } from './token-cache.ts';
 import { upstreamRoutes } from './upstream.ts';
 import { splitScopes } from './scopes.ts';
 
@@ -89,9 +90,10 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     if (!state) throw Object.assign(new Error('The authorization server is starting'), { status: 503 });
     return state;
   };
+  const tokens = new TokenCache();
   const resolve = (token: string) => {
     const s = ready();
-    return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token);
+    return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token, tokens);
   };
 
   routes.use(['/fhir', '/.well-known'], cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate'] }));
@@ -113,7 +115,15 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       const keys = await loadSigningKeys(options.pool, config.keyRotationDays);
       return createProvider({ issuer, fhirBase: options.fhirBase, pool: options.pool, config, accounts, grantContexts, keys });
     };
-    state = { provider: await build(), rebuild: build, accounts, options, issuer };
+    const buildWatched = async () => {
+      const provider = await build();
+      // revocations (of a token, or of a whole grant on code replay) take effect on this node at once
+      provider.on('access_token.destroyed', () => tokens.clear());
+      provider.on('client_credentials.destroyed', () => tokens.clear());
+      provider.on('grant.revoked', () => tokens.clear());
+      return provider;
+    };
+    state = { provider: await buildWatched(), rebuild: buildWatched, accounts, options, issuer };
     const provider = () => ready().provider;
     authRouter.use(interactionRoutes({ provider, basePath: AUTH_PATH, pool: options.pool, repo: options.repo, accounts, grantContexts, grantTtlSeconds: 90 * 24 * 3600, upstreamName: config.upstream?.name }));
     authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve }));
@@ -142,7 +152,8 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       res.status(status).type('html').send(errorPage(status >= 500 ? 'server_error' : err.name, status >= 500 ? undefined : err.message));
     });
     if (config.audit) {
-      audit = new AuditTrail(options.repo, logger);
+      // AuditEvents are built by toAuditEvent (typed, valid by construction): written without re-validating each one.
+      audit = new AuditTrail(new Repository(options.pool, () => {}), logger);
       auditOAuthDecisions(state.provider, audit);
     }
     await bootstrap(config, options, state.provider, accounts, logger);
@@ -150,7 +161,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     purgeTimer = setInterval(() => {
       purgeExpired(options.pool).catch(() => {});
       // a long-running node picks up (or makes) the next signing key once the newest is KEY_ROTATION_DAYS old
-      build().then((provider) => { if (state) state.provider = provider; }).catch((err) => logger.error({ err }, 'reloading signing keys failed'));
+      buildWatched().then((provider) => { if (state) state.provider = provider; }).catch((err) => logger.error({ err }, 'reloading signing keys failed'));
     }, 3600_000).unref();
   };
 
