@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { ScopedAccess } from './access.ts';
 import { matchesAny } from './match.ts';
+import { describeScope } from './pages.ts';
 import { parseResourceScope, scopeCovers } from './scopes.ts';
 
 const isType = (t: string) => loadDefinitions().resourceTypeSet.has(t);
@@ -116,5 +117,14 @@ describe('in-memory criteria matching', () => {
     expect(matchesAny(obs, [])).toBe(false);
     expect(matchesAny(obs, undefined)).toBe(true);
     expect(matchesAny({ ...obs, subject: { reference: 'http://elsewhere/fhir/Patient/1' } }, [{ subject: ['Patient/1'] }])).toBe(true);
+  });
+});
+
+describe('consent page wording', () => {
+  it('describes scopes in words', () => {
+    expect(describeScope('patient/*.rs')).toBe('Read and search all data of the selected patient');
+    expect(describeScope('user/Observation.cruds')).toBe('Create, read, update, delete and search Observation resources you can access');
+    expect(describeScope('patient/Observation.rs?category=vital-signs')).toBe('Read and search Observation resources of the selected patient where category=vital-signs');
+    expect(describeScope('offline_access')).toBe('Keep access after you sign out');
   });
 });

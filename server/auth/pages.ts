@@ -68,12 +68,39 @@ ${opts.error ? `<p class="error" role="alert">${esc(opts.error)}</p>` : ''}
 <form method="post" action="${action}/consent">
 ${picker}
 <ul>
-${opts.scopes.map((s) => `<li><label><input type="checkbox" name="scope" value="${esc(s)}" checked> <span class="scope">${esc(s)}</span></label></li>`).join('\n')}
+${opts.scopes.map((s) => `<li><label><input type="checkbox" name="scope" value="${esc(s)}" checked> ${esc(describeScope(s))} <span class="scope">(${esc(s)})</span></label></li>`).join('\n')}
 </ul>
 <button type="submit" id="approve" name="decision" value="approve">Allow</button>
 <button type="submit" id="deny" name="decision" value="deny">Deny</button>
 </form>`,
   );
+}
+
+const CONTEXT_SCOPES: Record<string, string> = {
+  openid: 'Know who you are',
+  fhirUser: 'Know who you are',
+  profile: 'See your name',
+  launch: 'Use the context the EHR opened it in',
+  'launch/patient': 'Know which patient is selected',
+  'launch/encounter': 'Know which encounter is selected',
+  offline_access: 'Keep access after you sign out',
+  online_access: 'Keep access while you are signed in',
+};
+
+const VERBS: Record<string, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
+
+/** A person's words for a scope, shown next to it on the consent page. */
+export function describeScope(scope: string): string {
+  if (CONTEXT_SCOPES[scope]) return CONTEXT_SCOPES[scope];
+  const m = /^(patient|user|system)\/(\*|\w+)\.([a-z*]+)(\?.*)?$/.exec(scope);
+  if (!m) return scope;
+  const [, context, type, perms, query] = m;
+  const letters = perms === 'read' ? 'rs' : perms === 'write' ? 'cud' : perms === '*' ? 'cruds' : perms;
+  const verbs = letters.split('').map((l) => VERBS[l]).filter(Boolean);
+  const what = type === '*' ? 'all data' : `${type} resources`;
+  const whose = context === 'patient' ? ' of the selected patient' : context === 'user' ? ' you can access' : '';
+  const verbText = verbs.length > 1 ? `${verbs.slice(0, -1).join(', ')} and ${verbs[verbs.length - 1]}` : verbs[0];
+  return `${verbText[0].toUpperCase()}${verbText.slice(1)} ${what}${whose}${query ? ` where ${query.slice(1)}` : ''}`;
 }
 
 /** An error page of the authorization server. */
