@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type pg from 'pg';
+import { createAuthServer, type AuthServer } from './auth/index.ts';
 import type { TributaryConfig } from './config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
@@ -23,6 +24,8 @@ export interface Tributary {
   fhirBase: string;
   repo: Repository;
   router: FhirRouter;
+  /** SMART authorization (server/auth): its audit trail, key rotation. */
+  auth: AuthServer;
   pool: pg.Pool;
   logger: Logger;
   close(): Promise<void>;
@@ -44,7 +47,11 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const pool = createPool(databaseUrl, config.dbPoolSize);
   const repo = new Repository(pool, config.validateWrites ? checkWrite : () => {});
   const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
-  const router = createFhirRouter();
+  const auth = createAuthServer(config.auth, log);
+  const router = createFhirRouter().useGuard(auth.guard);
+  router.capabilities.addStatementContributor((cs) => {
+    if (cs.rest?.[0]) cs.rest[0].security = auth.security();
+  });
   const app = createHttpApp({
     router,
     repo,
@@ -53,27 +60,32 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     baseUrl: config.baseUrl,
     maxBodyBytes: config.maxBodyBytes,
     isReady: () => ready,
+    auth,
   });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(config.port, config.host, () => resolve(s));
   });
   server.keepAliveTimeout = 65_000;
-  ready = true;
   const port = (server.address() as AddressInfo).port;
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
+  const fhirBase = config.baseUrl?.replace(/\/+$/, '') ?? `${url}/fhir`;
+  await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, repo, demo: !!embedded });
+  ready = true;
   log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');
   return {
     url,
     fhirBase: `${url}/fhir`,
     repo,
     router,
+    auth,
     pool,
     logger: log,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await stopSearchServices();
+      await auth.close();
       await pool.end();
       await embedded?.stop();
     },

@@ -1,3 +1,5 @@
+import { loadAuthConfig, type AuthConfig } from './auth/config.ts';
+
 /** Server configuration, read from the environment (see README's configuration table). */
 export interface TributaryConfig {
   /** HTTP port; 0 picks a free one (tests). */
@@ -20,6 +22,8 @@ export interface TributaryConfig {
   logLevel: string;
   /** Validate every write against StructureDefinitions (always on by default). */
   validateWrites: boolean;
+  /** SMART authorization (server/auth/config.ts). */
+  auth: AuthConfig;
 }
 
 function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -43,5 +47,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     dbPoolSize: intEnv(env, 'DB_POOL_SIZE', 10),
     logLevel: env.LOG_LEVEL || 'info',
     validateWrites: env.VALIDATE_WRITES !== 'off',
+    auth: loadAuthConfig(env),
   };
 }

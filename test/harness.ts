@@ -27,7 +27,8 @@ export async function createTestDatabase(prefix = 't'): Promise<string> {
 
 /**
  * Starts a Tributary on a free port with its own fresh database. `overrides` change the configuration
- * (e.g. `{ maxBodyBytes }`); `env` is read like the process environment first.
+ * (e.g. `{ maxBodyBytes }`); `env` is read like the process environment first. Authorization is off unless `env`
+ * says `AUTH: 'on'` (auth tests do; the product default is on).
  */
 export async function startTestServer(
   overrides: Partial<TributaryConfig> = {},
@@ -35,7 +36,7 @@ export async function startTestServer(
 ): Promise<Tributary> {
   const databaseUrl = overrides.databaseUrl ?? (await createTestDatabase());
   const config: TributaryConfig = {
-    ...loadConfig(env),
+    ...loadConfig({ AUTH: 'off', ...env }),
     port: 0,
     host: '127.0.0.1',
     logLevel: 'silent',

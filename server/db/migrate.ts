@@ -3,12 +3,14 @@ import pg from 'pg';
 import * as resources from '../../migrations/20261123000000_resources.ts';
 import * as reindexJobs from '../../migrations/20261124000000_reindex_jobs.ts';
 import * as containedResources from '../../migrations/20261124000001_contained_resources.ts';
+import * as auth from '../../migrations/20261124120000_auth.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
 const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261123000000_resources': resources,
   '20261124000000_reindex_jobs': reindexJobs,
   '20261124000001_contained_resources': containedResources,
+  '20261124120000_auth': auth,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

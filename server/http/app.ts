@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { pinoHttp } from 'pino-http';
 import { payloadTooLarge, toOutcomeError } from '../fhir/outcomes.ts';
+import type { AuthServer } from '../auth/index.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
 
 /** Dependencies of the HTTP server. */
@@ -11,6 +12,8 @@ export interface HttpAppDeps extends FhirEndpointDeps {
   maxBodyBytes: number;
   /** True once the database is migrated and definitions are loaded. */
   isReady: () => boolean;
+  /** Authorization: its routes (`/auth`, SMART discovery) and the authentication of FHIR requests. */
+  auth: Pick<AuthServer, 'routes' | 'authenticate'>;
 }
 
 /** Builds the express app: request ids and logs, health, metrics, and the FHIR endpoint under `/fhir`. */
@@ -39,7 +42,8 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
   });
-  app.use('/fhir', express.raw({ type: () => true, limit: deps.maxBodyBytes }), fhirEndpoint(deps));
+  app.use(deps.auth.routes);
+  app.use('/fhir', express.raw({ type: () => true, limit: deps.maxBodyBytes }), deps.auth.authenticate, fhirEndpoint(deps));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number };
     const outcome =

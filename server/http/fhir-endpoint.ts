@@ -1,10 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { Request, Response } from 'express';
-import { methodNotAllowed, toOutcomeError } from '../fhir/outcomes.ts';
+import { methodNotAllowed, toOutcomeError, unauthorized } from '../fhir/outcomes.ts';
 import { parseJsonKeepingDecimals } from '../fhir/decimals.ts';
 import type { FhirRouter } from '../rest/router.ts';
 import { parseShape, shapeResource, type ResourceShape } from '../rest/summary.ts';
-import type { FhirContext, FhirMethod, FhirRequest, FhirResponse } from '../rest/types.ts';
+import type { AccessContext, FhirContext, FhirMethod, FhirRequest, FhirResponse } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import { bodyKind, MEDIA_TYPES, negotiateFormat, type FhirFormat } from './format.ts';
 import { parseJsonBody } from './json.ts';
@@ -50,9 +50,9 @@ export function fhirEndpoint(deps: FhirEndpointDeps) {
         repo: deps.repo,
         baseUrl: deps.baseUrl ?? `${req.protocol}://${req.get('host')}/fhir`,
         requestId: String(res.getHeader('x-request-id') ?? ''),
-        access: { kind: 'system' },
+        access: requireAccess(res.locals.access),
       };
-      const result = await match.handler(ctx, fhirReq, match.params);
+      const result = await deps.router.dispatch(ctx, fhirReq, match);
       sendResponse(res, result, format, pretty, shape);
     } catch (err) {
       const outcome = toOutcomeError(err);
@@ -64,6 +64,12 @@ export function fhirEndpoint(deps: FhirEndpointDeps) {
       deps.metrics.observeRequest(interaction, resourceType, res.statusCode, seconds);
     }
   };
+}
+
+/** The caller's access, set by the authentication middleware in front of this endpoint (server/auth). */
+function requireAccess(access: AccessContext | undefined): AccessContext {
+  if (!access) throw unauthorized('The request was not authenticated');
+  return access;
 }
 
 function queryOf(params: URLSearchParams): Record<string, string[]> {

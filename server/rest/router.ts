@@ -24,6 +24,17 @@ export interface RouteMatch {
   params: Record<string, string>;
 }
 
+/**
+ * Wraps every dispatched handler (server/auth's access enforcement): it may refuse the request, run the handler with
+ * a changed context (e.g. inside a DB transaction) and check or change its response.
+ */
+export type RouteGuard = (
+  ctx: FhirContext,
+  req: FhirRequest,
+  match: RouteMatch,
+  run: (ctx: FhirContext) => Promise<FhirResponse>,
+) => Promise<FhirResponse>;
+
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
@@ -39,6 +50,8 @@ export class FhirRouter {
   listRoutes(): RouteInfo[] {
     return this.routes.map((r) => ({ method: r.method, pattern: r.parts.join('/'), interaction: r.interaction }));
   }
+
+  private guard?: RouteGuard;
 
   /** Registers the handler of an interaction for a method and a path pattern such as `:type/:id/_history/:vid`. */
   add(method: FhirMethod, pattern: string, interaction: string, handler: FhirHandler): this {
@@ -60,10 +73,21 @@ export class FhirRouter {
     throw unknownPath(segments);
   }
 
+  /** Puts a guard around every handler this router dispatches (one guard; set once at startup). */
+  useGuard(guard: RouteGuard): this {
+    this.guard = guard;
+    return this;
+  }
+
   /** Dispatches a request to its handler. */
   async handle(ctx: FhirContext, req: FhirRequest): Promise<FhirResponse> {
-    const { handler, params } = this.match(req);
-    return handler(ctx, req, params);
+    return this.dispatch(ctx, req, this.match(req));
+  }
+
+  /** Runs an already matched request through the guard and its handler. */
+  async dispatch(ctx: FhirContext, req: FhirRequest, match: RouteMatch): Promise<FhirResponse> {
+    const run = (c: FhirContext) => match.handler(c, req, match.params);
+    return this.guard ? this.guard(ctx, req, match, run) : run(ctx);
   }
 }
 

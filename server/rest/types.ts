@@ -66,6 +66,17 @@ export interface AccessContext {
    * (an empty array: none). Example for a patient/ scope: `Observation` → `[{ subject: ['Patient/1'] }, { performer: ['Patient/1'] }]`.
    */
   visibleWhere?(resourceType: string): SearchCriteria[] | undefined;
+  /** OAuth client the request's token was issued to (server/auth). */
+  clientId?: string;
+  /** Launch context patient id of a SMART token. */
+  patient?: string;
+  /**
+   * Whether this identity may perform a SMART v2 permission (`c`reate, `r`ead, `u`pdate, `d`elete, `s`earch) on at
+   * least some resources of a type. Absent: everything (fully trusted in-process doors).
+   */
+  permits?(permission: 'c' | 'r' | 'u' | 'd' | 's', resourceType: string): boolean;
+  /** Like `visibleWhere`, for one permission: which resources a create/update/delete may touch or produce. */
+  whereFor?(permission: 'c' | 'r' | 'u' | 'd' | 's', resourceType: string): SearchCriteria[] | undefined;
 }
 
 /** Everything a handler may use. */

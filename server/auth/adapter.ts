@@ -1,0 +1,64 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type pg from 'pg';
+
+/**
+ * oidc-provider's storage in Postgres (table `oidc_payload`): one row per artifact (session, interaction, code,
+ * token, grant, dynamically registered client, replay record), so every node of a cluster sees the same state and
+ * tokens survive restarts. oidc-provider ships only an in-memory adapter; this is the documented adapter interface.
+ */
+export function postgresAdapter(pool: pg.Pool): new (model: string) => Adapter {
+  return class PostgresAdapter implements Adapter {
+    constructor(private readonly model: string) {}
+
+    async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
+      await pool.query(
+        `INSERT INTO oidc_payload (model, id, payload, grant_id, user_code, uid, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END)
+         ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
+           user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
+        [this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? null],
+      );
+    }
+
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      return this.findWhere('id = $2', id);
+    }
+
+    async findByUid(uid: string): Promise<AdapterPayload | undefined> {
+      return this.findWhere('uid = $2', uid);
+    }
+
+    async findByUserCode(userCode: string): Promise<AdapterPayload | undefined> {
+      return this.findWhere('user_code = $2', userCode);
+    }
+
+    async consume(id: string): Promise<void> {
+      await pool.query('UPDATE oidc_payload SET consumed_at = now() WHERE model = $1 AND id = $2', [this.model, id]);
+    }
+
+    async destroy(id: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_payload WHERE model = $1 AND id = $2', [this.model, id]);
+    }
+
+    async revokeByGrantId(grantId: string): Promise<void> {
+      await pool.query('DELETE FROM oidc_payload WHERE grant_id = $1', [grantId]);
+    }
+
+    private async findWhere(where: string, value: string): Promise<AdapterPayload | undefined> {
+      const r = await pool.query<{ payload: AdapterPayload; consumed: number | null }>(
+        `SELECT payload, extract(epoch FROM consumed_at)::bigint AS consumed FROM oidc_payload
+         WHERE model = $1 AND ${where} AND (expires_at IS NULL OR expires_at > now())`,
+        [this.model, value],
+      );
+      const row = r.rows[0];
+      if (!row) return undefined;
+      return row.consumed ? { ...row.payload, consumed: row.consumed } : row.payload;
+    }
+  };
+}
+
+/** Deletes expired artifacts (oidc-provider never asks the adapter to; rows past expires_at are already invisible). */
+export async function purgeExpired(pool: pg.Pool): Promise<number> {
+  const r = await pool.query('DELETE FROM oidc_payload WHERE expires_at < now()');
+  return r.rowCount ?? 0;
+}

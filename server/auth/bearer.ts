@@ -1,0 +1,87 @@
+import type { NextFunction, Request, Response } from 'express';
+import type Provider from 'oidc-provider';
+import { outcome } from '../fhir/outcomes.ts';
+import { sendResponse } from '../http/fhir-endpoint.ts';
+import type { AccessContext } from '../rest/types.ts';
+import type { Accounts } from './accounts.ts';
+import { ScopedAccess } from './access.ts';
+import type { TokenCache } from './token-cache.ts';
+
+/** FHIR paths anyone may read without a token (SMART discovery needs them before it has one). */
+const PUBLIC_PATHS = new Set(['metadata', '.well-known/smart-configuration']);
+
+/** Access of an anonymous caller on a public path: nothing beyond it (the guard lets public paths through). */
+const ANONYMOUS: AccessContext = { kind: 'user', permits: () => false, whereFor: () => [], visibleWhere: () => [] };
+
+/** Why a bearer token was refused. */
+class InvalidToken extends Error {}
+
+/**
+ * Resolves a bearer token to the AccessContext of its holder: an opaque access token (authorization code or client
+ * credentials) issued by our provider for the FHIR base, unexpired and not revoked, with the user's role and fhirUser.
+ */
+export async function accessOfToken(provider: Provider, accounts: Accounts, fhirBase: string, value: string, cache?: TokenCache): Promise<ScopedAccess> {
+  const cached = cache?.get(value);
+  if (cached) return cached;
+  const token = (await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value));
+  if (!token || token.isExpired) throw new InvalidToken('The access token is unknown, expired or revoked');
+  const aud = Array.isArray(token.aud) ? token.aud : [token.aud];
+  if (!aud.includes(fhirBase)) throw new InvalidToken('The access token was not issued for this FHIR server');
+  const extra = (token.extra ?? {}) as { patient?: string; encounter?: string };
+  const accountId = 'accountId' in token ? token.accountId : undefined;
+  const account = accountId ? await accounts.find(accountId) : undefined;
+  if (accountId && !account) throw new InvalidToken('The access token belongs to an account that no longer exists');
+  const access = new ScopedAccess({
+    clientId: token.clientId as string,
+    scope: token.scope ?? '',
+    patient: extra.patient,
+    encounter: extra.encounter,
+    fhirUser: account?.fhirUser,
+    role: account?.role,
+    ownPatient: account?.patient,
+  });
+  cache?.set(value, access, token.exp ?? 0);
+  return access;
+}
+
+/**
+ * Authenticates FHIR requests: `Authorization: Bearer <token>` → `res.locals.access`. Missing or invalid tokens get
+ * 401 with `WWW-Authenticate` (RFC 6750) and an OperationOutcome; public paths (CapabilityStatement, SMART
+ * configuration) pass without a token.
+ */
+export function bearerAuthentication(opts: {
+  resolve: (token: string) => Promise<AccessContext>;
+  realm: () => string;
+  /** Told about every refused request (for the audit trail). */
+  onRefused?: (req: Request, reason: string) => void;
+}) {
+  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
+    const header = req.get('authorization');
+    const path = req.path.replace(/^\/+|\/+$/g, '');
+    if (!header && PUBLIC_PATHS.has(path) && req.method === 'GET') {
+      res.locals.access = ANONYMOUS;
+      return next();
+    }
+    const m = /^Bearer\s+([\x21-\x7e]+)$/i.exec(header ?? '');
+    if (!m) {
+      const reason = header ? 'Malformed Authorization header' : 'An access token is required';
+      opts.onRefused?.(req, reason);
+      return refuse(res, opts.realm(), header ? 'invalid_request' : undefined, reason);
+    }
+    try {
+      res.locals.access = await opts.resolve(m[1]);
+    } catch (err) {
+      if (!(err instanceof InvalidToken)) throw err;
+      opts.onRefused?.(req, err.message);
+      return refuse(res, opts.realm(), 'invalid_token', err.message);
+    }
+    next();
+  };
+}
+
+function refuse(res: Response, realm: string, error: string | undefined, description: string): void {
+  const params = [`realm="${realm}"`];
+  if (error) params.push(`error="${error}"`, `error_description="${description.replace(/"/g, "'")}"`);
+  res.setHeader('WWW-Authenticate', `Bearer ${params.join(', ')}`);
+  sendResponse(res, { status: 401, resource: outcome('error', 'login', description) }, 'json', false, {});
+}

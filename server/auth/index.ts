@@ -1,0 +1,284 @@
+import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
+import cors from 'cors';
+import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
+import { randomBytes } from 'node:crypto';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import type Provider from 'oidc-provider';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import type { RouteGuard } from '../rest/router.ts';
+import type { AccessContext } from '../rest/types.ts';
+import { Repository } from '../store/repository.ts';
+import { Accounts } from './accounts.ts';
+import { adminRoutes, saveClient } from './admin.ts';
+import { purgeExpired } from './adapter.ts';
+import { accessOfToken, bearerAuthentication } from './bearer.ts';
+import type { AuthConfig } from './config.ts';
+import { smartConfiguration, smartSecurity } from './discovery.ts';
+import { createAccessGuard, type AccessDecision } from './enforce.ts';
+import { AuditTrail, type AuditRecord } from './audit.ts';
+import { outcome } from '../fhir/outcomes.ts';
+import { sendResponse } from '../http/fhir-endpoint.ts';
+import { interactionRoutes } from './interactions.ts';
+import { loadSigningKeys, rotateSigningKeys } from './keys.ts';
+import { GrantContexts } from './launch.ts';
+import { InvalidClientMetadataError, normalizeClientScopes } from './grant-scopes.ts';
+import { errorPage } from './pages.ts';
+import { cookieKeysOf, createProvider } from './provider.ts';
+import { TokenCache } from './token-cache.ts';
+import { upstreamRoutes } from './upstream.ts';
+import { splitScopes } from './scopes.ts';
+
+/** Where the authorization server lives, relative to the server's origin. */
+export const AUTH_PATH = '/auth';
+
+/** What the authorization server needs once the database is up and the public URL known. */
+export interface AuthStartOptions {
+  /** Public origin of the server, e.g. `http://127.0.0.1:8080`. */
+  origin: string;
+  /** The FHIR base URL (`${origin}/fhir` unless BASE_URL says otherwise). */
+  fhirBase: string;
+  pool: pg.Pool;
+  repo: Repository;
+  /** True on the embedded database (a local demo): a bootstrap client is made up and printed if none is configured. */
+  demo: boolean;
+}
+
+/** Tributary's authorization: the OAuth server routes, FHIR request authentication and the access guard. */
+export interface AuthServer {
+  /** Routes mounted at the root, in front of everything else: `/auth/*`, SMART discovery, CORS for `/fhir`. */
+  routes: express.Router;
+  /** Authenticates FHIR requests (sets `res.locals.access`); mount in front of the FHIR endpoint. */
+  authenticate: RequestHandler;
+  /** The router guard enforcing scopes on every interaction (FhirRouter.useGuard). */
+  guard: RouteGuard;
+  /** Builds the provider (keys, clients, accounts); call once the server listens. */
+  start(options: AuthStartOptions): Promise<void>;
+  /** The CapabilityStatement's `rest.security` (SMART oauth-uris), once started; undefined with `AUTH=off`. */
+  security(): CapabilityStatementRestSecurity | undefined;
+  /** The audit trail (after start, when `AUDIT` is on). */
+  readonly audit: AuditTrail | undefined;
+  /** Generates new signing keys and rebuilds the provider (tokens stay valid; they are in the database). */
+  rotateKeys(): Promise<void>;
+  close(): Promise<void>;
+}
+
+const SYSTEM_ACCESS: AccessContext = { kind: 'system' };
+
+/** Creates the authorization layer; with `AUTH=off` every FHIR request runs with full system access. */
+export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer {
+  const routes = express.Router();
+  if (!config.enabled) {
+    return {
+      routes,
+      authenticate: (_req, res, next) => {
+        res.locals.access = SYSTEM_ACCESS;
+        next();
+      },
+      guard: (ctx, _req, _match, run) => run(ctx),
+      audit: undefined,
+      security: () => undefined,
+      start: async () => {},
+      rotateKeys: async () => {},
+      close: async () => {},
+    };
+  }
+  let state: { provider: Provider; rebuild: () => Promise<Provider>; accounts: Accounts; options: AuthStartOptions; issuer: string } | undefined;
+  let purgeTimer: NodeJS.Timeout | undefined;
+  let audit: AuditTrail | undefined;
+  const ready = () => {
+    if (!state) throw Object.assign(new Error('The authorization server is starting'), { status: 503 });
+    return state;
+  };
+  const tokens = new TokenCache();
+  const resolve = (token: string) => {
+    const s = ready();
+    return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token, tokens);
+  };
+
+  routes.use(['/fhir', '/.well-known'], cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate'] }));
+  routes.get(['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration'], (_req, res) => {
+    res.json(smartConfiguration(ready().issuer, config.dynamicRegistration));
+  });
+  routes.get(`${AUTH_PATH}/smart-style.json`, (_req, res) => {
+    res.json({ color_background: '#ffffff', color_highlight: '#0b5cad', color_text: '#1b1f24', font_family: 'system-ui, sans-serif', dim_border_radius: '4px' });
+  });
+  const authRouter = express.Router();
+  if (config.authRateLimit > 0) routes.use(AUTH_PATH, perMinute(config.authRateLimit, (req) => ipKeyGenerator(req.ip ?? '')));
+  routes.use(AUTH_PATH, authRouter);
+
+  const start = async (options: AuthStartOptions) => {
+    const issuer = `${options.origin}${AUTH_PATH}`;
+    const accounts = new Accounts(options.pool, { maxFailures: config.loginMaxFailures, lockMinutes: config.loginLockMinutes });
+    const grantContexts = new GrantContexts(options.pool);
+    const build = async () => {
+      const keys = await loadSigningKeys(options.pool, config.keyRotationDays);
+      return createProvider({ issuer, fhirBase: options.fhirBase, pool: options.pool, config, accounts, grantContexts, keys });
+    };
+    const buildWatched = async () => {
+      const provider = await build();
+      // revocations (of a token, or of a whole grant on code replay) take effect on this node at once
+      provider.on('access_token.destroyed', () => tokens.clear());
+      provider.on('client_credentials.destroyed', () => tokens.clear());
+      provider.on('grant.revoked', () => tokens.clear());
+      return provider;
+    };
+    state = { provider: await buildWatched(), rebuild: buildWatched, accounts, options, issuer };
+    const provider = () => ready().provider;
+    authRouter.use(interactionRoutes({ provider, basePath: AUTH_PATH, pool: options.pool, repo: options.repo, accounts, grantContexts, grantTtlSeconds: 90 * 24 * 3600, upstreamName: config.upstream?.name }));
+    authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve }));
+    if (config.upstream) {
+      authRouter.use(upstreamRoutes({ provider, issuer, basePath: AUTH_PATH, accounts, idp: config.upstream, cookieKeys: cookieKeysOf(config) }));
+    }
+    authRouter.get('/authorize', offlineAccessNeedsConsent);
+    authRouter.post('/authorize', express.urlencoded({ extended: false, limit: '56kb' }), offlineAccessNeedsConsent);
+    authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {
+      const metadata = normalizeClientScopes((req.body ?? {}) as { scope?: string; grant_types?: unknown });
+      // Backend services (client_credentials, system/ scopes) are registered by an admin, never by themselves.
+      if (Array.isArray(metadata.grant_types) && metadata.grant_types.includes('client_credentials')) {
+        throw new InvalidClientMetadataError('client_credentials clients are registered through the admin API');
+      }
+      req.body = metadata;
+      next();
+    });
+    authRouter.use((req, res) => ready().provider.callback()(req, res));
+    authRouter.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+      if (err instanceof InvalidClientMetadataError) {
+        res.status(400).json({ error: err.error, error_description: err.message });
+        return;
+      }
+      const status = (err as { status?: number }).status ?? 500;
+      if (status >= 500) logger.error({ err }, 'authorization server error');
+      res.status(status).type('html').send(errorPage(status >= 500 ? 'server_error' : err.name, status >= 500 ? undefined : err.message));
+    });
+    if (config.audit) {
+      // AuditEvents are built by toAuditEvent (typed, valid by construction): written without re-validating each one.
+      audit = new AuditTrail(new Repository(options.pool, () => {}), logger);
+      auditOAuthDecisions(state.provider, audit);
+    }
+    await bootstrap(config, options, state.provider, accounts, logger);
+    await purgeExpired(options.pool);
+    purgeTimer = setInterval(() => {
+      purgeExpired(options.pool).catch(() => {});
+      // a long-running node picks up (or makes) the next signing key once the newest is KEY_ROTATION_DAYS old
+      buildWatched().then((provider) => { if (state) state.provider = provider; }).catch((err) => logger.error({ err }, 'reloading signing keys failed'));
+    }, 3600_000).unref();
+  };
+
+  const bearer = bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir', onRefused: (req, reason) => audit?.record({ kind: 'rest', subtype: 'authenticate', action: 'E', success: false, description: reason, address: req.ip, what: undefined, query: req.originalUrl }) });
+  const apiLimit = config.apiRateLimit > 0 ? perMinute(config.apiRateLimit, (_req, res) => (res.locals.access as AccessContext).clientId ?? 'anonymous') : undefined;
+  return {
+    routes,
+    authenticate: (req, res, next) => bearer(req, res, (err?: unknown) => (err || !apiLimit ? next(err) : apiLimit(req, res, next))),
+    guard: createAccessGuard((d) => audit?.record(auditRecordOf(d))),
+    get audit() {
+      return audit;
+    },
+    security: () => (state ? smartSecurity(state.issuer, config.dynamicRegistration) : undefined),
+    start,
+    async rotateKeys() {
+      const s = ready();
+      await rotateSigningKeys(s.options.pool);
+      s.provider = await s.rebuild();
+    },
+    async close() {
+      clearInterval(purgeTimer);
+      await audit?.flush();
+    },
+  };
+}
+
+/** A per-minute rate limit answering 429 with an OperationOutcome (counts are per node, in memory). */
+function perMinute(limit: number, key: (req: Request, res: Response) => string): RequestHandler {
+  return rateLimit({
+    windowMs: 60_000,
+    limit,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    keyGenerator: key,
+    // `trust proxy` is on (deployments sit behind a proxy); the client address comes from X-Forwarded-For.
+    validate: { trustProxy: false, keyGeneratorIpFallback: false },
+    handler: (_req, res) => sendResponse(res, { status: 429, resource: outcome('error', 'throttled', `More than ${limit} requests per minute; retry later`) }, 'json', false, {}),
+  });
+}
+
+/** Audits the OAuth server's decisions: tokens granted or refused, authorization requests refused. */
+function auditOAuthDecisions(provider: Provider, audit: AuditTrail): void {
+  provider.on('grant.success', (ctx) => audit.record({ kind: 'login', subtype: 'token', action: 'E', success: true, clientId: ctx.oidc.client?.clientId, user: ctx.oidc.account?.accountId, address: ctx.ip }));
+  provider.on('grant.error', (ctx, err) => audit.record({ kind: 'login', subtype: 'token', action: 'E', success: false, description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`, clientId: ctx.oidc?.client?.clientId, address: ctx.ip }));
+  provider.on('authorization.error', (ctx, err) => audit.record({ kind: 'login', subtype: 'authorization', action: 'E', success: false, description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`, clientId: ctx.oidc?.client?.clientId, address: ctx.ip }));
+}
+
+/** The AuditEvent record of a guard decision (BALP RESTful activity). */
+function auditRecordOf(d: AccessDecision): AuditRecord {
+  const method = d.req.method;
+  const search = method === 'GET' && !d.id && !d.req.path.includes('_history');
+  const query = new URLSearchParams(Object.entries(d.req.query).flatMap(([k, vs]) => vs.map((v) => [k, v]))).toString();
+  return {
+    kind: 'rest',
+    subtype: d.interaction,
+    action: search ? 'E' : ({ GET: 'R', POST: 'C', PUT: 'U', PATCH: 'U', DELETE: 'D' } as const)[method],
+    success: d.allowed && d.status < 400,
+    description: d.reason,
+    clientId: d.ctx.access.clientId,
+    user: d.ctx.access.actor,
+    what: d.resourceType && d.id ? `${d.resourceType}/${d.id}` : undefined,
+    query: search || query ? `${d.req.path}${query ? `?${query}` : ''}` : undefined,
+    patient: d.ctx.access.patient,
+    requestId: d.ctx.requestId,
+  };
+}
+
+/**
+ * OpenID Connect drops `offline_access` unless the request says `prompt=consent`; SMART apps ask for it without, and
+ * our consent page always lists it, so such requests get `prompt=consent` (refresh tokens for offline access).
+ */
+function offlineAccessNeedsConsent(req: Request, _res: Response, next: NextFunction): void {
+  const params = req.method === 'GET' ? new URLSearchParams(req.url.split('?')[1] ?? '') : undefined;
+  const get = (name: string): string | undefined => (params ? (params.get(name) ?? undefined) : (req.body?.[name] as string | undefined));
+  if (splitScopes(get('scope')).includes('offline_access') && !get('prompt')) {
+    if (params) {
+      params.set('prompt', 'consent');
+      req.url = `${req.url.split('?')[0]}?${params}`;
+    } else {
+      req.body.prompt = 'consent';
+    }
+  }
+  next();
+}
+
+/** The bootstrap admin client and user from the environment; on a demo database, a made-up client printed once. */
+async function bootstrap(config: AuthConfig, options: AuthStartOptions, provider: Provider, accounts: Accounts, logger: Logger): Promise<void> {
+  let clientId = config.adminClientId;
+  let secret = config.adminClientSecret;
+  if ((!clientId || !secret) && options.demo) {
+    clientId = 'tributary-admin';
+    secret = randomBytes(24).toString('base64url');
+  }
+  if (clientId && secret) {
+    await saveClient(provider, options.pool, {
+      client_id: clientId,
+      client_secret: secret,
+      client_name: 'Tributary admin (bootstrap)',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+      scope: 'system/*.*',
+      tributary_admin: true,
+    });
+  }
+  if (config.adminUser && config.adminPassword) {
+    await accounts.upsertLocal({ username: config.adminUser, password: config.adminPassword, role: 'admin' });
+  }
+  if (clientId && secret && !config.adminClientSecret) {
+    const command = `curl -s -u '${clientId}:${secret}' -d 'grant_type=client_credentials&scope=system/*.*' ${options.origin}${AUTH_PATH}/token`;
+    logger.info(
+      { tokenCommand: command },
+      `Authorization is on. Get a token for the bootstrap admin client with: ${command} ; then send "Authorization: Bearer <access_token>". ` +
+        'Set ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET for a fixed client, or AUTH=off for a demo without tokens.',
+    );
+  } else if (!clientId) {
+    logger.warn('Authorization is on but no ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET is set: register clients through the admin API or dynamic registration.');
+  }
+}

@@ -1,0 +1,199 @@
+import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
+import * as client from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Tributary } from '../app.ts';
+import { fhir } from '../../test/harness.ts';
+import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from './test-helpers.ts';
+
+/**
+ * The checks of the Inferno SMART App Launch (STU2) test kit, written as our own tests since Inferno cannot run here:
+ * discovery, standalone and EHR launch token responses, OpenID Connect ID token, token refresh, backend services,
+ * token introspection; plus key rotation and RFC 7591 dynamic registration.
+ */
+
+const REDIRECT = 'http://127.0.0.1:9/inferno';
+let server: Tributary;
+let admin: string;
+let app: client.Configuration;
+let patient: string;
+let practitioner: string;
+
+beforeAll(async () => {
+  server = await startAuthServer();
+  admin = await adminToken(server);
+  const auth = { authorization: `Bearer ${admin}` };
+  patient = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Inferno' }] }, auth)).body.id;
+  practitioner = (await fhir(server, 'POST', 'Practitioner', { resourceType: 'Practitioner', name: [{ family: 'Smart' }] }, auth)).body.id;
+  await adminApi(server, admin, 'POST', '/admin/users', { username: 'inferno', password: 'inferno password', role: 'practitioner', fhirUser: `Practitioner/${practitioner}` });
+  await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'inferno-app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+  app = await oidcClient(server, 'inferno-app', client.None());
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+async function launch(scope: string, extra: Record<string, string> = {}, clientConfig = app) {
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(clientConfig, {
+    redirect_uri: REDIRECT, scope, state, aud: server.fhirBase,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+  });
+  const { redirect } = await authorizeAsUser(url, { username: 'inferno', password: 'inferno password', patient });
+  const code = redirect!.searchParams.get('code')!;
+  expect(redirect!.searchParams.get('state')).toBe(state);
+  // raw token request, to see the HTTP headers Inferno checks
+  const res = await fetch(`${server.url}/auth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: String(clientConfig.clientMetadata().client_id) }),
+  });
+  return { res, body: (await res.json()) as Record<string, any> };
+}
+
+describe('Discovery', () => {
+  it('serves the SMART configuration at the FHIR base and the root, with the required fields', async () => {
+    const atBase = await fetch(`${server.fhirBase}/.well-known/smart-configuration`);
+    expect(atBase.status).toBe(200);
+    expect(atBase.headers.get('content-type')).toMatch(/application\/json/);
+    const config = await atBase.json();
+    expect(await (await fetch(`${server.url}/.well-known/smart-configuration`)).json()).toEqual(config);
+    for (const field of ['issuer', 'jwks_uri', 'authorization_endpoint', 'token_endpoint', 'grant_types_supported', 'capabilities', 'code_challenge_methods_supported', 'introspection_endpoint', 'revocation_endpoint']) {
+      expect(config[field], field).toBeDefined();
+    }
+    expect(config.code_challenge_methods_supported).toEqual(['S256']);
+    expect(config.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'client_credentials']));
+    expect(config.token_endpoint_auth_signing_alg_values_supported).toEqual(expect.arrayContaining(['RS384', 'ES384']));
+    expect(config.capabilities).toEqual(expect.arrayContaining(['launch-ehr', 'launch-standalone', 'client-public', 'client-confidential-asymmetric', 'context-ehr-patient', 'context-standalone-patient', 'permission-v1', 'permission-v2', 'permission-offline', 'sso-openid-connect']));
+    // the OpenID configuration agrees with it
+    const oidc = await (await fetch(`${config.issuer}/.well-known/openid-configuration`)).json();
+    for (const field of ['issuer', 'jwks_uri', 'authorization_endpoint', 'token_endpoint', 'introspection_endpoint', 'revocation_endpoint']) {
+      expect(oidc[field], field).toBe(config[field]);
+    }
+  });
+
+  it('describes the SMART security of the CapabilityStatement with the oauth-uris extension', async () => {
+    const security = server.auth.security()!;
+    expect(security.service?.[0].coding?.[0]).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' });
+    const uris = Object.fromEntries(security.extension![0].extension!.map((e) => [e.url, e.valueUri]));
+    const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
+    expect(uris).toMatchObject({ authorize: config.authorization_endpoint, token: config.token_endpoint, introspect: config.introspection_endpoint, revoke: config.revocation_endpoint });
+  });
+
+  it('lets anyone read the CapabilityStatement route and SMART configuration without a token (CORS too)', async () => {
+    const res = await fetch(`${server.fhirBase}/.well-known/smart-configuration`, { headers: { origin: 'http://127.0.0.1:9' } });
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+  });
+});
+
+describe('Standalone launch and OpenID Connect', () => {
+  it('returns a complete token response with no-store caching and a valid ID token whose fhirUser resolves', async () => {
+    const { res, body } = await launch('openid fhirUser launch/patient patient/*.rs offline_access');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toMatch(/no-store/);
+    expect(body.token_type.toLowerCase()).toBe('bearer');
+    expect(body.expires_in).toBeGreaterThan(0);
+    expect(body.patient).toBe(patient);
+    expect(body.scope.split(' ')).toEqual(expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'patient/*.rs', 'offline_access']));
+    expect(body.refresh_token).toBeTruthy();
+
+    const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
+    expect(decodeProtectedHeader(body.id_token).alg).toBe('RS256');
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(config.jwks_uri)), { issuer: config.issuer, audience: 'inferno-app' });
+    expect(payload.fhirUser).toBe(`${server.fhirBase}/Practitioner/${practitioner}`);
+    const me = await fhir(server, 'GET', `Practitioner/${practitioner}`, undefined, { authorization: `Bearer ${body.access_token}` });
+    expect(me.status).toBe(200);
+    const pt = await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` });
+    expect(pt.body.name[0].family).toBe('Inferno');
+  });
+});
+
+describe('Token refresh', () => {
+  it('refreshes, also with a narrower scope, keeping the patient context', async () => {
+    const { body } = await launch('launch/patient patient/Patient.rs patient/Observation.rs offline_access');
+    const refresh = async (refreshToken: string, scope?: string) => {
+      const res = await fetch(`${server.url}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'inferno-app', ...(scope ? { scope } : {}) }),
+      });
+      return { res, json: (await res.json()) as Record<string, any> };
+    };
+    const narrowed = await refresh(body.refresh_token, 'launch/patient patient/Patient.rs offline_access');
+    expect(narrowed.res.status).toBe(200);
+    expect(narrowed.res.headers.get('cache-control')).toMatch(/no-store/);
+    expect(narrowed.json.patient).toBe(patient);
+    expect(narrowed.json.scope.split(' ')).not.toContain('patient/Observation.rs');
+    const auth = { authorization: `Bearer ${narrowed.json.access_token}` };
+    expect((await fhir(server, 'GET', `Patient/${patient}`, undefined, auth)).status).toBe(200);
+    expect((await fhir(server, 'GET', 'Observation/any', undefined, auth)).status).toBe(403);
+    // public clients' refresh tokens rotate; the next one still carries the whole grant
+    const same = await refresh(narrowed.json.refresh_token ?? body.refresh_token);
+    expect(same.json.scope.split(' ')).toContain('patient/Observation.rs');
+  });
+});
+
+describe('Token introspection', () => {
+  it('answers inactive for unknown tokens', async () => {
+    const backend = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'resource-server', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    const rs = await oidcClient(server, 'resource-server', client.ClientSecretBasic(backend.client_secret));
+    expect((await client.tokenIntrospection(rs, 'nonsense')).active).toBe(false);
+    const { body } = await launch('launch/patient patient/*.rs');
+    const info = await client.tokenIntrospection(rs, body.access_token);
+    expect(info).toMatchObject({ active: true, client_id: 'inferno-app', patient });
+  });
+});
+
+describe('Key rotation', () => {
+  it('publishes the new key, signs with it, and still accepts tokens issued before', async () => {
+    const before = await launch('openid launch/patient patient/*.rs');
+    const jwksBefore = await (await fetch(`${server.url}/auth/jwks`)).json();
+    await server.auth.rotateKeys();
+    const jwksAfter = await (await fetch(`${server.url}/auth/jwks`)).json();
+    expect(jwksAfter.keys.length).toBeGreaterThan(jwksBefore.keys.length);
+    for (const k of jwksAfter.keys) expect(k.d).toBeUndefined();
+    const after = await launch('openid launch/patient patient/*.rs');
+    expect(decodeProtectedHeader(after.body.id_token).kid).not.toBe(decodeProtectedHeader(before.body.id_token).kid);
+    await jwtVerify(before.body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)));
+    expect((await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${before.body.access_token}` })).status).toBe(200);
+  });
+});
+
+describe('Dynamic client registration (RFC 7591)', () => {
+  it('registers a public SMART app that can launch', async () => {
+    const res = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ client_name: 'Registered app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], scope: 'launch/patient patient/*.rs openid' }),
+    });
+    expect(res.status).toBe(201);
+    const registered = await res.json();
+    expect(registered.client_id).toBeTruthy();
+    const config = await oidcClient(server, registered.client_id, client.None());
+    const { body } = await launch('launch/patient patient/*.rs', {}, config);
+    expect(body.patient).toBe(patient);
+  });
+
+  it('refuses scopes it cannot enforce and admin flags', async () => {
+    const bad = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', scope: 'patient/Observation.rs?date=2020' }),
+    });
+    expect(bad.status).toBe(400);
+    expect((await bad.json()).error).toBe('invalid_client_metadata');
+    const admin = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', tributary_admin: true }),
+    });
+    expect(admin.status).toBe(400);
+    const backend = await fetch(`${server.url}/auth/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'system/*.rs' }),
+    });
+    expect(backend.status).toBe(400);
+    expect((await backend.json()).error).toBe('invalid_client_metadata');
+  });
+});
