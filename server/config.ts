@@ -34,12 +34,19 @@ function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number 
   return n;
 }
 
+function urlEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const raw = env[name];
+  if (!raw) return undefined;
+  if (!/^https?:\/\/[^/]/.test(raw)) throw new Error(`${name} must be an absolute http(s) URL, got "${raw}"`);
+  return raw;
+}
+
 /** Reads the configuration from environment variables, with defaults for a one-command start. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfig {
   return {
     port: intEnv(env, 'PORT', 8080),
     host: env.HOST || '0.0.0.0',
-    baseUrl: env.BASE_URL || undefined,
+    baseUrl: urlEnv(env, 'BASE_URL'),
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || './.data',
     embeddedPgPort: intEnv(env, 'EMBEDDED_PG_PORT', 5433),

@@ -108,8 +108,10 @@ interface Case {
   targets: Target[];
   /** Searches answer 200 whatever the scope: only what they serve tells allowed from refused. */
   search?: boolean;
+  /** Statuses that count as a refusal when the case reports whether the target changed (default 403, 404). */
+  refusals?: number[];
   /** Performs the interaction with the token; returns status, any resources served and the target's id. */
-  run: (token: string, t: Target) => Promise<{ status: number; served: any[]; target?: string; total?: number }>;
+  run: (token: string, t: Target) => Promise<{ status: number; served: any[]; target?: string; total?: number; changed?: boolean }>;
 }
 
 const served = (body: any): any[] => (body?.resourceType === 'Bundle' ? (body.entry ?? []).map((e: any) => e.resource).filter(Boolean) : body?.id ? [body] : []);
@@ -126,7 +128,18 @@ const CASES: Case[] = [
   { interaction: 'update', permission: 'u', targets: [...OBSERVATION_TARGETS, ...PATIENT_TARGETS], run: async (tk, t) => { const x = await makeTarget(t); return call(tk, 'PUT', `${x.type}/${x.id}`, x.body); } },
   { interaction: 'delete', permission: 'd', targets: OBSERVATION_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return call(tk, 'DELETE', `${x.type}/${x.id}`); } },
   { interaction: 'conditional-update', permission: 'u', targets: OBSERVATION_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return call(tk, 'PUT', `Observation?_id=${x.id}`, x.body); } },
-  { interaction: 'conditional-delete', permission: 'd', targets: OBSERVATION_TARGETS, run: async (tk, t) => { const x = await makeTarget(t); return call(tk, 'DELETE', `Observation?_id=${x.id}`); } },
+  {
+    interaction: 'conditional-delete',
+    permission: 'd',
+    targets: OBSERVATION_TARGETS,
+    // A resource outside the token's scope is invisible to its criteria: "no match, nothing deleted" (200) is a refusal.
+    refusals: [200, 403, 404],
+    run: async (tk, t) => {
+      const x = await makeTarget(t);
+      const res = await call(tk, 'DELETE', `Observation?_id=${x.id}`);
+      return { ...res, changed: (await fhir(server, 'GET', `Observation/${x.id}`, undefined, asAdmin())).status === 410 };
+    },
+  },
 ];
 
 /** The search cases; they run once search (which ANDs visibleWhere into its SQL) is on this branch. */
@@ -161,7 +174,7 @@ async function runMatrix(cases: Case[]): Promise<{ size: number; failures: strin
       for (const t of c.targets) {
         size++;
         const expected = kind.may(c.permission, t);
-        const { status, served: got, target, total } = await c.run(kind.token, t);
+        const { status, served: got, target, total, changed } = await c.run(kind.token, t);
         const leaked = got.filter((r) => {
           const target = classify(r);
           return target !== undefined && !kind.may('r', target);
@@ -172,10 +185,11 @@ async function runMatrix(cases: Case[]): Promise<{ size: number; failures: strin
           else if (total !== undefined && total !== (expected ? 1 : 0)) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: _total ${total}`);
           continue;
         }
-        if (!expected && status < 300) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: ${status}`);
+        const refusals = c.refusals ?? [403, 404];
+        if (!expected && (changed ?? status < 300)) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: ${status}`);
         else if (leaked.length) failures.push(`LEAK ${kind.name} ${c.interaction} ${t}: served ${leaked.map((r) => `${r.resourceType}/${r.id}`).join(', ')}`);
-        else if (expected && status >= 300) failures.push(`WRONG REFUSAL ${kind.name} ${c.interaction} ${t}: ${status}`);
-        else if (!expected && ![403, 404].includes(status)) failures.push(`BAD STATUS ${kind.name} ${c.interaction} ${t}: ${status}`);
+        else if (expected && (status >= 300 || changed === false)) failures.push(`WRONG REFUSAL ${kind.name} ${c.interaction} ${t}: ${status}`);
+        else if (!expected && !refusals.includes(status)) failures.push(`BAD STATUS ${kind.name} ${c.interaction} ${t}: ${status}`);
       }
     }
   }

@@ -1,14 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../../test/global-setup.ts';
 import { createTestDatabase, dropTestDatabase } from '../../../test/harness.ts';
+import { startServerProcess } from '../../../test/server-process.ts';
 import { tableCounts } from '../../../test/table-counts.ts';
 import { conditionalKey } from '../conditional.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const GATE = { identifier: ['urn:test:crash|gate'] };
 
 let databaseUrl: string;
@@ -16,24 +15,10 @@ let port: number;
 let db: pg.Client;
 const children: ChildProcess[] = [];
 
-/** Starts `server/main.ts` as its own process on the test database and waits until /healthz answers 200. */
-async function startServerProcess(): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+async function startServer(): Promise<ChildProcess> {
+  const { child } = await startServerProcess(databaseUrl, port);
   children.push(child);
-  let stderr = '';
-  child.stderr?.on('data', (d) => (stderr += d));
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited early: ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
-    if (ok) return child;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`server did not become ready: ${stderr}`);
+  return child;
 }
 
 async function post(path: string, body: unknown): Promise<{ status: number; location: string | null; body: any }> {
@@ -74,7 +59,7 @@ afterAll(async () => {
 
 describe('crash safety', () => {
   it('a server SIGKILLed in the middle of a large transaction leaves nothing of it; earlier writes survive', async () => {
-    let server = await startServerProcess();
+    let server = await startServer();
     const patient = await post('Patient', { resourceType: 'Patient', name: [{ family: 'Before' }] });
     expect(patient.status).toBe(201);
     const patientId = /Patient\/([^/]+)\/_history/.exec(patient.location ?? '')?.[1];
@@ -128,7 +113,7 @@ describe('crash safety', () => {
     while ((await serverBackends()).length > 0 && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
     expect(await serverBackends()).toEqual([]);
 
-    server = await startServerProcess();
+    server = await startServer();
     expect(await tableCounts(db)).toEqual(before);
     const markers = await db.query(`SELECT count(*) AS n FROM resource_history WHERE content LIKE '%crash-marker%'`);
     expect(markers.rows[0].n).toBe(0);

@@ -1,0 +1,39 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/** A `server/main.ts` started as its own OS process (crash tests SIGKILL it). */
+export interface ServerProcess {
+  child: ChildProcess;
+  /** What the process wrote to stderr so far. */
+  stderr(): string;
+}
+
+/**
+ * Starts `server/main.ts` as a child process on `databaseUrl` and `port` and waits until `/healthz` answers 200.
+ * Authorization is off unless `env` turns it on (as in startTestServer). The child gets a clean configuration: vitest's own variables (it sets `BASE_URL=/` for Vite) are not passed on.
+ */
+export async function startServerProcess(
+  databaseUrl: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<ServerProcess> {
+  const { BASE_URL: _vite, ...inherited } = process.env;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { ...inherited, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH: 'off', ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d) => (stderr += d));
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited early: ${stderr}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
+    if (ok) return { child, stderr: () => stderr };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error(`server did not become ready: ${stderr}`);
+}
