@@ -12,6 +12,7 @@ import { createHttpApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createFhirRouter } from './rest/routes.ts';
 import { startSearchServices } from './search/services.ts';
+import { createSubscriptionService, type SubscriptionService } from './subscriptions/service.ts';
 import type { FhirRouter } from './rest/router.ts';
 import { Repository } from './store/repository.ts';
 import { checkWrite, prepareValidation } from './validation/validator.ts';
@@ -26,6 +27,8 @@ export interface Tributary {
   router: FhirRouter;
   /** SMART authorization (server/auth): its audit trail, key rotation. */
   auth: AuthServer;
+  /** Subscriptions: outbox reader, delivery (server/subscriptions). */
+  subscriptions: SubscriptionService;
   pool: pg.Pool;
   logger: Logger;
   close(): Promise<void>;
@@ -45,7 +48,12 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   loadDefinitions();
   if (config.validateWrites) prepareValidation();
   const pool = createPool(databaseUrl, config.dbPoolSize);
-  const repo = new Repository(pool, config.validateWrites ? checkWrite : () => {});
+  const subscriptions = createSubscriptionService(config.subscriptions, log);
+  const repo = new Repository(pool, async (resource) => {
+    if (config.validateWrites) checkWrite(resource);
+    return subscriptions.writeRule(resource);
+  });
+  repo.onCommit(subscriptions.onCommit);
   const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
   const auth = createAuthServer(config.auth, log);
   const router = createFhirRouter().useGuard(auth.guard);
@@ -71,6 +79,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const url = `http://${host}:${port}`;
   const fhirBase = config.baseUrl?.replace(/\/+$/, '') ?? `${url}/fhir`;
   await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, repo, demo: !!embedded });
+  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server });
   ready = true;
   log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');
   return {
@@ -79,11 +88,13 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     repo,
     router,
     auth,
+    subscriptions,
     pool,
     logger: log,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await subscriptions.close();
       await stopSearchServices();
       await auth.close();
       await pool.end();

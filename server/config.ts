@@ -1,4 +1,6 @@
 import { loadAuthConfig, type AuthConfig } from './auth/config.ts';
+import { intEnv } from './env.ts';
+import { loadSubscriptionConfig, type SubscriptionConfig } from './subscriptions/config.ts';
 
 /** Server configuration, read from the environment (see README's configuration table). */
 export interface TributaryConfig {
@@ -24,14 +26,8 @@ export interface TributaryConfig {
   validateWrites: boolean;
   /** SMART authorization (server/auth/config.ts). */
   auth: AuthConfig;
-}
-
-function intEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
-  return n;
+  /** Subscription delivery and bots (server/subscriptions/config.ts). */
+  subscriptions: SubscriptionConfig;
 }
 
 function urlEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -55,5 +51,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     logLevel: env.LOG_LEVEL || 'info',
     validateWrites: env.VALIDATE_WRITES !== 'off',
     auth: loadAuthConfig(env),
+    subscriptions: loadSubscriptionConfig(env),
   };
 }

@@ -29,8 +29,11 @@ export interface HistoryQuery {
   before?: { lastUpdated: string; resourceType: string; id: string; versionId: number };
 }
 
-/** Checks run on every write before it is stored (validation); throws an OutcomeError to refuse it. */
-export type WriteCheck = (resource: Resource) => void;
+/**
+ * Runs on every write before it is stored (validation, then type-specific rules such as a Subscription's): throws an
+ * OutcomeError to refuse it, or returns the resource to store instead (e.g. a requested Subscription made active).
+ */
+export type WriteCheck = (resource: Resource) => Resource | void | Promise<Resource | void>;
 
 type Queryable = pg.Pool | pg.PoolClient;
 
@@ -58,7 +61,13 @@ export class Repository {
     private readonly db: Queryable,
     private readonly check: WriteCheck,
     private readonly inTransaction = false,
+    private readonly commitListeners: (() => void)[] = [],
   ) {}
+
+  /** Calls `listener` after every commit of a write through this repository (e.g. to wake the outbox reader). */
+  onCommit(listener: () => void): void {
+    this.commitListeners.push(listener);
+  }
 
   /** Runs `fn` in one database transaction: everything it writes commits together or not at all. */
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
@@ -68,10 +77,11 @@ export class Repository {
     let broken = false;
     try {
       await client.query('BEGIN');
-      repo = new Repository(client, this.check, true);
+      repo = new Repository(client, this.check, true, this.commitListeners);
       const result = await fn(repo);
       await repo.flush();
       await client.query('COMMIT');
+      if (repo.written.size > 0) for (const listener of this.commitListeners) listener();
       return result;
     } catch (err) {
       // Batches still in flight must finish (or fail) first, or their statements would run after the ROLLBACK.
@@ -263,8 +273,8 @@ export class Repository {
     replaces: boolean,
   ): Promise<T> {
     const lastUpdated = new Date().toISOString();
-    const stored = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
-    this.check(stored);
+    const stamped = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
+    const stored = ((await this.check(stamped)) ?? stamped) as T;
     this.enqueue({
       resourceType: stored.resourceType,
       id: stored.id as string,

@@ -1,0 +1,154 @@
+import type { IndexRows } from '../store/indexer.ts';
+import { fit, parseReferenceTarget } from '../store/index-values.ts';
+import { searchParam } from '../search/registry.ts';
+import type { SubscriptionSpec, Trigger } from './subscription-spec.ts';
+
+/** One trigger of one subscription. */
+export interface Candidate {
+  spec: SubscriptionSpec;
+  trigger: Trigger;
+}
+
+/** Per resource type: triggers findable by an equality value, and those every write of the type must be tested on. */
+interface TypeIndex {
+  anchored: Map<string, Candidate[]>;
+  unanchored: Candidate[];
+}
+
+/**
+ * The live subscriptions, indexed so that a write is tested only against triggers that could match it: each trigger
+ * is filed under its resource type and, when its criteria have a plain token, reference or `_id` equality
+ * (`code=…`, `subject=Patient/1`), under those values ("anchors"). A write then looks up its own index values, so
+ * 10,000 subscriptions on `Observation?subject=…` cost a few hash lookups per Observation, not 10,000 tests.
+ * Anchors only narrow the candidates; the search engine decides (matcher.ts).
+ */
+export class SubscriptionRegistry {
+  private readonly specs = new Map<string, SubscriptionSpec>();
+  private readonly types = new Map<string, TypeIndex>();
+
+  /** Adds or replaces a subscription (any status; only live ones are indexed). */
+  set(spec: SubscriptionSpec): void {
+    this.remove(spec.id);
+    this.specs.set(spec.id, spec);
+    if (!isLive(spec)) return;
+    for (const trigger of spec.triggers) {
+      const index = this.typeIndex(trigger.resourceType);
+      const candidate = { spec, trigger };
+      const anchors = anchorKeys(trigger);
+      if (!anchors) index.unanchored.push(candidate);
+      else for (const key of anchors) index.anchored.set(key, [...(index.anchored.get(key) ?? []), candidate]);
+    }
+  }
+
+  private typeIndex(resourceType: string): TypeIndex {
+    let index = this.types.get(resourceType);
+    if (!index) this.types.set(resourceType, (index = { anchored: new Map(), unanchored: [] }));
+    return index;
+  }
+
+  /** Forgets a subscription. */
+  remove(id: string): void {
+    const old = this.specs.get(id);
+    if (!old) return;
+    this.specs.delete(id);
+    for (const trigger of old.triggers) {
+      const index = this.types.get(trigger.resourceType);
+      if (!index) continue;
+      index.unanchored = index.unanchored.filter((c) => c.spec.id !== id);
+      for (const [key, list] of index.anchored) {
+        const kept = list.filter((c) => c.spec.id !== id);
+        if (kept.length) index.anchored.set(key, kept);
+        else index.anchored.delete(key);
+      }
+      if (index.unanchored.length === 0 && index.anchored.size === 0) this.types.delete(trigger.resourceType);
+    }
+  }
+
+  /** Removes every subscription. */
+  clear(): void {
+    this.specs.clear();
+    this.types.clear();
+  }
+
+  /** The subscription with this id, whatever its status. */
+  get(id: string): SubscriptionSpec | undefined {
+    return this.specs.get(id);
+  }
+
+  /** Number of subscriptions known (any status). */
+  get size(): number {
+    return this.specs.size;
+  }
+
+  /** Whether any live trigger is on this type (if not, its writes need no further look). */
+  watches(resourceType: string): boolean {
+    return this.types.has(resourceType);
+  }
+
+  /** Whether finding this type's candidates needs the resource's index values (some triggers are anchored). */
+  needsValues(resourceType: string): boolean {
+    return (this.types.get(resourceType)?.anchored.size ?? 0) > 0;
+  }
+
+  /** The triggers a version of `resourceType/id` with these index values could match. */
+  candidates(resourceType: string, id: string, rows: IndexRows | undefined): Candidate[] {
+    const index = this.types.get(resourceType);
+    if (!index) return [];
+    const out = [...index.unanchored];
+    if (index.anchored.size === 0) return out;
+    const seen = new Set<Candidate>(out);
+    const add = (key: string) => {
+      for (const c of index.anchored.get(key) ?? []) if (!seen.has(c)) (seen.add(c), out.push(c));
+    };
+    add(`_id|${id.toLowerCase()}`);
+    for (const [code, , value] of rows?.token ?? []) if (value) add(`${code}|${value.toLowerCase()}`);
+    for (const [code, , targetId] of rows?.reference ?? []) if (targetId) add(`${code}|${targetId.toLowerCase()}`);
+    return out;
+  }
+}
+
+/** Live subscriptions get notifications: active, requested (being set up) and error (still retried), not ended. */
+function isLive(spec: SubscriptionSpec): boolean {
+  if (spec.status === 'off') return false;
+  return !spec.end || Date.parse(spec.end) > Date.now();
+}
+
+/**
+ * The anchor keys of a trigger: the values of its most selective plain equality criterion on a token or reference
+ * parameter (or `_id`), one key per ORed value; undefined when it has none (then every write of the type is tested).
+ */
+function anchorKeys(trigger: Trigger): string[] | undefined {
+  let best: string[] | undefined;
+  for (const [name, values] of Object.entries(trigger.criteria)) {
+    if (name.includes(':') || name.includes('.')) continue;
+    const type = name === '_id' ? 'id' : searchParam(trigger.resourceType, name)?.type;
+    if (type !== 'token' && type !== 'reference' && type !== 'id') continue;
+    for (const value of values) {
+      const keys: string[] = [];
+      for (const alternative of value.split(',')) {
+        const key = anchorValue(type, alternative);
+        if (key === undefined) {
+          keys.length = 0;
+          break;
+        }
+        keys.push(`${name}|${key}`);
+      }
+      if (keys.length && (!best || keys.length < best.length)) best = keys;
+    }
+  }
+  return best;
+}
+
+/** The value an index row of this type would hold for a criterion value, lower-cased; undefined if not anchorable. */
+function anchorValue(type: 'token' | 'reference' | 'id', value: string): string | undefined {
+  if (type === 'id') return value.toLowerCase() || undefined;
+  if (type === 'token') {
+    const code = value.slice(value.indexOf('|') + 1).replace(/\\(.)/g, '$1');
+    return code ? fit(code).toLowerCase() : undefined;
+  }
+  // Absolute and canonical references may be indexed by URL only: leave them to the engine.
+  if (value.includes(':')) return undefined;
+  const [, targetId] = parseReferenceTarget(value);
+  if (targetId) return targetId.toLowerCase();
+  return /^[A-Za-z0-9\-.]{1,64}$/.test(value) ? value.toLowerCase() : undefined;
+}

@@ -1,0 +1,191 @@
+import type { Resource, Subscription } from '@medplum/fhirtypes';
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import pg from 'pg';
+import type { FhirRouter } from '../rest/router.ts';
+import type { Repository } from '../store/repository.ts';
+import type { SubscriptionConfig } from './config.ts';
+import { eventCount, purgeDelivered, type Delivery, type DeliveryStatus } from './deliveries.ts';
+import { EndpointPolicy } from './endpoint-policy.ts';
+import { NOTIFY, OutboxFanout } from './fanout.ts';
+import { addSubscriptionOperations } from './handlers.ts';
+import { TriggerMatcher } from './matcher.ts';
+import { outgoingNotification } from './outgoing.ts';
+import { SubscriptionRegistry } from './registry.ts';
+import { postNotification } from './rest-hook.ts';
+import { SpecSource } from './spec-source.ts';
+import { subscriptionRule } from './subscription-rules.ts';
+import type { SubscriptionSpec } from './subscription-spec.ts';
+import { DeliveryWorker, type Send } from './worker.ts';
+
+/** How often old delivered notifications are purged. */
+const PURGE_MS = 3600_000;
+/** Longest a NOTIFY about local writes is held back to coalesce a burst of commits into one. */
+const NOTIFY_COALESCE_MS = 5;
+
+/** The bots the subscription machinery can deliver to (bots/runtime). */
+export interface BotChannel {
+  /** Names of the registered bots. */
+  names(): ReadonlySet<string>;
+  /** Attempts before a bot's notification is dead-lettered. */
+  maxAttempts(bot: string): number;
+  /** Longest a bot run may take (the delivery lease must outlast it). */
+  maxTimeoutMs(): number;
+  /** Runs a bot for a queued notification; throws when the run failed. */
+  deliver: Send;
+}
+
+/** What the running service needs from the server. */
+export interface SubscriptionStartOptions {
+  pool: pg.Pool;
+  databaseUrl: string;
+  repo: Repository;
+  router: FhirRouter;
+  fhirBase: string;
+  httpServer: Server;
+}
+
+/** The subscription service of one node. */
+export interface SubscriptionService {
+  /** The write rule for Subscriptions and topics (part of the Repository's write check). */
+  writeRule(resource: Resource): Promise<Resource | undefined>;
+  /** Starts reading the outbox (when this node becomes the reader) and delivering. */
+  start(options: SubscriptionStartOptions): Promise<void>;
+  /** Call after every local commit of a write: wakes the outbox reader. */
+  onCommit(): void;
+  /** True while this node reads the outbox. */
+  isReader(): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * Subscriptions end to end: the write rule (valid, deliverable, allowed endpoints), the outbox reader that turns
+ * committed writes into queued notifications (fanout.ts), the delivery worker (worker.ts) with its rest-hook and bot
+ * channels, the operations, and the retention purge. Design: server/subscriptions/README.md.
+ */
+export function createSubscriptionService(config: SubscriptionConfig, logger: Logger, bots?: BotChannel): SubscriptionService {
+  const policy = new EndpointPolicy(config.allowedHosts);
+  const knownBots = () => bots?.names() ?? new Set<string>();
+  let repoRef: Repository | undefined;
+  const rule = subscriptionRule({ policy, knownBots, repo: () => repoRef as Repository });
+  let fanout: OutboxFanout | undefined;
+  let worker: DeliveryWorker | undefined;
+  let listener: pg.Client | undefined;
+  let purgeTimer: NodeJS.Timeout | undefined;
+  let notifyTimer: NodeJS.Timeout | undefined;
+  let pool: pg.Pool | undefined;
+
+  const onCommit = () => {
+    if (!fanout) return;
+    fanout.wake();
+    // Another node may be the reader: tell it, coalescing bursts of commits into one NOTIFY.
+    if (fanout.isReader || notifyTimer) return;
+    notifyTimer = setTimeout(() => {
+      notifyTimer = undefined;
+      pool?.query(`SELECT pg_notify('${NOTIFY.outbox}', '')`).catch(() => {});
+    }, NOTIFY_COALESCE_MS);
+  };
+
+  return {
+    writeRule: rule,
+    onCommit,
+    isReader: () => !!fanout?.isReader,
+    async start(options) {
+      pool = options.pool;
+      repoRef = options.repo;
+      const specs = new SpecSource(options.pool, options.repo, knownBots);
+      const registry = new SubscriptionRegistry();
+      const maxAttempts = (spec: SubscriptionSpec) => spec.maxAttempts ?? (spec.bot && bots ? bots.maxAttempts(spec.bot) : config.maxAttempts);
+      fanout = new OutboxFanout({
+        databaseUrl: options.databaseUrl,
+        registry,
+        matcher: new TriggerMatcher(options.repo, () => options.fhirBase),
+        logger,
+        readSpec: (sub) => specs.read(sub),
+        topicsChanged: () => specs.topicsChanged(),
+        loadAll: () => loadSubscriptions(options.pool),
+        maxAttempts,
+        onChange: (after, before) => handshakeFor(after, before, maxAttempts),
+      });
+      const restHook: Send = async (delivery, spec) => {
+        const n = await outgoingNotification(spec as SubscriptionSpec, delivery, {
+          baseUrl: options.fhirBase,
+          maxPayloadBytes: config.maxPayloadBytes,
+          loadVersion: async (type, id, v) => (await options.repo.vread(type, id, v).catch(() => undefined))?.content ?? undefined,
+          eventCount: (id) => eventCount(options.pool, id),
+        });
+        await postNotification(n, config.timeoutMs, policy.lookup());
+      };
+      worker = new DeliveryWorker({
+        pool: options.pool,
+        logger,
+        concurrency: config.concurrency,
+        leaseMs: Math.max(config.timeoutMs, bots?.maxTimeoutMs() ?? 0) + 30_000,
+        retryBaseMs: config.retryBaseMs,
+        retryMaxMs: config.retryMaxMs,
+        loadSpecs: (ids) => specs.load(ids),
+        send: {
+          'rest-hook': restHook,
+          websocket: async () => {},
+          bot: bots?.deliver ?? (async () => Promise.reject(new Error('no bots are registered'))),
+        },
+        onOutcome: (spec, delivery, status, error) => keepStatus(options.repo, spec, delivery, status, error),
+      });
+      addSubscriptionOperations(options.router, {
+        pool: options.pool,
+        specs,
+        websocketUrl: () => options.fhirBase.replace(/^http/, 'ws').replace(/\/fhir$/, '/ws/subscriptions'),
+        kick: () => worker?.kick(),
+      });
+      listener = new pg.Client({ connectionString: options.databaseUrl });
+      listener.on('error', (err) => logger.error({ err }, 'subscription listener connection failed'));
+      listener.on('notification', (n) => {
+        if (n.channel === NOTIFY.deliveries) worker?.kick();
+      });
+      await listener.connect();
+      await listener.query(`LISTEN ${NOTIFY.deliveries}`);
+      fanout.start();
+      worker.start();
+      purgeTimer = setInterval(() => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}), PURGE_MS).unref();
+    },
+    async close() {
+      clearInterval(purgeTimer);
+      clearTimeout(notifyTimer);
+      await fanout?.stop();
+      await worker?.stop();
+      await listener?.end().catch(() => {});
+    },
+  };
+}
+
+/** Every stored Subscription (the reader's registry is built from them). */
+async function loadSubscriptions(pool: pg.Pool): Promise<Subscription[]> {
+  const { rows } = await pool.query<{ content: string }>(`SELECT content FROM resource WHERE resource_type = 'Subscription' AND NOT deleted`);
+  return rows.map((r) => JSON.parse(r.content) as Subscription);
+}
+
+/** A topic-based rest-hook subscription that has just become active gets a handshake (backport IG). */
+function handshakeFor(after: SubscriptionSpec | undefined, before: SubscriptionSpec | undefined, maxAttempts: (s: SubscriptionSpec) => number) {
+  if (!after?.topic || after.channel !== 'rest-hook' || after.status !== 'active' || before?.status === 'active') return [];
+  return [{ subscriptionId: after.id, kind: 'handshake' as const, channel: after.channel, maxAttempts: maxAttempts(after) }];
+}
+
+/**
+ * Keeps `Subscription.status` in step with delivery: `error` (with the reason in `Subscription.error`) once a
+ * notification is dead-lettered, back to `active` after the next successful delivery. Events keep being queued and
+ * attempted while in error, so nothing is lost.
+ */
+async function keepStatus(repo: Repository, spec: SubscriptionSpec | undefined, delivery: Delivery, status: DeliveryStatus, error?: string): Promise<void> {
+  if (!spec) return;
+  const wanted = status === 'dead' ? 'error' : status === 'delivered' && spec.status === 'error' ? 'active' : undefined;
+  if (!wanted || wanted === spec.status) return;
+  await repo.transaction(async (tx) => {
+    const current = await tx.readForUpdate('Subscription', spec.id);
+    const sub = JSON.parse(current.content as string) as Subscription;
+    if (sub.status === 'off' || sub.status === wanted) return;
+    const next: Subscription = { ...sub, status: wanted };
+    if (wanted === 'error') next.error = `Notification ${delivery.eventNumber ?? delivery.kind} failed ${delivery.attempts} times: ${error ?? ''}`.slice(0, 1000);
+    else delete next.error;
+    await tx.update(next as Subscription & { id: string }, { ifMatch: current.versionId });
+  });
+}

@@ -1,0 +1,66 @@
+import type { Subscription } from '@medplum/fhirtypes';
+import type pg from 'pg';
+import type { Repository } from '../store/repository.ts';
+import { readSubscription, type SubscriptionSpec, type Trigger } from './subscription-spec.ts';
+import { loadTopics } from './topics.ts';
+
+/** How long topic definitions are reused before they are read again. */
+const TOPIC_TTL_MS = 5000;
+
+/**
+ * The current delivery form of stored Subscriptions, for nodes that deliver (any node) rather than read the outbox:
+ * each is read from the database (cached per version, so a busy subscription costs one primary-key lookup per
+ * claim), topics from their Basic resources (cached briefly).
+ */
+export class SpecSource {
+  private readonly cache = new Map<string, { versionId: string; spec: SubscriptionSpec | undefined }>();
+  private topics?: { at: number; map: Map<string, Trigger[]> };
+
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly repo: Repository,
+    private readonly knownBots: () => ReadonlySet<string>,
+  ) {}
+
+  /** The specs of these Subscriptions (undefined for deleted or undeliverable ones). */
+  async load(ids: string[]): Promise<Map<string, SubscriptionSpec | undefined>> {
+    const out = new Map<string, SubscriptionSpec | undefined>(ids.map((id) => [id, undefined]));
+    if (ids.length === 0) return out;
+    const { rows } = await this.pool.query<{ id: string; version_id: string; content: string | null }>(
+      `SELECT id, version_id, content FROM resource WHERE resource_type = 'Subscription' AND id = ANY($1::text[]) AND NOT deleted`,
+      [ids],
+    );
+    for (const row of rows) {
+      const cached = this.cache.get(row.id);
+      if (cached?.versionId === row.version_id) {
+        out.set(row.id, cached.spec);
+        continue;
+      }
+      const spec = await this.read(JSON.parse(row.content as string) as Subscription);
+      this.cache.set(row.id, { versionId: row.version_id, spec });
+      out.set(row.id, spec);
+    }
+    return out;
+  }
+
+  /** Reads a Subscription into its spec, or undefined when it cannot be delivered. */
+  async read(sub: Subscription): Promise<SubscriptionSpec | undefined> {
+    const topics = await this.topicMap();
+    try {
+      return readSubscription(sub, (url) => topics.get(url), this.knownBots());
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Forgets the cached topics (one was written). */
+  topicsChanged(): void {
+    this.topics = undefined;
+    this.cache.clear();
+  }
+
+  private async topicMap(): Promise<Map<string, Trigger[]>> {
+    if (!this.topics || Date.now() - this.topics.at > TOPIC_TTL_MS) this.topics = { at: Date.now(), map: await loadTopics(this.repo) };
+    return this.topics.map;
+  }
+}
