@@ -13,6 +13,10 @@ import { createMetrics } from './http/metrics.ts';
 import { createFhirRouter } from './rest/routes.ts';
 import { startSearchServices } from './search/services.ts';
 import { createSubscriptionService, type SubscriptionService } from './subscriptions/service.ts';
+import { BUILT_IN_BOTS } from '../bots/index.ts';
+import { executeBotHandler } from '../bots/runtime/execute.ts';
+import { loadBotDefinitions } from '../bots/runtime/registrations.ts';
+import { BotRuntime } from '../bots/runtime/runtime.ts';
 import type { FhirRouter } from './rest/router.ts';
 import { Repository } from './store/repository.ts';
 import { checkWrite, prepareValidation } from './validation/validator.ts';
@@ -29,6 +33,8 @@ export interface Tributary {
   auth: AuthServer;
   /** Subscriptions: outbox reader, delivery (server/subscriptions). */
   subscriptions: SubscriptionService;
+  /** The bots (bots/): registrations, worker threads, schedules. */
+  bots: BotRuntime;
   pool: pg.Pool;
   logger: Logger;
   close(): Promise<void>;
@@ -48,7 +54,8 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   loadDefinitions();
   if (config.validateWrites) prepareValidation();
   const pool = createPool(databaseUrl, config.dbPoolSize);
-  const subscriptions = createSubscriptionService(config.subscriptions, log);
+  const bots = new BotRuntime(await loadBotDefinitions([...BUILT_IN_BOTS, ...config.subscriptions.botModules]), config.subscriptions.maxAttempts, log);
+  const subscriptions = createSubscriptionService(config.subscriptions, log, bots);
   const repo = new Repository(pool, async (resource) => {
     if (config.validateWrites) checkWrite(resource);
     return subscriptions.writeRule(resource);
@@ -57,6 +64,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
   const auth = createAuthServer(config.auth, log);
   const router = createFhirRouter().useGuard(auth.guard);
+  router.add('POST', 'Device/:id/$execute', 'operation', executeBotHandler(bots));
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
   });
@@ -80,6 +88,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const fhirBase = config.baseUrl?.replace(/\/+$/, '') ?? `${url}/fhir`;
   await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, repo, demo: !!embedded });
   await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server });
+  await bots.start({ router, repo, pool, fhirBase, kick: subscriptions.kick });
   ready = true;
   log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');
   return {
@@ -89,12 +98,14 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     router,
     auth,
     subscriptions,
+    bots,
     pool,
     logger: log,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       await subscriptions.close();
+      await bots.close();
       await stopSearchServices();
       await auth.close();
       await pool.end();

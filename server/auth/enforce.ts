@@ -11,7 +11,7 @@ type Where = SearchCriteria[] | undefined;
 type Run = (ctx: FhirContext) => Promise<FhirResponse>;
 
 /** Operations that only read the instance or type they are called on; their results are confined by the search engine. */
-const READ_OPERATIONS = new Set(['everything', 'meta', 'lastn', 'stats', 'document', 'summary', 'expand', 'lookup', 'validate-code', 'translate', 'subsumes']);
+const READ_OPERATIONS = new Set(['everything', 'meta', 'lastn', 'stats', 'document', 'summary', 'expand', 'lookup', 'validate-code', 'translate', 'subsumes', 'status', 'events', 'get-ws-binding-token']);
 
 /** A decision of the guard, for the audit trail. */
 export interface AccessDecision {

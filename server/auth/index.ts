@@ -75,7 +75,9 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
         res.locals.access = SYSTEM_ACCESS;
         next();
       },
-      guard: (ctx, _req, _match, run) => run(ctx),
+      // Requests carry SYSTEM_ACCESS (no `permits`), which the guard passes untouched; in-process identities with
+      // scopes of their own (bots) stay confined to them.
+      guard: createAccessGuard(),
       audit: undefined,
       security: () => undefined,
       start: async () => {},

@@ -22,6 +22,8 @@ export interface Delivery {
   attempts: number;
   maxAttempts: number;
   lastError: string | null;
+  /** `<bot>@<slot>` for scheduled runs. */
+  dedupeKey: string | null;
   createdAt: string;
   deliveredAt: string | null;
 }
@@ -44,7 +46,7 @@ export interface NewDelivery {
 
 const COLUMNS = `id::float8 AS id, subscription_id AS "subscriptionId", event_number::float8 AS "eventNumber", kind, channel,
   resource_type AS "resourceType", resource_id AS "resourceId", version_id::float8 AS "versionId", action, status, attempts,
-  max_attempts AS "maxAttempts", last_error AS "lastError",
+  max_attempts AS "maxAttempts", last_error AS "lastError", dedupe_key AS "dedupeKey",
   to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "createdAt",
   to_char(delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "deliveredAt"`;
 

@@ -55,6 +55,8 @@ export interface SubscriptionService {
   onCommit(): void;
   /** True while this node reads the outbox. */
   isReader(): boolean;
+  /** Wakes this node's delivery worker (new notifications were queued outside the outbox, e.g. a bot schedule). */
+  kick(): void;
   close(): Promise<void>;
 }
 
@@ -90,6 +92,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
     writeRule: rule,
     onCommit,
     isReader: () => !!fanout?.isReader,
+    kick: () => worker?.kick(),
     async start(options) {
       pool = options.pool;
       repoRef = options.repo;

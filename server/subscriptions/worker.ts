@@ -6,6 +6,9 @@ import type { SubscriptionSpec } from './subscription-spec.ts';
 /** Prefix of the `subscription_id` of a scheduled bot run (it has no Subscription). */
 export const SCHEDULE_PREFIX = 'schedule:';
 
+/** Thrown by a sender for a notification that must not be sent at all (e.g. its bot is disabled): it is cancelled. */
+export class SkipDelivery extends Error {}
+
 /** Sends one notification; throws (with a reason) when it did not get through. */
 export type Send = (delivery: Delivery, spec: SubscriptionSpec | undefined) => Promise<void>;
 
@@ -123,6 +126,10 @@ export class DeliveryWorker {
       await this.deps.onOutcome?.(spec, row, 'delivered');
     } catch (err) {
       const reason = (err as Error).message ?? String(err);
+      if (err instanceof SkipDelivery) {
+        await markCancelled(this.deps.pool, row.id, reason).catch(() => {});
+        return;
+      }
       try {
         const status = await markFailed(this.deps.pool, row.id, reason, this.backoff(row.attempts));
         if (status === 'dead') this.deps.logger.warn({ subscription: row.subscriptionId, event: row.eventNumber, reason }, 'notification dead-lettered');
