@@ -87,7 +87,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const url = `http://${host}:${port}`;
   const fhirBase = config.baseUrl?.replace(/\/+$/, '') ?? `${url}/fhir`;
   await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, repo, demo: !!embedded });
-  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server });
+  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server, resolveAccess: auth.resolveAccess });
   await bots.start({ router, repo, pool, fhirBase, kick: subscriptions.kick });
   ready = true;
   log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');

@@ -52,6 +52,8 @@ export interface AuthServer {
   authenticate: RequestHandler;
   /** The router guard enforcing scopes on every interaction (FhirRouter.useGuard). */
   guard: RouteGuard;
+  /** The access of a bearer token (undefined when missing or invalid), for doors without express (websockets). */
+  resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
   /** Builds the provider (keys, clients, accounts); call once the server listens. */
   start(options: AuthStartOptions): Promise<void>;
   /** The CapabilityStatement's `rest.security` (SMART oauth-uris), once started; undefined with `AUTH=off`. */
@@ -78,6 +80,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       // Requests carry SYSTEM_ACCESS (no `permits`), which the guard passes untouched; in-process identities with
       // scopes of their own (bots) stay confined to them.
       guard: createAccessGuard(),
+      resolveAccess: async () => SYSTEM_ACCESS,
       audit: undefined,
       security: () => undefined,
       start: async () => {},
@@ -173,6 +176,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     routes,
     authenticate: (req, res, next) => bearer(req, res, (err?: unknown) => (err || !apiLimit ? next(err) : apiLimit(req, res, next))),
     guard: createAccessGuard((d) => audit?.record(auditRecordOf(d))),
+    resolveAccess: async (token) => (token ? resolve(token).catch(() => undefined) : undefined),
     get audit() {
       return audit;
     },

@@ -128,10 +128,11 @@ export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<
 
 /** When the next pending notification falls due (for the worker's sleep), or undefined if none is pending. */
 export async function nextDueAt(db: Db): Promise<number | undefined> {
-  const { rows } = await db.query<{ at: Date | null }>(
-    `SELECT min(greatest(next_attempt_at, coalesce(lease_until, next_attempt_at))) AS at FROM subscription_delivery WHERE status = 'pending'`,
+  const { rows } = await db.query<{ at: number | null }>(
+    `SELECT (extract(epoch FROM min(greatest(next_attempt_at, coalesce(lease_until, next_attempt_at)))) * 1000)::float8 AS at
+     FROM subscription_delivery WHERE status = 'pending'`,
   );
-  return rows[0]?.at ? rows[0].at.getTime() : undefined;
+  return rows[0]?.at ?? undefined;
 }
 
 /** Records a successful delivery. */

@@ -90,14 +90,15 @@ function bindingTokenHandler(deps: OperationDeps): FhirHandler {
     const spec = await subscriptionOf(ctx, deps, id);
     if (spec.channel !== 'websocket') throw unprocessable(`Subscription/${id} does not use the websocket channel`);
     const token = randomBytes(24).toString('base64url');
-    const { rows } = await deps.pool.query<{ expires: Date }>(
-      `INSERT INTO ws_binding_token (token, subscription_ids, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second') RETURNING expires_at AS expires`,
+    const { rows } = await deps.pool.query<{ expires: string }>(
+      `INSERT INTO ws_binding_token (token, subscription_ids, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')
+       RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires`,
       [token, [id], BINDING_TOKEN_TTL_S],
     );
     await deps.pool.query('DELETE FROM ws_binding_token WHERE expires_at < now()');
     const parameter: ParametersParameter[] = [
       { name: 'token', valueString: token },
-      { name: 'expiration', valueDateTime: rows[0].expires.toISOString() },
+      { name: 'expiration', valueDateTime: rows[0].expires },
       { name: 'subscription', valueString: `${ctx.baseUrl}/Subscription/${id}` },
       { name: 'websocket-url', valueUrl: deps.websocketUrl() },
     ];

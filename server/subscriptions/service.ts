@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import pg from 'pg';
 import type { FhirRouter } from '../rest/router.ts';
+import type { AccessContext } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import type { SubscriptionConfig } from './config.ts';
 import { eventCount, purgeDelivered, type Delivery, type DeliveryStatus } from './deliveries.ts';
@@ -16,6 +17,7 @@ import { postNotification } from './rest-hook.ts';
 import { SpecSource } from './spec-source.ts';
 import { subscriptionRule } from './subscription-rules.ts';
 import type { SubscriptionSpec } from './subscription-spec.ts';
+import { WEBSOCKET_PATH, WebsocketHub } from './websocket.ts';
 import { DeliveryWorker, type Send } from './worker.ts';
 
 /** How often old delivered notifications are purged. */
@@ -43,6 +45,8 @@ export interface SubscriptionStartOptions {
   router: FhirRouter;
   fhirBase: string;
   httpServer: Server;
+  /** The access of a bearer token (server/auth), for websocket clients binding the R4 way. */
+  resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
 }
 
 /** The subscription service of one node. */
@@ -73,6 +77,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
   let fanout: OutboxFanout | undefined;
   let worker: DeliveryWorker | undefined;
   let listener: pg.Client | undefined;
+  let hub: WebsocketHub | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   let notifyTimer: NodeJS.Timeout | undefined;
   let pool: pg.Pool | undefined;
@@ -134,19 +139,37 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         },
         onOutcome: (spec, delivery, status, error) => keepStatus(options.repo, spec, delivery, status, error),
       });
-      addSubscriptionOperations(options.router, {
-        pool: options.pool,
-        specs,
-        websocketUrl: () => options.fhirBase.replace(/^http/, 'ws').replace(/\/fhir$/, '/ws/subscriptions'),
-        kick: () => worker?.kick(),
+      const websocketUrl = `${new URL(options.fhirBase).origin.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`;
+      addSubscriptionOperations(options.router, { pool: options.pool, specs, websocketUrl: () => websocketUrl, kick: () => worker?.kick() });
+      options.router.capabilities.addStatementContributor((cs) => {
+        const rest = cs.rest?.[0];
+        if (rest) rest.extension = [...(rest.extension ?? []), { url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: websocketUrl }];
       });
+      hub = new WebsocketHub({
+        pool: options.pool,
+        repo: options.repo,
+        specs,
+        baseUrl: options.fhirBase,
+        logger,
+        mayRead: async (req, id) => {
+          const url = new URL(req.url ?? '/', 'http://localhost');
+          const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? undefined;
+          const access = await options.resolveAccess(token);
+          if (!access) return false;
+          const ctx = { repo: options.repo, baseUrl: options.fhirBase, requestId: 'websocket', access };
+          const res = await options.router.handle(ctx, { method: 'GET', path: `Subscription/${id}`, query: {}, headers: {} }).catch(() => undefined);
+          return res?.status === 200;
+        },
+      });
+      hub.attach(options.httpServer);
       listener = new pg.Client({ connectionString: options.databaseUrl });
       listener.on('error', (err) => logger.error({ err }, 'subscription listener connection failed'));
       listener.on('notification', (n) => {
         if (n.channel === NOTIFY.deliveries) worker?.kick();
+        else if (n.channel === NOTIFY.websocket) hub?.notify(n.payload ?? '*');
       });
       await listener.connect();
-      await listener.query(`LISTEN ${NOTIFY.deliveries}`);
+      await listener.query(`LISTEN ${NOTIFY.deliveries}; LISTEN ${NOTIFY.websocket}`);
       fanout.start();
       worker.start();
       purgeTimer = setInterval(() => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}), PURGE_MS).unref();
@@ -156,6 +179,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
       clearTimeout(notifyTimer);
       await fanout?.stop();
       await worker?.stop();
+      await hub?.close();
       await listener?.end().catch(() => {});
     },
   };
