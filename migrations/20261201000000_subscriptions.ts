@@ -27,6 +27,7 @@ export async function up(knex: Knex): Promise<void> {
       max_attempts integer NOT NULL,
       next_attempt_at timestamptz NOT NULL DEFAULT now(),
       lease_until timestamptz,
+      lease_owner text,
       last_error text,
       dedupe_key text UNIQUE,
       created_at timestamptz NOT NULL DEFAULT now(),

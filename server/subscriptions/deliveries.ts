@@ -99,16 +99,30 @@ function numbered(d: NewDelivery): boolean {
 }
 
 /**
- * Claims up to `limit` due notifications for this node: pending, due, not leased by another node, and not behind an
- * earlier pending notification of the same subscription about the same resource (so each resource's notifications
- * go out in order, retries included). A claim is a lease: if this node dies, another takes the row over once
- * `leaseMs` has passed. `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting on each other.
+ * The identity of a node's lease-holding database session (`pid@backend_start`): while that session lives, its leases
+ * hold; when the node dies, Postgres ends the session and its leases are free at once.
  */
-export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<Delivery[]> {
+export async function leaseOwner(client: pg.ClientBase): Promise<string> {
+  const { rows } = await client.query<{ owner: string }>(
+    `SELECT pid || '@' || extract(epoch FROM backend_start) AS owner FROM pg_stat_activity WHERE pid = pg_backend_pid()`,
+  );
+  return rows[0].owner;
+}
+
+/**
+ * Claims up to `limit` due notifications for this node: pending, due, not leased by a live node, and not behind an
+ * earlier pending notification of the same subscription about the same resource (so each resource's notifications
+ * go out in order, retries included). A claim is a lease held by `owner` (leaseOwner): it lapses after `leaseMs`,
+ * or as soon as the owner's database session is gone (the node died), so a crashed node's notifications are taken
+ * over at once. `FOR UPDATE SKIP LOCKED` lets several nodes claim at once without waiting on each other.
+ */
+export async function claimDue(db: Db, limit: number, leaseMs: number, owner: string): Promise<Delivery[]> {
   const { rows } = await db.query<Delivery>(
     `WITH due AS (
        SELECT d.id FROM subscription_delivery d
-       WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
+       WHERE d.status = 'pending' AND d.next_attempt_at <= now()
+         AND (d.lease_until IS NULL OR d.lease_until < now() OR NOT EXISTS (
+           SELECT 1 FROM pg_stat_activity a WHERE a.pid || '@' || extract(epoch FROM a.backend_start) = d.lease_owner))
          AND NOT EXISTS (
            SELECT 1 FROM subscription_delivery e
            WHERE e.status = 'pending' AND e.subscription_id = d.subscription_id AND e.resource_type = d.resource_type
@@ -117,11 +131,11 @@ export async function claimDue(db: Db, limit: number, leaseMs: number): Promise<
        LIMIT $1
        FOR UPDATE SKIP LOCKED),
      claimed AS (
-       UPDATE subscription_delivery s SET lease_until = now() + $2 * interval '1 millisecond', attempts = s.attempts + 1
+       UPDATE subscription_delivery s SET lease_until = now() + $2 * interval '1 millisecond', lease_owner = $3, attempts = s.attempts + 1
        FROM due WHERE s.id = due.id
        RETURNING s.*)
      SELECT ${COLUMNS} FROM claimed ORDER BY id`,
-    [limit, leaseMs],
+    [limit, leaseMs, owner],
   );
   return rows;
 }

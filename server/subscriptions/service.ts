@@ -6,7 +6,7 @@ import type { FhirRouter } from '../rest/router.ts';
 import type { AccessContext } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import type { SubscriptionConfig } from './config.ts';
-import { eventCount, purgeDelivered, type Delivery, type DeliveryStatus } from './deliveries.ts';
+import { eventCount, leaseOwner, purgeDelivered, type Delivery, type DeliveryStatus } from './deliveries.ts';
 import { EndpointPolicy } from './endpoint-policy.ts';
 import { NOTIFY, OutboxFanout } from './fanout.ts';
 import { addSubscriptionOperations } from './handlers.ts';
@@ -78,6 +78,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
   let worker: DeliveryWorker | undefined;
   let listener: pg.Client | undefined;
   let hub: WebsocketHub | undefined;
+  let owner = '';
   let purgeTimer: NodeJS.Timeout | undefined;
   let notifyTimer: NodeJS.Timeout | undefined;
   let pool: pg.Pool | undefined;
@@ -129,6 +130,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         logger,
         concurrency: config.concurrency,
         leaseMs: Math.max(config.timeoutMs, bots?.maxTimeoutMs() ?? 0) + 30_000,
+        owner: () => owner,
         retryBaseMs: config.retryBaseMs,
         retryMaxMs: config.retryMaxMs,
         loadSpecs: (ids) => specs.load(ids),
@@ -170,6 +172,8 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
       });
       await listener.connect();
       await listener.query(`LISTEN ${NOTIFY.deliveries}; LISTEN ${NOTIFY.websocket}`);
+      // The listener's session also vouches for this node's delivery leases (deliveries.ts claimDue).
+      owner = await leaseOwner(listener);
       fanout.start();
       worker.start();
       purgeTimer = setInterval(() => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}), PURGE_MS).unref();

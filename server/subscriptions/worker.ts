@@ -20,6 +20,8 @@ export interface WorkerDeps {
   concurrency: number;
   /** How long a claim lasts: longer than any send may take (rest-hook timeout, bot timeout). */
   leaseMs: number;
+  /** The lease owner (deliveries.ts leaseOwner) of this node's session. */
+  owner(): string;
   retryBaseMs: number;
   retryMaxMs: number;
   /** The current form of these Subscriptions (undefined: deleted or no longer deliverable). */
@@ -78,7 +80,7 @@ export class DeliveryWorker {
   }
 
   private async claim(limit: number): Promise<number> {
-    const rows = await claimDue(this.deps.pool, limit, this.deps.leaseMs);
+    const rows = await claimDue(this.deps.pool, limit, this.deps.leaseMs, this.deps.owner());
     if (rows.length === 0) return 0;
     const specs = await this.deps.loadSpecs([...new Set(rows.filter((r) => !r.subscriptionId.startsWith(SCHEDULE_PREFIX)).map((r) => r.subscriptionId))]);
     for (const row of rows) {

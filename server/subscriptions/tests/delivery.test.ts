@@ -66,7 +66,8 @@ describe('delivery', () => {
       res.end();
     });
     receivers.push(receiver);
-    await subscribe(receiver.url, 'flaky');
+    // Enough attempts that 60% failures cannot exhaust them (0.6^50 per event).
+    await subscribe(receiver.url, 'flaky', [{ url: MAX_ATTEMPTS_EXT, valuePositiveInt: 50 }]);
     const ids: string[] = [];
     for (let i = 0; i < 8; i++) ids.push((await fhir(server, 'POST', 'Observation', obs('flaky', 0))).body.id);
     const written = new Set(ids.map((id) => `Observation/${id}/1`));
