@@ -15,7 +15,7 @@ import { startSearchServices } from './search/services.ts';
 import { createSubscriptionService, type SubscriptionService } from './subscriptions/service.ts';
 import { BUILT_IN_BOTS } from '../bots/index.ts';
 import { executeBotHandler } from '../bots/runtime/execute.ts';
-import { loadBotDefinitions } from '../bots/runtime/registrations.ts';
+import { selectBots } from '../bots/runtime/registrations.ts';
 import { BotRuntime } from '../bots/runtime/runtime.ts';
 import type { FhirRouter } from './rest/router.ts';
 import { Repository } from './store/repository.ts';
@@ -54,7 +54,8 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   loadDefinitions();
   if (config.validateWrites) prepareValidation();
   const pool = createPool(databaseUrl, config.dbPoolSize);
-  const bots = new BotRuntime(await loadBotDefinitions([...BUILT_IN_BOTS, ...config.subscriptions.botModules]), config.subscriptions.maxAttempts, log);
+  const botDefinitions = await selectBots(BUILT_IN_BOTS, config.subscriptions.bots, config.subscriptions.botModules);
+  const bots = new BotRuntime(botDefinitions, config.subscriptions.maxAttempts, log);
   const subscriptions = createSubscriptionService(config.subscriptions, log, bots);
   const repo = new Repository(pool, async (resource) => {
     if (config.validateWrites) checkWrite(resource);

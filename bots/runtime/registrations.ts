@@ -15,6 +15,25 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MEMORY_MB = 128;
 
 /**
+ * The bots a server runs: the built-in ones named in `enabled` (`BOTS`; an unknown name stops the start) and every
+ * module of the operator's (`BOT_MODULES`).
+ */
+export async function selectBots(builtIn: URL[], enabled: string[], modules: string[]): Promise<BotDefinition[]> {
+  const available = await loadBotDefinitions(builtIn);
+  for (const name of enabled) {
+    if (!available.some((d) => d.registration.name === name)) {
+      throw new Error(`BOTS names "${name}", which is not a built-in bot (${available.map((d) => d.registration.name).join(', ')})`);
+    }
+  }
+  const own = await loadBotDefinitions(modules);
+  const chosen = [...available.filter((d) => enabled.includes(d.registration.name)), ...own];
+  const names = chosen.map((d) => d.registration.name);
+  const twice = names.find((n, i) => names.indexOf(n) !== i);
+  if (twice) throw new Error(`two bots are named "${twice}"`);
+  return chosen;
+}
+
+/**
  * Imports bot modules (each exports `registration` and `handler`) and checks their registrations: a unique name, at
  * least one trigger or a schedule, valid trigger criteria and cron pattern, and `system/` scopes only. A bad
  * registration stops the server at start, naming the module — better than a bot that silently never runs.

@@ -20,7 +20,9 @@ export interface SubscriptionConfig {
   concurrency: number;
   /** Days delivered notifications stay as the subscriptions' event log (`$events`, websocket catch-up). */
   retentionDays: number;
-  /** Extra bot modules (paths) registered at start beside those in bots/. */
+  /** Built-in bots (bots/index.ts) to run, by name; none unless listed. */
+  bots: string[];
+  /** Bot modules of the operator's own (paths), registered at start. */
   botModules: string[];
 }
 
@@ -35,6 +37,7 @@ export function loadSubscriptionConfig(env: NodeJS.ProcessEnv): SubscriptionConf
     maxPayloadBytes: intEnv(env, 'SUBSCRIPTION_MAX_PAYLOAD_BYTES', 1024 * 1024),
     concurrency: intEnv(env, 'SUBSCRIPTION_CONCURRENCY', 8) || 1,
     retentionDays: intEnv(env, 'SUBSCRIPTION_RETENTION_DAYS', 7),
+    bots: listEnv(env, 'BOTS'),
     botModules: listEnv(env, 'BOT_MODULES'),
   };
 }

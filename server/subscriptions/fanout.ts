@@ -224,8 +224,9 @@ export class OutboxFanout {
     const previous: Wanted[] = [];
     for (const event of events) {
       const subject = event.content ?? event.previous;
-      const rows = subject && this.deps.registry.needsValues(event.resourceType) ? extractIndexRows(subject) : undefined;
-      for (const { spec, trigger } of this.deps.registry.candidates(event.resourceType, event.id, rows)) {
+      if (!subject) continue;
+      event.rows = extractIndexRows(subject);
+      for (const { spec, trigger } of this.deps.registry.candidates(event.resourceType, event.id, event.rows)) {
         pairs.push({ event, trigger, spec });
         if (!event.previous && event.versionId > 1 && needsPrevious(trigger, event)) previous.push([event, event.versionId - 1, 'previous']);
       }

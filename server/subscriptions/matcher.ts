@@ -4,7 +4,12 @@ import type { SearchCriteria } from '../rest/types.ts';
 import { buildWhere } from '../search/engine.ts';
 import { parseSearch } from '../search/parse.ts';
 import type { Repository } from '../store/repository.ts';
+import type { IndexRows } from '../store/indexer.ts';
+import { compileEquality, type EqualityTest } from './equality.ts';
 import type { Interaction, Trigger } from './subscription-spec.ts';
+
+/** SQL match queries a batch runs at once. */
+const PARALLEL_QUERIES = 4;
 
 /** A committed write as the outbox recorded it, with the versions matching needs. */
 export interface WriteEvent {
@@ -17,6 +22,8 @@ export interface WriteEvent {
   content?: Resource;
   /** The version before it, loaded when a trigger needs it (deletions, topic `previous` criteria). */
   previous?: Resource;
+  /** Index rows of `content` (of `previous` for a deletion), when the reader computed them. */
+  rows?: IndexRows;
 }
 
 /** The interaction a write counts as for triggers (a PATCH is an update). */
@@ -31,13 +38,16 @@ export function needsPrevious(trigger: Trigger, event: WriteEvent): boolean {
 }
 
 /**
- * Decides which (event, trigger) pairs match. The written version is judged by the search engine itself (one SQL
- * query per trigger and batch, over the events' ids), so criteria mean exactly what a search with them returns —
- * chains, `_has`, modifiers and all. When the resource has changed again since (the event's version is no longer
- * current), or for the previous version of a deletion or a topic's `previous` test, the version's content is judged
- * in memory with @medplum/core's search matcher instead.
+ * Decides which (event, trigger) pairs match. Criteria made of plain equalities are decided on the version's own
+ * index rows (equality.ts: exactly what the search engine's SQL would decide, without a query). Other criteria are
+ * judged by the search engine itself (one SQL query per trigger and batch, over the events' ids), so they mean
+ * exactly what a search with them returns — chains, `_has`, modifiers and all. When the resource has changed again
+ * since (the event's version is no longer current), or for the previous version of a deletion or a topic's
+ * `previous` test, the version's content is judged in memory with @medplum/core's search matcher instead.
  */
 export class TriggerMatcher {
+  private readonly equality = new WeakMap<Trigger, EqualityTest | null>();
+
   constructor(
     private readonly repo: Repository,
     private readonly baseUrl: () => string,
@@ -50,29 +60,51 @@ export class TriggerMatcher {
     for (let i = 0; i < pairs.length; i++) {
       const { event, trigger } = pairs[i];
       if (!trigger.interactions.has(interactionOf(event))) continue;
-      if (event.action === 'delete' || Object.keys(trigger.criteria).length === 0) {
-        results[i] = this.decide(trigger, event, currentTest(trigger, event));
+      if (event.action === 'delete') {
+        const current = trigger.resultForDelete ? trigger.resultForDelete === 'test-passes' : this.inMemory(trigger, trigger.criteria, event.previous, event.rows);
+        results[i] = this.decide(trigger, event, current);
+        continue;
+      }
+      const test = this.equalityOf(trigger);
+      if (Object.keys(trigger.criteria).length === 0 || (test && event.rows)) {
+        results[i] = this.decide(trigger, event, !test || !event.rows || test(event.id, event.rows));
         continue;
       }
       byTrigger.set(trigger, [...(byTrigger.get(trigger) ?? []), i]);
     }
     const negatives: number[] = [];
-    for (const [trigger, indexes] of byTrigger) {
-      const matched = await this.matchInDatabase(trigger, indexes.map((i) => pairs[i].event));
-      for (const i of indexes) {
-        const { event } = pairs[i];
-        if (matched.has(`${event.id}/${event.versionId}`)) results[i] = this.decide(trigger, event, true);
-        else negatives.push(i);
-      }
+    const groups = [...byTrigger];
+    for (let g = 0; g < groups.length; g += PARALLEL_QUERIES) {
+      const chunk = groups.slice(g, g + PARALLEL_QUERIES);
+      const matched = await Promise.all(chunk.map(([trigger, indexes]) => this.matchInDatabase(trigger, indexes.map((i) => pairs[i].event))));
+      chunk.forEach(([trigger, indexes], k) => {
+        for (const i of indexes) {
+          const { event } = pairs[i];
+          if (matched[k].has(`${event.id}/${event.versionId}`)) results[i] = this.decide(trigger, event, true);
+          else negatives.push(i);
+        }
+      });
     }
     // A version the database did not match may simply no longer be current: judge those in memory.
     const stale = await this.staleVersions(negatives.map((i) => pairs[i].event));
     for (const i of negatives) {
       const { event, trigger } = pairs[i];
-      const current = stale.has(`${event.resourceType}/${event.id}/${event.versionId}`) ? matchesInMemory(event.content, trigger.resourceType, trigger.criteria) : false;
+      const current = stale.has(`${event.resourceType}/${event.id}/${event.versionId}`) ? this.inMemory(trigger, trigger.criteria, event.content, undefined) : false;
       results[i] = this.decide(trigger, event, current);
     }
     return results;
+  }
+
+  private equalityOf(trigger: Trigger): EqualityTest | undefined {
+    if (!this.equality.has(trigger)) this.equality.set(trigger, compileEquality(trigger.resourceType, trigger.criteria, this.baseUrl()) ?? null);
+    return this.equality.get(trigger) ?? undefined;
+  }
+
+  /** Judges a version without the database: on its index rows when the criteria allow, else with @medplum/core. */
+  private inMemory(trigger: Trigger, criteria: SearchCriteria, resource: Resource | undefined, rows: IndexRows | undefined): boolean {
+    const test = criteria === trigger.criteria ? this.equalityOf(trigger) : undefined;
+    if (resource && test && rows) return test(resource.id as string, rows);
+    return matchesInMemory(resource, trigger.resourceType, criteria);
   }
 
   /** Applies a topic's `previous` test (when it has one) to the result of the current test. */
@@ -81,7 +113,7 @@ export class TriggerMatcher {
     const previous =
       event.action === 'create'
         ? (trigger.resultForCreate ?? 'test-passes') === 'test-passes'
-        : matchesInMemory(event.previous, trigger.resourceType, trigger.previous);
+        : this.inMemory(trigger, trigger.previous, event.previous, undefined);
     return trigger.requireBoth ? current && previous : current || previous;
   }
 
@@ -110,13 +142,6 @@ export class TriggerMatcher {
     );
     return new Set(rows.map((r) => `${r.resource_type}/${r.id}/${r.version_id}`));
   }
-}
-
-/** The current test of a deletion (or of empty criteria): the topic's stated result, or the last live version. */
-function currentTest(trigger: Trigger, event: WriteEvent): boolean {
-  if (event.action !== 'delete') return true;
-  if (trigger.resultForDelete) return trigger.resultForDelete === 'test-passes';
-  return matchesInMemory(event.previous, trigger.resourceType, trigger.criteria);
 }
 
 /** @medplum/core's in-memory search matching of one resource version. */

@@ -1,4 +1,4 @@
-import type { IndexRows } from '../store/indexer.ts';
+import { INDEX_TABLES, type IndexRows } from '../store/indexer.ts';
 import { fit, parseReferenceTarget } from '../store/index-values.ts';
 import { searchParam } from '../search/registry.ts';
 import type { SubscriptionSpec, Trigger } from './subscription-spec.ts';
@@ -7,6 +7,8 @@ import type { SubscriptionSpec, Trigger } from './subscription-spec.ts';
 export interface Candidate {
   spec: SubscriptionSpec;
   trigger: Trigger;
+  /** Index codes a matching version must have rows for (plain criteria cannot match a resource without values). */
+  requires: string[];
 }
 
 /** Per resource type: triggers findable by an equality value, and those every write of the type must be tested on. */
@@ -33,7 +35,7 @@ export class SubscriptionRegistry {
     if (!isLive(spec)) return;
     for (const trigger of spec.triggers) {
       const index = this.typeIndex(trigger.resourceType);
-      const candidate = { spec, trigger };
+      const candidate = { spec, trigger, requires: requiredCodes(trigger) };
       const anchors = anchorKeys(trigger);
       if (!anchors) index.unanchored.push(candidate);
       else for (const key of anchors) index.anchored.set(key, [...(index.anchored.get(key) ?? []), candidate]);
@@ -85,24 +87,24 @@ export class SubscriptionRegistry {
     return this.types.has(resourceType);
   }
 
-  /** Whether finding this type's candidates needs the resource's index values (some triggers are anchored). */
-  needsValues(resourceType: string): boolean {
-    return (this.types.get(resourceType)?.anchored.size ?? 0) > 0;
-  }
-
-  /** The triggers a version of `resourceType/id` with these index values could match. */
-  candidates(resourceType: string, id: string, rows: IndexRows | undefined): Candidate[] {
+  /**
+   * The triggers a version of `resourceType/id` with these index rows could match: the anchored ones its values
+   * find, and the unanchored ones whose plain criteria all have values in it.
+   */
+  candidates(resourceType: string, id: string, rows: IndexRows): Candidate[] {
     const index = this.types.get(resourceType);
     if (!index) return [];
-    const out = [...index.unanchored];
+    const codes = new Set<string>();
+    for (const table of INDEX_TABLES) for (const row of rows[table]) codes.add(row[0]);
+    const out = index.unanchored.filter((c) => c.requires.every((code) => codes.has(code)));
     if (index.anchored.size === 0) return out;
     const seen = new Set<Candidate>(out);
     const add = (key: string) => {
       for (const c of index.anchored.get(key) ?? []) if (!seen.has(c)) (seen.add(c), out.push(c));
     };
     add(`_id|${id.toLowerCase()}`);
-    for (const [code, , value] of rows?.token ?? []) if (value) add(`${code}|${value.toLowerCase()}`);
-    for (const [code, , targetId] of rows?.reference ?? []) if (targetId) add(`${code}|${targetId.toLowerCase()}`);
+    for (const [code, , value] of rows.token) if (value) add(`${code}|${value.toLowerCase()}`);
+    for (const [code, , targetId] of rows.reference) if (targetId) add(`${code}|${targetId.toLowerCase()}`);
     return out;
   }
 }
@@ -111,6 +113,22 @@ export class SubscriptionRegistry {
 function isLive(spec: SubscriptionSpec): boolean {
   if (spec.status === 'off') return false;
   return !spec.end || Date.parse(spec.end) > Date.now();
+}
+
+/**
+ * The index codes a version must have rows for to match the trigger's plain criteria (`value-quantity=gt5` needs a
+ * value-quantity row; a chain needs its reference). Modifiers that match absence or derived rows (`:missing`,
+ * `:not`, `:text`, …), `_has` and the `_` parameters answered elsewhere require nothing.
+ */
+function requiredCodes(trigger: Trigger): string[] {
+  const codes: string[] = [];
+  for (const name of Object.keys(trigger.criteria)) {
+    if (name.startsWith('_')) continue;
+    const first = name.split('.')[0];
+    if (first.includes(':') && !name.includes('.')) continue;
+    codes.push(first.split(':')[0]);
+  }
+  return codes;
 }
 
 /**

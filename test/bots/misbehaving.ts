@@ -9,7 +9,7 @@ export const registration: BotRegistration = {
   description: 'Fails in the way the Observation asks it to.',
   triggers: ['Observation?code=throw,hang,oom,forbidden'],
   scopes: 'system/Observation.rs',
-  timeoutMs: 1500,
+  timeoutMs: 3000,
   maxAttempts: 2,
   memoryMb: 32,
 };
