@@ -34,6 +34,8 @@ export interface FanoutDeps {
   maxAttempts(spec: SubscriptionSpec): number;
   /** Notifications a subscription change itself causes (a topic subscription's handshake). */
   onChange?(spec: SubscriptionSpec | undefined, before: SubscriptionSpec | undefined): NewDelivery[];
+  /** Called after a batch committed, with the subscriptions it queued notifications for. */
+  onQueued?(subscriptionIds: Set<string>): void;
 }
 
 interface OutboxRow {
@@ -160,6 +162,7 @@ export class OutboxFanout {
       const inserted = await insertDeliveries(client, deliveries);
       await client.query('DELETE FROM outbox WHERE seq = ANY($1::bigint[])', [events.map((e) => e.seq)]);
       await client.query('COMMIT');
+      this.deps.onQueued?.(new Set(inserted.map((d) => d.subscriptionId)));
       await this.announce(client, inserted);
       return rows.length;
     } catch (err) {

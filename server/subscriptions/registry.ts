@@ -77,6 +77,11 @@ export class SubscriptionRegistry {
     return this.specs.get(id);
   }
 
+  /** Every subscription known (any status). */
+  all(): IterableIterator<SubscriptionSpec> {
+    return this.specs.values();
+  }
+
   /** Number of subscriptions known (any status). */
   get size(): number {
     return this.specs.size;

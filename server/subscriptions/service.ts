@@ -10,6 +10,7 @@ import { eventCount, leaseOwner, purgeDelivered, type Delivery, type DeliverySta
 import { EndpointPolicy } from './endpoint-policy.ts';
 import { NOTIFY, OutboxFanout } from './fanout.ts';
 import { addSubscriptionOperations } from './handlers.ts';
+import { Heartbeats } from './heartbeats.ts';
 import { TriggerMatcher } from './matcher.ts';
 import { outgoingNotification } from './outgoing.ts';
 import { SubscriptionRegistry } from './registry.ts';
@@ -78,6 +79,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
   let worker: DeliveryWorker | undefined;
   let listener: pg.Client | undefined;
   let hub: WebsocketHub | undefined;
+  let heartbeats: Heartbeats | undefined;
   let owner = '';
   let purgeTimer: NodeJS.Timeout | undefined;
   let notifyTimer: NodeJS.Timeout | undefined;
@@ -115,7 +117,9 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         loadAll: () => loadSubscriptions(options.pool),
         maxAttempts,
         onChange: (after, before) => handshakeFor(after, before, maxAttempts),
+        onQueued: (ids) => heartbeats?.queued(ids),
       });
+      heartbeats = new Heartbeats(options.pool, registry, () => !!fanout?.isReader, maxAttempts, () => worker?.kick());
       const restHook: Send = async (delivery, spec) => {
         const n = await outgoingNotification(spec as SubscriptionSpec, delivery, {
           baseUrl: options.fhirBase,
@@ -176,11 +180,13 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
       owner = await leaseOwner(listener);
       fanout.start();
       worker.start();
+      heartbeats.start();
       purgeTimer = setInterval(() => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}), PURGE_MS).unref();
     },
     async close() {
       clearInterval(purgeTimer);
       clearTimeout(notifyTimer);
+      heartbeats?.stop();
       await fanout?.stop();
       await worker?.stop();
       await hub?.close();

@@ -9,7 +9,7 @@ import { SubscriptionRegistry } from '../registry.ts';
 import { criteriaTrigger, type SubscriptionSpec } from '../subscription-spec.ts';
 
 let server: Tributary;
-const stored: Resource[] = [];
+const stored: (Resource & { code?: unknown; subject?: unknown })[] = [];
 
 const OBSERVATIONS = [
   { code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] }, subject: { reference: 'Patient/p1' } },
