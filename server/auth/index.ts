@@ -212,7 +212,7 @@ function auditOAuthDecisions(provider: Provider, audit: AuditTrail): void {
 /** The AuditEvent record of a guard decision (BALP RESTful activity). */
 function auditRecordOf(d: AccessDecision): AuditRecord {
   const method = d.req.method;
-  const search = method === 'GET' && !d.id && !d.req.path.includes('_history');
+  const search = d.interaction.startsWith('search');
   const query = new URLSearchParams(Object.entries(d.req.query).flatMap(([k, vs]) => vs.map((v) => [k, v]))).toString();
   return {
     kind: 'rest',
