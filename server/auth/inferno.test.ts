@@ -7,8 +7,8 @@ import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } fr
 
 /**
  * The checks of the Inferno SMART App Launch (STU2) test kit, written as our own tests since Inferno cannot run here:
- * discovery, standalone and EHR launch token responses, OpenID Connect ID token, token refresh, backend services,
- * token introspection; plus key rotation and RFC 7591 dynamic registration.
+ * discovery, standalone and EHR launch token responses, OpenID Connect ID token, token refresh, token introspection
+ * (backend services: backend-services.test.ts); plus key rotation and RFC 7591 dynamic registration.
  */
 
 const REDIRECT = 'http://127.0.0.1:9/inferno';
@@ -108,6 +108,23 @@ describe('Standalone launch and OpenID Connect', () => {
   });
 });
 
+describe('EHR launch', () => {
+  it('binds the EHR launch context and returns it in the token response, with the ID token', async () => {
+    const context = await adminApi(server, admin, 'POST', '/launch', { patient, encounter: 'enc-inferno' });
+    const { res, body } = await launch('launch openid fhirUser patient/*.rs', { launch: context.launch });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toMatch(/no-store/);
+    expect(body).toMatchObject({ patient, encounter: 'enc-inferno', need_patient_banner: false });
+    expect(body.scope.split(' ')).toEqual(expect.arrayContaining(['launch', 'openid', 'fhirUser', 'patient/*.rs']));
+    const style = await fetch(body.smart_style_url);
+    expect(style.status).toBe(200);
+    expect(await style.json()).toHaveProperty('color_background');
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)), { issuer: `${server.url}/auth`, audience: 'inferno-app' });
+    expect(payload.fhirUser).toBe(`${server.fhirBase}/Practitioner/${practitioner}`);
+    expect((await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` })).status).toBe(200);
+  });
+});
+
 describe('Token refresh', () => {
   it('refreshes, also with a narrower scope, keeping the patient context', async () => {
     const { body } = await launch('launch/patient patient/Patient.rs patient/Observation.rs offline_access');
@@ -141,6 +158,22 @@ describe('Token introspection', () => {
     const { body } = await launch('launch/patient patient/*.rs');
     const info = await client.tokenIntrospection(rs, body.access_token);
     expect(info).toMatchObject({ active: true, client_id: 'inferno-app', patient });
+  });
+
+  it('answers the fields SMART requires: scope and exp as in the token response, launch context, ID token claims', async () => {
+    const backend = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'resource-server-2', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    const rs = await oidcClient(server, 'resource-server-2', client.ClientSecretBasic(backend.client_secret));
+    const before = Math.floor(Date.now() / 1000);
+    const { body } = await launch('openid fhirUser launch/patient patient/*.rs');
+    const info = await client.tokenIntrospection(rs, body.access_token);
+    expect(info.active).toBe(true);
+    expect(String(info.scope).split(' ').sort()).toEqual(body.scope.split(' ').sort());
+    expect(info.client_id).toBe('inferno-app');
+    expect(info.exp).toBeGreaterThanOrEqual(before + body.expires_in);
+    expect(info.exp).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + body.expires_in);
+    expect(info.patient).toBe(patient);
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)));
+    expect(info).toMatchObject({ iss: payload.iss, sub: payload.sub, fhirUser: payload.fhirUser });
   });
 });
 

@@ -142,7 +142,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!grantId) return undefined;
       const context = await deps.grantContexts.find(grantId);
       if (!context) return undefined;
-      return { patient: context.patient, encounter: context.encounter, fhirUser: context.fhirUser };
+      // fhirUser as in the ID token (an absolute URL), as SMART asks of introspection responses
+      return { patient: context.patient, encounter: context.encounter, fhirUser: context.fhirUser ? `${fhirBase}/${context.fhirUser}` : undefined };
     },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access')),
