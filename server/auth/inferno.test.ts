@@ -1,3 +1,4 @@
+import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -72,8 +73,10 @@ describe('Discovery', () => {
     }
   });
 
-  it('describes the SMART security of the CapabilityStatement with the oauth-uris extension', async () => {
-    const security = server.auth.security()!;
+  it('describes the SMART security in the CapabilityStatement with the oauth-uris extension', async () => {
+    const metadata = await fhir(server, 'GET', 'metadata');
+    expect(metadata.status).toBe(200);
+    const security = metadata.body.rest[0].security as CapabilityStatementRestSecurity;
     expect(security.service?.[0].coding?.[0]).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' });
     const uris = Object.fromEntries(security.extension![0].extension!.map((e) => [e.url, e.valueUri]));
     const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
@@ -101,6 +104,7 @@ describe('Standalone launch and OpenID Connect', () => {
     expect(decodeProtectedHeader(body.id_token).alg).toBe('RS256');
     const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(config.jwks_uri)), { issuer: config.issuer, audience: 'inferno-app' });
     expect(payload.fhirUser).toBe(`${server.fhirBase}/Practitioner/${practitioner}`);
+    expect(body.fhirUser).toBe(payload.fhirUser);
     const me = await fhir(server, 'GET', `Practitioner/${practitioner}`, undefined, { authorization: `Bearer ${body.access_token}` });
     expect(me.status).toBe(200);
     const pt = await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` });
@@ -125,7 +129,36 @@ describe('EHR launch', () => {
   });
 });
 
+describe('Capabilities as served', () => {
+  it('gives profile claims in the ID token for the profile scope', async () => {
+    const { body } = await launch('openid profile launch/patient patient/*.rs');
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)));
+    expect(payload.preferred_username).toBe('inferno');
+  });
+
+  it('does not claim authorize-post, whose form POST it does not serve', async () => {
+    // oidc-provider serves POST /authorize only with SameSite=None session cookies, which we do not set
+    const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
+    expect(config.capabilities).not.toContain('authorize-post');
+    const posted = await fetch(`${server.url}/auth/authorize`, { method: 'POST', body: new URLSearchParams({ client_id: 'inferno-app' }), redirect: 'manual' });
+    expect(posted.status).toBe(404);
+  });
+});
+
 describe('Token refresh', () => {
+  it('gives online_access a refresh token for the working day, offline_access one for 90 days', async () => {
+    const lifetime = async (scope: string) => {
+      const { body } = await launch(`launch/patient patient/*.rs ${scope}`);
+      expect(body.refresh_token, scope).toBeTruthy();
+      const row = await server.pool.query("SELECT payload FROM oidc_payload WHERE model = 'RefreshToken' AND id = $1", [body.refresh_token]);
+      return row.rows[0].payload.exp - row.rows[0].payload.iat;
+    };
+    expect(await lifetime('online_access')).toBe(8 * 3600);
+    expect(await lifetime('offline_access')).toBe(90 * 24 * 3600);
+    const { body } = await launch('launch/patient patient/*.rs');
+    expect(body.refresh_token).toBeUndefined();
+  });
+
   it('refreshes, also with a narrower scope, keeping the patient context', async () => {
     const { body } = await launch('launch/patient patient/Patient.rs patient/Observation.rs offline_access');
     const refresh = async (refreshToken: string, scope?: string) => {
@@ -228,5 +261,25 @@ describe('Dynamic client registration (RFC 7591)', () => {
     });
     expect(backend.status).toBe(400);
     expect((await backend.json()).error).toBe('invalid_client_metadata');
+  });
+});
+
+describe('Dynamic client registration switched off', () => {
+  it('has no registration endpoint with DYNAMIC_REGISTRATION=off', async () => {
+    const closed = await startAuthServer({ DYNAMIC_REGISTRATION: 'off' });
+    try {
+      const res = await fetch(`${closed.url}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }),
+      });
+      expect(res.status).toBe(404);
+      const config = await (await fetch(`${closed.fhirBase}/.well-known/smart-configuration`)).json();
+      expect(config.registration_endpoint).toBeUndefined();
+      const security = (await fhir(closed, 'GET', 'metadata')).body.rest[0].security as CapabilityStatementRestSecurity;
+      expect(security.extension![0].extension!.map((e) => e.url)).not.toContain('register');
+    } finally {
+      await closed.close();
+    }
   });
 });

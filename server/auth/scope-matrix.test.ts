@@ -139,6 +139,24 @@ async function runMatrix(cases: Case[]): Promise<{ size: number; failures: strin
   return { size, failures };
 }
 
+describe('confinement inside the search SQL', () => {
+  it('keeps pages full and _total right when other patients’ matches exist', async () => {
+    const marker = `paging-${Date.now()}`;
+    const observation = (patient: string) => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'urn:matrix', code: marker }] }, subject: { reference: `Patient/${patient}` } });
+    const asAdmin = { authorization: `Bearer ${world.admin}` };
+    // interleaved, so a filter applied after the SQL would leave holes in the pages
+    for (const patient of [world.other, world.own, world.other, world.own, world.other, world.own]) await fhir(server, 'POST', 'Observation', observation(patient), asAdmin);
+    const token = { authorization: `Bearer ${kinds.find((k) => k.name === 'patient/*.rs (v2)')!.token}` };
+    const first = await fhir(server, 'GET', `Observation?code=urn:matrix|${marker}&_count=2&_total=accurate`, undefined, token);
+    expect(first.body.total).toBe(3);
+    expect(first.body.entry.map((e: any) => e.resource.subject.reference)).toEqual([`Patient/${world.own}`, `Patient/${world.own}`]);
+    const next = first.body.link.find((l: any) => l.relation === 'next').url as string;
+    const second = await fhir(server, 'GET', next.slice(server.fhirBase.length + 1), undefined, token);
+    expect(second.body.entry.map((e: any) => e.resource.subject.reference)).toEqual([`Patient/${world.own}`]);
+    expect(second.body.link.some((l: any) => l.relation === 'next')).toBe(false);
+  });
+});
+
 describe('scope matrix', () => {
   it('allows exactly what each token kind may do by id, in writes, operations and Bundles', async () => {
     const { interactions } = matrixCases(world);
