@@ -4,6 +4,7 @@ import { lockAndMatch } from '../rest/conditional.ts';
 import { responseResource } from '../rest/respond.ts';
 import type { RouteGuard, RouteMatch } from '../rest/router.ts';
 import type { AccessContext, FhirContext, FhirRequest, FhirResponse, SearchCriteria } from '../rest/types.ts';
+import type { Repository } from '../store/repository.ts';
 import { matchesAny } from './match.ts';
 import type { Permission } from './scopes.ts';
 
@@ -100,10 +101,11 @@ async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext
     case 'create':
       return create(ctx, access, type, run);
     case 'update':
-    case 'patch':
       return write(ctx, access, type, 'u', run, async () => [id]);
+    case 'patch':
+      return write(ctx, access, type, 'u', run, async () => [id], true);
     case 'delete':
-      return write(ctx, access, type, 'd', run, async () => [id]);
+      return write(ctx, access, type, 'd', run, async () => [id], true);
     case 'conditional-update':
     case 'conditional-patch':
       return write(ctx, access, type, 'u', run, (c) => lockAndMatch(c, type, req.query));
@@ -165,10 +167,20 @@ async function requireVisibleInstance(ctx: FhirContext, access: AccessContext, t
   requirePermit(access, 'r', type);
   const where = access.whereFor?.('r', type);
   if (where === undefined) return;
-  const row = await ctx.repo.readCurrent(type, id);
-  if (!row) return;
-  const content = row.deleted ? (await ctx.repo.history({ resourceType: type, id, count: 2 })).find((v) => v.content)?.content : row.content;
-  if (!content || !matchesAny(JSON.parse(content) as Resource, where)) throw notFound(`${type}/${id} is not known`);
+  const judged = await judgedVersion(ctx.repo, type, id);
+  if (judged !== undefined && !matchesAny(judged, where)) throw notFound(`${type}/${id} is not known`);
+}
+
+/**
+ * The version access to a resource is judged on: the current one, or the last live one once deleted (so a deleted
+ * resource stays as invisible as it was). Undefined when the resource never existed.
+ */
+async function judgedVersion(repo: Repository, type: string, id: string): Promise<Resource | undefined> {
+  const row = await repo.readCurrent(type, id);
+  if (!row) return undefined;
+  const content = row.deleted ? (await repo.history({ resourceType: type, id, count: 2 })).find((v) => v.content)?.content : row.content;
+  // a deletion without a live version before it cannot be judged: treated as outside every scope
+  return content ? (JSON.parse(content) as Resource) : ({ resourceType: type, id } as Resource);
 }
 
 /** Create (plain or If-None-Exist): the created resource must be creatable, a returned existing one visible. */
@@ -188,7 +200,8 @@ async function create(ctx: FhirContext, access: AccessContext, type: string, run
 /**
  * Update, patch and delete (by id or conditional): in one transaction, every targeted current version must be inside
  * what the token may update/delete, and the written version inside what it may update (or create, for
- * update-as-create).
+ * update-as-create). With `hidden` (patch and delete by id, which never create), a target the token may not even see
+ * answers 404, as if absent.
  */
 async function write(
   ctx: FhirContext,
@@ -197,6 +210,7 @@ async function write(
   p: 'u' | 'd',
   run: Run,
   targets: (ctx: FhirContext) => Promise<string[]>,
+  hidden = false,
 ): Promise<FhirResponse> {
   requirePermit(access, p, type);
   const where = access.whereFor?.(p, type);
@@ -205,10 +219,10 @@ async function write(
   return ctx.repo.transaction(async (repo) => {
     const txCtx = { ...ctx, repo };
     for (const targetId of await targets(txCtx)) {
-      const row = await repo.readCurrent(type, targetId);
-      if (row?.content && !matchesAny(JSON.parse(row.content) as Resource, where)) {
-        throw forbidden(`Insufficient scope: ${type}/${targetId} is outside what the token may ${permissionName(p)}`);
-      }
+      const current = await judgedVersion(repo, type, targetId);
+      if (current === undefined) continue;
+      if (hidden && !matchesAny(current, access.visibleWhere?.(type))) throw notFound(`${type}/${targetId} is not known`);
+      if (!matchesAny(current, where)) throw forbidden(`Insufficient scope: ${type}/${targetId} is outside what the token may ${permissionName(p)}`);
     }
     const res = await run(txCtx);
     if (p === 'u') {

@@ -13,6 +13,11 @@ export type Target = 'own-vital' | 'own-lab' | 'other-vital' | 'own-patient' | '
 export const OBSERVATION_TARGETS: Target[] = ['own-vital', 'own-lab', 'other-vital'];
 export const PATIENT_TARGETS: Target[] = ['own-patient', 'other-patient'];
 const isPatient = (t: Target) => t.endsWith('patient');
+
+/** Whether the kind may do `p` on some resource of the target's type. */
+export function mayOnTypeOf(k: TokenKind, p: Permission, t: Target): boolean {
+  return (isPatient(t) ? PATIENT_TARGETS : OBSERVATION_TARGETS).some((x) => k.may(p, x));
+}
 /** The patient whose data a target is. */
 const patientOf = (t: Target): Target => (t.startsWith('own') ? 'own-patient' : 'other-patient');
 
@@ -62,6 +67,11 @@ export interface Case {
   allowed?: number[];
   /** Statuses that count as a refusal (default 403, 404). */
   refusals?: number[];
+  /**
+   * A by-id interaction that must not reveal existence: when the token has this permission on the target's type but
+   * may not read the target, the refusal must be 404, as for a resource that does not exist.
+   */
+  absent?: Permission;
   expected: (k: TokenKind, t: Target) => boolean;
   run: (token: string, t: Target) => Promise<Result>;
 }
@@ -142,6 +152,7 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
   const byId = (interaction: string, targets: Target[], p: Permission, path: (x: Made) => string, method = 'GET'): Case => ({
     interaction,
     targets,
+    absent: p,
     expected: may(p),
     run: async (tk, t) => {
       const x = await make(t);
@@ -188,12 +199,14 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       interaction: 'read-deleted',
       targets: OBSERVATION_TARGETS,
       allowed: [410],
+      absent: 'r',
       expected: may('r'),
       run: async (tk, t) => call(tk, 'GET', `Observation/${(await deleted(t)).id}`),
     },
     {
       interaction: 'history-deleted',
       targets: OBSERVATION_TARGETS,
+      absent: 'r',
       expected: may('r'),
       run: async (tk, t) => call(tk, 'GET', `Observation/${(await deleted(t)).id}/_history`),
     },
@@ -241,6 +254,7 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
     {
       interaction: 'patch',
       targets: [...OBSERVATION_TARGETS, ...PATIENT_TARGETS],
+      absent: 'u',
       expected: may('u'),
       run: async (tk, t) => {
         const x = await make(t);
@@ -260,6 +274,14 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       },
     },
     byId('delete', OBSERVATION_TARGETS, 'd', (x) => `Observation/${x.id}`, 'DELETE'),
+    {
+      // deleting again answers 200 (already gone) only to a token that may delete it
+      interaction: 'delete-deleted',
+      targets: OBSERVATION_TARGETS,
+      absent: 'd',
+      expected: may('d'),
+      run: async (tk, t) => call(tk, 'DELETE', `Observation/${(await deleted(t)).id}`),
+    },
     {
       interaction: 'conditional-update',
       targets: OBSERVATION_TARGETS,
@@ -304,6 +326,7 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       // instance-level $validate reads the stored resource: the token must also be able to read it
       interaction: '$validate-instance',
       targets: OBSERVATION_TARGETS,
+      absent: 'u',
       expected: (k, t) => (mayOnType(k, 'c') || mayOnType(k, 'u')) && k.may('r', t),
       run: async (tk, t) => call(tk, 'GET', `Observation/${(await make(t)).id}/$validate`),
     },

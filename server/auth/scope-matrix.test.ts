@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
 import type { Permission } from './scopes.ts';
-import { classify, matrixCases, type Case, type Result, type Target, type TokenKind, type World } from './scope-matrix-cases.ts';
+import { classify, matrixCases, mayOnTypeOf, type Case, type Result, type Target, type TokenKind, type World } from './scope-matrix-cases.ts';
 import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from './test-helpers.ts';
 
 /**
@@ -121,6 +121,7 @@ function judge(kind: TokenKind, c: Case, t: Target, r: Result): string[] {
     return failures;
   }
   failures.push(...judgeOne(label, expected, r.status, r.changed, c));
+  if (c.absent && !expected && mayOnTypeOf(kind, c.absent, t) && !kind.may('r', t) && r.status !== 404) failures.push(`EXISTENCE LEAK ${label}: ${r.status}`);
   for (const [i, e] of (r.entries ?? []).entries()) failures.push(...judgeOne(`${label} entry ${i} (${e.t})`, kind.may(e.p, e.t), e.status, e.changed, {}));
   return failures;
 }
