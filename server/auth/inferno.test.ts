@@ -84,8 +84,11 @@ describe('Discovery', () => {
   });
 
   it('lets anyone read the CapabilityStatement route and SMART configuration without a token (CORS too)', async () => {
-    const res = await fetch(`${server.fhirBase}/.well-known/smart-configuration`, { headers: { origin: 'http://127.0.0.1:9' } });
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    for (const path of ['.well-known/smart-configuration', 'metadata']) {
+      const res = await fetch(`${server.fhirBase}/${path}`, { headers: { origin: 'http://127.0.0.1:9' } });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('access-control-allow-origin'), path).toBe('*');
+    }
   });
 });
 
