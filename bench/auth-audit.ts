@@ -1,11 +1,12 @@
 /**
  * What authorization and auditing cost on the FHIR read path: `npx tsx bench/auth-audit.ts [seconds] [connections]
  * [rounds]` (defaults 3 s, 16 connections, 5 rounds; smoke test: `npx tsx bench/auth-audit.ts 1 2 1`). Starts three
- * servers — AUTH=off, AUTH on with AUDIT=off, AUTH on with AUDIT on — and runs `GET Patient/[id]` with autocannon
- * against each in turn, round after round, so load from elsewhere on the machine falls on all three alike. Prints the
- * median sustainable requests/s (AuditEvents still queued after a run are written before the next one, and that time
- * counts), p50 and p99 latency over the rounds, the ratio to AUTH=off, and the AuditEvents written and dropped.
- * Uses DATABASE_URL (an admin URL; a database is created per server and dropped after) or an embedded Postgres.
+ * servers — AUTH=off, AUTH on with AUDIT=off, AUTH on with AUDIT on — and runs `GET Patient/[id]` with autocannon (in
+ * a worker thread, off the servers' event loop) against each in turn, round after round, so load from elsewhere on the
+ * machine falls on all three alike. Prints the median sustainable requests/s (AuditEvents still queued after a run are
+ * written before the next one, and that time counts), p50 and p99 latency over the rounds, the ratio to AUTH=off, and
+ * the AuditEvents written and dropped. Uses DATABASE_URL (an admin URL; a database is created per server and dropped
+ * after) or an embedded Postgres.
  */
 import autocannon from 'autocannon';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
@@ -106,7 +107,7 @@ async function main(): Promise<void> {
     );
     for (let round = 0; round < rounds; round++) {
       for (const v of variants) {
-        const result = await autocannon({ url: v.url, headers: v.headers, connections, duration: seconds });
+        const result = await autocannon({ url: v.url, headers: v.headers, connections, duration: seconds, workers: 1 });
         // Sustainable throughput: AuditEvents still queued are written before the next run, and that time counts.
         const drainStart = performance.now();
         await v.server.auth.audit?.flush();
