@@ -35,7 +35,7 @@ export async function saveClient(provider: Provider, pool: pg.Pool, metadata: Cl
 /**
  * The admin API under `/auth`: EHR launch contexts (`POST /auth/launch`, for any token that reads everything),
  * client registration (`/auth/admin/clients`) and local accounts (`/auth/admin/users`) for admins: users with the
- * admin role or tokens of the bootstrap (admin) client.
+ * admin role or the bootstrap (admin) client, with a token whose scopes reach everything (`user/*.*`, `system/*.*`).
  */
 export function adminRoutes(deps: AdminDeps): express.Router {
   const router = express.Router();
@@ -54,7 +54,9 @@ export function adminRoutes(deps: AdminDeps): express.Router {
       return;
     }
     const client = await deps.provider().Client.find(access.clientId);
-    const isAdmin = access.identity.role === 'admin' || (!access.identity.role && client?.['tributary_admin'] === true);
+    // an admin identity, and a token whose scopes reach everything (an app an admin signed in to gets no more)
+    const unrestricted = (['c', 'r', 'u', 'd', 's'] as const).every((p) => access.whereFor(p, '*') === undefined);
+    const isAdmin = unrestricted && (access.identity.role === 'admin' || (!access.identity.role && client?.['tributary_admin'] === true));
     const allowed = admin ? isAdmin : isAdmin || access.whereFor('r', '*') === undefined;
     if (!allowed) {
       res.status(403).json({ error: 'insufficient_scope', error_description: admin ? 'An admin token is required' : 'The token must be able to read all resources' });

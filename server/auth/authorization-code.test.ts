@@ -133,7 +133,7 @@ describe('introspection (RFC 7662) and revocation', () => {
     const { verifier, state, redirect } = await authorize('openid fhirUser launch/patient patient/*.rs');
     const tokens = await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: state });
     const info = await client.tokenIntrospection(confidential, tokens.access_token);
-    expect(info).toMatchObject({ active: true, client_id: 'public-app', patient: alice, fhirUser: 'Practitioner/dr1', token_type: 'Bearer' });
+    expect(info).toMatchObject({ active: true, client_id: 'public-app', patient: alice, fhirUser: `${server.fhirBase}/Practitioner/dr1`, token_type: 'Bearer' });
     expect(String(info.scope).split(' ')).toContain('patient/*.rs');
     expect(info.exp).toBeGreaterThan(Date.now() / 1000);
 

@@ -15,7 +15,7 @@ let esKey: CryptoKey;
 let tokenEndpoint: string;
 
 /** Posts a client_credentials request with a hand-made client assertion (for the negative cases). */
-async function tokenRequest(assertion: string, scope = 'system/Patient.rs') {
+async function tokenRequest(assertion: string, scope = 'system/Patient.rs', override: Record<string, string> = {}) {
   const res = await fetch(tokenEndpoint, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -24,18 +24,19 @@ async function tokenRequest(assertion: string, scope = 'system/Patient.rs') {
       scope,
       client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
       client_assertion: assertion,
+      ...override,
     }),
   });
-  return { status: res.status, body: (await res.json()) as Record<string, string> };
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
 
-function assertion(clientId: string, key: CryptoKey, alg: string, options: { jti?: string; expiresIn?: number } = {}) {
+function assertion(clientId: string, key: CryptoKey, alg: string, options: { jti?: string; expiresIn?: number; issuer?: string; audience?: string } = {}) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ jti: options.jti ?? randomUUID() })
     .setProtectedHeader({ alg, kid: `${alg}-key` })
-    .setIssuer(clientId)
+    .setIssuer(options.issuer ?? clientId)
     .setSubject(clientId)
-    .setAudience(tokenEndpoint)
+    .setAudience(options.audience ?? tokenEndpoint)
     .setIssuedAt(now)
     .setExpirationTime(now + (options.expiresIn ?? 240))
     .sign(key);
@@ -135,5 +136,42 @@ describe('SMART Backend Services: client_credentials with private_key_jwt', () =
     const wrongKey = await tokenRequest(await assertion('backend-rs384', esKey, 'ES384'));
     expect(wrongKey.status).toBe(401);
     expect(wrongKey.body.error).toBe('invalid_client');
+  });
+
+  it('refuses an expired or tampered assertion, and one for another audience or issuer', async () => {
+    const expired = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384', { expiresIn: -60 }));
+    expect([expired.status, expired.body.error]).toEqual([401, 'invalid_client']);
+    const [header, payload, signature] = (await assertion('backend-rs384', rsKey, 'RS384')).split('.');
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+    const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, exp: claims.exp + 1 })).toString('base64url')}.${signature}`;
+    const forged = await tokenRequest(tampered);
+    expect([forged.status, forged.body.error]).toEqual([401, 'invalid_client']);
+    const elsewhere = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384', { audience: 'http://127.0.0.1:9/token' }));
+    expect([elsewhere.status, elsewhere.body.error]).toEqual([401, 'invalid_client']);
+    const impostor = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384', { issuer: 'backend-es384' }));
+    expect([impostor.status, impostor.body.error]).toEqual([401, 'invalid_client']);
+  });
+});
+
+describe('Inferno SMART Backend Services checks', () => {
+  it('refuses an unsupported grant_type and an invalid client_assertion_type', async () => {
+    const grant = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384'), 'system/Patient.rs', { grant_type: 'password' });
+    expect([grant.status, grant.body.error]).toEqual([400, 'unsupported_grant_type']);
+    const type = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384'), 'system/Patient.rs', { client_assertion_type: 'not_an_assertion_type' });
+    // RFC 6749 §5.2: an unsupported parameter value is an invalid_request (no client was authenticated)
+    expect([type.status, type.body.error]).toEqual([400, 'invalid_request']);
+  });
+
+  it('answers a correct request with a JSON bearer token response, not cached', async () => {
+    const res = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384'), 'system/Patient.rs');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/application\/json/);
+    expect(res.headers.get('cache-control')).toMatch(/no-store/);
+    expect(res.body.access_token).toEqual(expect.any(String));
+    expect(res.body.token_type.toLowerCase()).toBe('bearer');
+    expect(res.body.expires_in).toBeGreaterThan(0);
+    expect(res.body.expires_in).toBeLessThanOrEqual(3600);
+    expect(res.body.scope).toBe('system/Patient.rs');
+    expect((await fhir(server, 'GET', 'Patient/none', undefined, { authorization: `Bearer ${res.body.access_token}` })).status).toBe(404);
   });
 });

@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminToken, ADMIN, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, ADMIN, authorizeAsUser, oidcClient, startAuthServer } from './test-helpers.ts';
 
 let server: Tributary;
 beforeAll(async () => {
@@ -44,5 +44,34 @@ describe('bootstrap admin client (client_credentials, client_secret_basic)', () 
       status: 401,
       cause: [{ parameters: { error: 'invalid_client' } }],
     });
+  });
+});
+
+describe('admin API', () => {
+  const REDIRECT = 'http://127.0.0.1:9/admin-callback';
+  const status = async (token: string) =>
+    (await fetch(`${server.url}/auth/admin/clients`, { headers: { authorization: `Bearer ${token}` } })).status;
+
+  it('needs an admin whose token reaches everything', async () => {
+    const admin = await adminToken(server);
+    expect(await status(admin)).toBe(200);
+    expect(await status(await adminToken(server, 'system/*.rs'))).toBe(403);
+    await adminApi(server, admin, 'POST', '/admin/users', { username: 'root', password: 'root password', role: 'admin' });
+    await adminApi(server, admin, 'POST', '/admin/users', { username: 'doc', password: 'doc password', role: 'practitioner' });
+    await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'console', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
+    const app = await oidcClient(server, 'console', client.None());
+    const userToken = async (scope: string, username: string) => {
+      const verifier = client.randomPKCECodeVerifier();
+      const url = client.buildAuthorizationUrl(app, {
+        redirect_uri: REDIRECT, scope, state: 's', aud: server.fhirBase,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      });
+      const { redirect } = await authorizeAsUser(url, { username, password: `${username} password` });
+      return (await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+    };
+    expect(await status(await userToken('user/*.*', 'root'))).toBe(200);
+    // an app the admin signed in to with narrow scopes gets no admin rights, nor does a full-scope non-admin
+    expect(await status(await userToken('user/Observation.rs', 'root'))).toBe(403);
+    expect(await status(await userToken('user/*.*', 'doc'))).toBe(403);
   });
 });

@@ -4,7 +4,6 @@ import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 export const SMART_CAPABILITIES = [
   'launch-ehr',
   'launch-standalone',
-  'authorize-post',
   'client-public',
   'client-confidential-symmetric',
   'client-confidential-asymmetric',

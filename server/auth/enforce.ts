@@ -2,8 +2,9 @@ import type { Bundle, Resource } from '@medplum/fhirtypes';
 import { forbidden, notFound } from '../fhir/outcomes.ts';
 import { lockAndMatch } from '../rest/conditional.ts';
 import { responseResource } from '../rest/respond.ts';
-import type { RouteGuard } from '../rest/router.ts';
+import type { RouteGuard, RouteMatch } from '../rest/router.ts';
 import type { AccessContext, FhirContext, FhirRequest, FhirResponse, SearchCriteria } from '../rest/types.ts';
+import type { Repository } from '../store/repository.ts';
 import { matchesAny } from './match.ts';
 import type { Permission } from './scopes.ts';
 
@@ -29,23 +30,25 @@ export interface AccessDecision {
 /**
  * THE place FHIR access is enforced: a router guard (FhirRouter.useGuard) around every interaction, whichever door
  * dispatched it (HTTP, each batch/transaction entry, MLLP, MQTT, bots). Contexts without `permits` (trusted
- * in-process doors, `AUTH=off`) pass untouched. For SMART tokens:
- * - the interaction × type needs the matching permission (`r` read/vread/history, `s` search, `c` create, `u`
- *   update/patch, `d` delete) or the request gets 403;
+ * in-process doors, `AUTH=off`) pass untouched. For SMART tokens, by the router's interaction name:
+ * - the interaction × type needs the matching SMART v2 permission (`r` read/vread/instance history, `s` searches and
+ *   type/system history, `c` create, `u` update/patch, `d` delete) or the request gets 403;
  * - searches are confined by the search engine, which ANDs `visibleWhere` into its SQL;
- * - reads by id are judged on the resource with the same criteria (outside: 404, as if absent);
+ * - reads by id are judged on the resource with the same criteria (outside: 404, as if absent; a deleted resource
+ *   is judged on its last live version);
  * - writes run in one DB transaction with the check: the current version must be inside the scope and so must the
- *   written one, or the transaction rolls back (403) and nothing is left behind.
+ *   written one, or the transaction rolls back (403) and nothing is left behind;
+ * - interactions it does not know need unrestricted access (fail closed).
  */
 export function createAccessGuard(onDecision: (d: AccessDecision) => void = () => {}): RouteGuard {
   return async (ctx, req, match, run) => {
     const access = ctx.access;
-    const { type, id } = match.params;
+    const [resourceType, id] = instanceOf(req, match);
     const decide = (status: number, allowed: boolean, reason?: string) =>
-      onDecision({ ctx, req, interaction: match.interaction, resourceType: type, id, status, allowed, reason });
+      onDecision({ ctx, req, interaction: match.interaction, resourceType, id, status, allowed, reason });
     if (!access.permits) return run(ctx);
     try {
-      const res = await enforce(ctx, req, access, match.params, run);
+      const res = await enforce(ctx, req, access, match, run);
       decide(res.status, true);
       return res;
     } catch (err) {
@@ -56,57 +59,70 @@ export function createAccessGuard(onDecision: (d: AccessDecision) => void = () =
   };
 }
 
-async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext, params: Record<string, string>, run: Run): Promise<FhirResponse> {
-  const segs = req.path.split('/').filter(Boolean);
-  const { type, id, op } = params;
-  if (segs.length === 0) {
-    if (req.method === 'POST') return run(ctx); // batch/transaction: every entry is dispatched through this guard
-    for (const t of (req.query._type ?? []).flatMap((v) => v.split(','))) requirePermit(access, 's', t);
-    if (!req.query._type) requireUnconfined(access, 's');
-    return run(ctx);
-  }
-  if (segs[0] === 'metadata' || segs[0] === '.well-known') return run(ctx);
-  if (!type) {
-    requireUnconfined(access, 'r');
-    if (req.method !== 'GET') for (const p of ['c', 'u', 'd'] as const) requireUnconfined(access, p);
-    return run(ctx);
-  }
-  if (op) return operation(ctx, access, type, id, op, run);
-  if (!id) {
-    if (segs[1] === '_history') {
+/** The type and id an interaction is about: the compartment owner of a compartment search, else the path's. */
+function instanceOf(req: FhirRequest, match: RouteMatch): [string | undefined, string | undefined] {
+  const { compartment, type, id } = match.params;
+  if (compartment) return [compartment, id];
+  return [type ?? (id ? req.path.split('/')[0] : undefined), id];
+}
+
+async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext, match: RouteMatch, run: Run): Promise<FhirResponse> {
+  const { type, id, op } = match.params;
+  switch (match.interaction) {
+    case 'capabilities':
+    case 'transaction': // batch/transaction: every entry is dispatched through this guard on its own
+      return run(ctx);
+    case 'read':
+    case 'vread':
+      return read(ctx, access, type, id, false, run);
+    case 'history-instance':
+      return read(ctx, access, type, id, true, run);
+    case 'history-type':
       requirePermit(access, 's', type);
-      if (access.visibleWhere?.(type) !== undefined) throw forbidden(`History of ${type} is not available to a compartment-confined token; use search`);
+      if (access.visibleWhere?.(type) !== undefined) throw forbidden(`History of ${type} is not available to a confined token; use search`);
+      return run(ctx);
+    case 'history-system':
+      requireUnconfined(access, 's');
+      return run(ctx);
+    case 'search-type':
+      requirePermit(access, 's', type);
+      return run(ctx);
+    case 'search-system': {
+      const listed = (req.query._type ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+      for (const t of listed) requirePermit(access, 's', t);
+      if (listed.length === 0) requireUnconfined(access, 's');
       return run(ctx);
     }
-    switch (req.method) {
-      case 'GET':
-        requirePermit(access, 's', type);
-        return run(ctx);
-      case 'POST':
-        return segs[1] === '_search' ? (requirePermit(access, 's', type), run(ctx)) : create(ctx, access, type, run);
-      case 'PUT':
-      case 'PATCH':
-        return write(ctx, access, type, 'u', run, (c) => lockAndMatch(c, type, req.query));
-      case 'DELETE':
-        return write(ctx, access, type, 'd', run, (c) => lockAndMatch(c, type, req.query));
-    }
-  }
-  if (segs.length === 3 && segs[2] !== '_history') {
-    // compartment search, e.g. Patient/1/Observation
-    await requireVisibleInstance(ctx, access, type, id);
-    requirePermit(access, 's', segs[2]);
-    return run(ctx);
-  }
-  switch (req.method) {
-    case 'GET':
-      return read(ctx, access, type, id, segs.length > 2, run);
-    case 'PUT':
-    case 'PATCH':
+    case 'search-compartment':
+      // A search of `type` with one more criterion; the engine confines it (an invisible owner just matches nothing).
+      if (type) requirePermit(access, 's', type);
+      else requireUnconfined(access, 's');
+      return run(ctx);
+    case 'create':
+      return create(ctx, access, type, run);
+    case 'update':
       return write(ctx, access, type, 'u', run, async () => [id]);
-    case 'DELETE':
-      return write(ctx, access, type, 'd', run, async () => [id]);
+    case 'patch':
+      return write(ctx, access, type, 'u', run, async () => [id], true);
+    case 'delete':
+      return write(ctx, access, type, 'd', run, async () => [id], true);
+    case 'conditional-update':
+    case 'conditional-patch':
+      return write(ctx, access, type, 'u', run, (c) => lockAndMatch(c, type, req.query));
+    case 'conditional-delete':
+      return write(ctx, access, type, 'd', run, (c) => lockAndMatch(c, type, req.query));
+    case 'everything':
+      await requireVisibleInstance(ctx, access, req.path.split('/')[0], id);
+      return run(ctx);
+    case 'validate':
+      if (!access.permits?.('c', type) && !access.permits?.('u', type)) throw forbidden(`Insufficient scope: $validate needs create or update of ${type}`);
+      if (id) await requireVisibleInstance(ctx, access, type, id);
+      return run(ctx);
+    default:
+      if (op && type) return operation(ctx, access, type, id, op, run);
+      for (const p of ['c', 'r', 'u', 'd', 's'] as const) requireUnconfined(access, p);
+      return run(ctx);
   }
-  throw forbidden(`${req.method} ${req.path} is not available to this token`);
 }
 
 function requirePermit(access: AccessContext, p: Permission, type: string): void {
@@ -122,15 +138,21 @@ function permissionName(p: Permission): string {
   return { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' }[p];
 }
 
-/** Read, vread and instance history: the resource (each version) must be inside the readable criteria, else 404. */
+/**
+ * Read, vread and instance history: the resource (each version) must be inside the readable criteria, else 404.
+ * Refusals the handler gives (404, 410 gone, 304) are passed on only for resources the token may see.
+ */
 async function read(ctx: FhirContext, access: AccessContext, type: string, id: string, history: boolean, run: Run): Promise<FhirResponse> {
   requirePermit(access, 'r', type);
   const where = access.whereFor?.('r', type);
   if (where === undefined) return run(ctx);
   if (history) await requireVisibleInstance(ctx, access, type, id);
-  const res = await run(ctx);
+  const res = await run(ctx).catch(async (err: unknown) => {
+    await requireVisibleInstance(ctx, access, type, id);
+    throw err;
+  });
   const resource = res.status === 200 ? responseResource(res) : undefined;
-  if (resource?.resourceType === 'Bundle') {
+  if (history && resource) {
     const bundle = resource as Bundle;
     bundle.entry = (bundle.entry ?? []).filter((e) => !e.resource || matchesAny(e.resource, where));
     return { ...res, resource: bundle, content: undefined };
@@ -140,12 +162,25 @@ async function read(ctx: FhirContext, access: AccessContext, type: string, id: s
   return res;
 }
 
+/** The resource must be readable: its current version, or its last live one once deleted (else 404, as if absent). */
 async function requireVisibleInstance(ctx: FhirContext, access: AccessContext, type: string, id: string): Promise<void> {
   requirePermit(access, 'r', type);
   const where = access.whereFor?.('r', type);
   if (where === undefined) return;
-  const row = await ctx.repo.readCurrent(type, id);
-  if (row?.content && !matchesAny(JSON.parse(row.content) as Resource, where)) throw notFound(`${type}/${id} is not known`);
+  const judged = await judgedVersion(ctx.repo, type, id);
+  if (judged !== undefined && !matchesAny(judged, where)) throw notFound(`${type}/${id} is not known`);
+}
+
+/**
+ * The version access to a resource is judged on: the current one, or the last live one once deleted (so a deleted
+ * resource stays as invisible as it was). Undefined when the resource never existed.
+ */
+async function judgedVersion(repo: Repository, type: string, id: string): Promise<Resource | undefined> {
+  const row = await repo.readCurrent(type, id);
+  if (!row) return undefined;
+  const content = row.deleted ? (await repo.history({ resourceType: type, id, count: 2 })).find((v) => v.content)?.content : row.content;
+  // a deletion without a live version before it cannot be judged: treated as outside every scope
+  return content ? (JSON.parse(content) as Resource) : ({ resourceType: type, id } as Resource);
 }
 
 /** Create (plain or If-None-Exist): the created resource must be creatable, a returned existing one visible. */
@@ -165,7 +200,8 @@ async function create(ctx: FhirContext, access: AccessContext, type: string, run
 /**
  * Update, patch and delete (by id or conditional): in one transaction, every targeted current version must be inside
  * what the token may update/delete, and the written version inside what it may update (or create, for
- * update-as-create).
+ * update-as-create). With `hidden` (patch and delete by id, which never create), a target the token may not even see
+ * answers 404, as if absent.
  */
 async function write(
   ctx: FhirContext,
@@ -174,6 +210,7 @@ async function write(
   p: 'u' | 'd',
   run: Run,
   targets: (ctx: FhirContext) => Promise<string[]>,
+  hidden = false,
 ): Promise<FhirResponse> {
   requirePermit(access, p, type);
   const where = access.whereFor?.(p, type);
@@ -182,10 +219,10 @@ async function write(
   return ctx.repo.transaction(async (repo) => {
     const txCtx = { ...ctx, repo };
     for (const targetId of await targets(txCtx)) {
-      const row = await repo.readCurrent(type, targetId);
-      if (row?.content && !matchesAny(JSON.parse(row.content) as Resource, where)) {
-        throw forbidden(`Insufficient scope: ${type}/${targetId} is outside what the token may ${permissionName(p)}`);
-      }
+      const current = await judgedVersion(repo, type, targetId);
+      if (current === undefined) continue;
+      if (hidden && !matchesAny(current, access.visibleWhere?.(type))) throw notFound(`${type}/${targetId} is not known`);
+      if (!matchesAny(current, where)) throw forbidden(`Insufficient scope: ${type}/${targetId} is outside what the token may ${permissionName(p)}`);
     }
     const res = await run(txCtx);
     if (p === 'u') {
@@ -207,12 +244,8 @@ async function writtenResource(ctx: FhirContext, res: FhirResponse, type: string
   return row.content ? (JSON.parse(row.content) as Resource) : undefined;
 }
 
-/** Operations: read-only ones need read access to the instance (or search on the type); others need full access. */
+/** Other operations: read-only ones need read access to the instance (or search on the type); others full access. */
 async function operation(ctx: FhirContext, access: AccessContext, type: string, id: string | undefined, op: string, run: Run): Promise<FhirResponse> {
-  if (op === 'validate' && !id) {
-    if (!access.permits?.('c', type) && !access.permits?.('u', type)) throw forbidden(`Insufficient scope: $validate needs create or update of ${type}`);
-    return run(ctx);
-  }
   if (READ_OPERATIONS.has(op)) {
     if (id) await requireVisibleInstance(ctx, access, type, id);
     else requirePermit(access, 's', type);

@@ -136,7 +136,6 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       authRouter.use(upstreamRoutes({ provider, issuer, basePath: AUTH_PATH, accounts, idp: config.upstream, cookieKeys: cookieKeysOf(config) }));
     }
     authRouter.get('/authorize', offlineAccessNeedsConsent);
-    authRouter.post('/authorize', express.urlencoded({ extended: false, limit: '56kb' }), offlineAccessNeedsConsent);
     authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {
       const metadata = normalizeClientScopes((req.body ?? {}) as { scope?: string; grant_types?: unknown });
       // Backend services (client_credentials, system/ scopes) are registered by an admin, never by themselves.
@@ -218,7 +217,7 @@ function auditOAuthDecisions(provider: Provider, audit: AuditTrail): void {
 /** The AuditEvent record of a guard decision (BALP RESTful activity). */
 function auditRecordOf(d: AccessDecision): AuditRecord {
   const method = d.req.method;
-  const search = method === 'GET' && !d.id && !d.req.path.includes('_history');
+  const search = d.interaction.startsWith('search');
   const query = new URLSearchParams(Object.entries(d.req.query).flatMap(([k, vs]) => vs.map((v) => [k, v]))).toString();
   return {
     kind: 'rest',
@@ -240,15 +239,10 @@ function auditRecordOf(d: AccessDecision): AuditRecord {
  * our consent page always lists it, so such requests get `prompt=consent` (refresh tokens for offline access).
  */
 function offlineAccessNeedsConsent(req: Request, _res: Response, next: NextFunction): void {
-  const params = req.method === 'GET' ? new URLSearchParams(req.url.split('?')[1] ?? '') : undefined;
-  const get = (name: string): string | undefined => (params ? (params.get(name) ?? undefined) : (req.body?.[name] as string | undefined));
-  if (splitScopes(get('scope')).includes('offline_access') && !get('prompt')) {
-    if (params) {
-      params.set('prompt', 'consent');
-      req.url = `${req.url.split('?')[0]}?${params}`;
-    } else {
-      req.body.prompt = 'consent';
-    }
+  const params = new URLSearchParams(req.url.split('?')[1] ?? '');
+  if (splitScopes(params.get('scope') ?? undefined).includes('offline_access') && !params.get('prompt')) {
+    params.set('prompt', 'consent');
+    req.url = `${req.url.split('?')[0]}?${params}`;
   }
   next();
 }

@@ -1,3 +1,4 @@
+import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,8 +8,8 @@ import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } fr
 
 /**
  * The checks of the Inferno SMART App Launch (STU2) test kit, written as our own tests since Inferno cannot run here:
- * discovery, standalone and EHR launch token responses, OpenID Connect ID token, token refresh, backend services,
- * token introspection; plus key rotation and RFC 7591 dynamic registration.
+ * discovery, standalone and EHR launch token responses, OpenID Connect ID token, token refresh, token introspection
+ * (backend services: backend-services.test.ts); plus key rotation and RFC 7591 dynamic registration.
  */
 
 const REDIRECT = 'http://127.0.0.1:9/inferno';
@@ -72,8 +73,10 @@ describe('Discovery', () => {
     }
   });
 
-  it('describes the SMART security of the CapabilityStatement with the oauth-uris extension', async () => {
-    const security = server.auth.security()!;
+  it('describes the SMART security in the CapabilityStatement with the oauth-uris extension', async () => {
+    const metadata = await fhir(server, 'GET', 'metadata');
+    expect(metadata.status).toBe(200);
+    const security = metadata.body.rest[0].security as CapabilityStatementRestSecurity;
     expect(security.service?.[0].coding?.[0]).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' });
     const uris = Object.fromEntries(security.extension![0].extension!.map((e) => [e.url, e.valueUri]));
     const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
@@ -81,8 +84,11 @@ describe('Discovery', () => {
   });
 
   it('lets anyone read the CapabilityStatement route and SMART configuration without a token (CORS too)', async () => {
-    const res = await fetch(`${server.fhirBase}/.well-known/smart-configuration`, { headers: { origin: 'http://127.0.0.1:9' } });
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    for (const path of ['.well-known/smart-configuration', 'metadata']) {
+      const res = await fetch(`${server.fhirBase}/${path}`, { headers: { origin: 'http://127.0.0.1:9' } });
+      expect(res.status, path).toBe(200);
+      expect(res.headers.get('access-control-allow-origin'), path).toBe('*');
+    }
   });
 });
 
@@ -101,6 +107,7 @@ describe('Standalone launch and OpenID Connect', () => {
     expect(decodeProtectedHeader(body.id_token).alg).toBe('RS256');
     const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(config.jwks_uri)), { issuer: config.issuer, audience: 'inferno-app' });
     expect(payload.fhirUser).toBe(`${server.fhirBase}/Practitioner/${practitioner}`);
+    expect(body.fhirUser).toBe(payload.fhirUser);
     const me = await fhir(server, 'GET', `Practitioner/${practitioner}`, undefined, { authorization: `Bearer ${body.access_token}` });
     expect(me.status).toBe(200);
     const pt = await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` });
@@ -108,7 +115,53 @@ describe('Standalone launch and OpenID Connect', () => {
   });
 });
 
+describe('EHR launch', () => {
+  it('binds the EHR launch context and returns it in the token response, with the ID token', async () => {
+    const context = await adminApi(server, admin, 'POST', '/launch', { patient, encounter: 'enc-inferno' });
+    const { res, body } = await launch('launch openid fhirUser patient/*.rs', { launch: context.launch });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('cache-control')).toMatch(/no-store/);
+    expect(body).toMatchObject({ patient, encounter: 'enc-inferno', need_patient_banner: false });
+    expect(body.scope.split(' ')).toEqual(expect.arrayContaining(['launch', 'openid', 'fhirUser', 'patient/*.rs']));
+    const style = await fetch(body.smart_style_url);
+    expect(style.status).toBe(200);
+    expect(await style.json()).toHaveProperty('color_background');
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)), { issuer: `${server.url}/auth`, audience: 'inferno-app' });
+    expect(payload.fhirUser).toBe(`${server.fhirBase}/Practitioner/${practitioner}`);
+    expect((await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` })).status).toBe(200);
+  });
+});
+
+describe('Capabilities as served', () => {
+  it('gives profile claims in the ID token for the profile scope', async () => {
+    const { body } = await launch('openid profile launch/patient patient/*.rs');
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)));
+    expect(payload.preferred_username).toBe('inferno');
+  });
+
+  it('does not claim authorize-post, whose form POST it does not serve', async () => {
+    // oidc-provider serves POST /authorize only with SameSite=None session cookies, which we do not set
+    const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
+    expect(config.capabilities).not.toContain('authorize-post');
+    const posted = await fetch(`${server.url}/auth/authorize`, { method: 'POST', body: new URLSearchParams({ client_id: 'inferno-app' }), redirect: 'manual' });
+    expect(posted.status).toBe(404);
+  });
+});
+
 describe('Token refresh', () => {
+  it('gives online_access a refresh token for the working day, offline_access one for 90 days', async () => {
+    const lifetime = async (scope: string) => {
+      const { body } = await launch(`launch/patient patient/*.rs ${scope}`);
+      expect(body.refresh_token, scope).toBeTruthy();
+      const row = await server.pool.query("SELECT payload FROM oidc_payload WHERE model = 'RefreshToken' AND id = $1", [body.refresh_token]);
+      return row.rows[0].payload.exp - row.rows[0].payload.iat;
+    };
+    expect(await lifetime('online_access')).toBe(8 * 3600);
+    expect(await lifetime('offline_access')).toBe(90 * 24 * 3600);
+    const { body } = await launch('launch/patient patient/*.rs');
+    expect(body.refresh_token).toBeUndefined();
+  });
+
   it('refreshes, also with a narrower scope, keeping the patient context', async () => {
     const { body } = await launch('launch/patient patient/Patient.rs patient/Observation.rs offline_access');
     const refresh = async (refreshToken: string, scope?: string) => {
@@ -141,6 +194,22 @@ describe('Token introspection', () => {
     const { body } = await launch('launch/patient patient/*.rs');
     const info = await client.tokenIntrospection(rs, body.access_token);
     expect(info).toMatchObject({ active: true, client_id: 'inferno-app', patient });
+  });
+
+  it('answers the fields SMART requires: scope and exp as in the token response, launch context, ID token claims', async () => {
+    const backend = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'resource-server-2', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    const rs = await oidcClient(server, 'resource-server-2', client.ClientSecretBasic(backend.client_secret));
+    const before = Math.floor(Date.now() / 1000);
+    const { body } = await launch('openid fhirUser launch/patient patient/*.rs');
+    const info = await client.tokenIntrospection(rs, body.access_token);
+    expect(info.active).toBe(true);
+    expect(String(info.scope).split(' ').sort()).toEqual(body.scope.split(' ').sort());
+    expect(info.client_id).toBe('inferno-app');
+    expect(info.exp).toBeGreaterThanOrEqual(before + body.expires_in);
+    expect(info.exp).toBeLessThanOrEqual(Math.ceil(Date.now() / 1000) + body.expires_in);
+    expect(info.patient).toBe(patient);
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)));
+    expect(info).toMatchObject({ iss: payload.iss, sub: payload.sub, fhirUser: payload.fhirUser });
   });
 });
 
@@ -195,5 +264,25 @@ describe('Dynamic client registration (RFC 7591)', () => {
     });
     expect(backend.status).toBe(400);
     expect((await backend.json()).error).toBe('invalid_client_metadata');
+  });
+});
+
+describe('Dynamic client registration switched off', () => {
+  it('has no registration endpoint with DYNAMIC_REGISTRATION=off', async () => {
+    const closed = await startAuthServer({ DYNAMIC_REGISTRATION: 'off' });
+    try {
+      const res = await fetch(`${closed.url}/auth/register`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' }),
+      });
+      expect(res.status).toBe(404);
+      const config = await (await fetch(`${closed.fhirBase}/.well-known/smart-configuration`)).json();
+      expect(config.registration_endpoint).toBeUndefined();
+      const security = (await fhir(closed, 'GET', 'metadata')).body.rest[0].security as CapabilityStatementRestSecurity;
+      expect(security.extension![0].extension!.map((e) => e.url)).not.toContain('register');
+    } finally {
+      await closed.close();
+    }
   });
 });

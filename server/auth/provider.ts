@@ -142,7 +142,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       if (!grantId) return undefined;
       const context = await deps.grantContexts.find(grantId);
       if (!context) return undefined;
-      return { patient: context.patient, encounter: context.encounter, fhirUser: context.fhirUser };
+      // fhirUser as in the ID token (an absolute URL), as SMART asks of introspection responses
+      return { patient: context.patient, encounter: context.encounter, fhirUser: context.fhirUser ? `${fhirBase}/${context.fhirUser}` : undefined };
     },
     issueRefreshToken: async (_ctx, client, code) =>
       client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access')),
@@ -164,12 +165,15 @@ export function createProvider(deps: ProviderDeps): Provider {
   };
   const provider = new Provider(deps.issuer, configuration);
   provider.proxy = true;
-  provider.use(smartTokenResponse(deps.grantContexts));
+  provider.use(smartTokenResponse(deps.grantContexts, fhirBase));
   return provider;
 }
 
-/** Adds the SMART launch context (`patient`, `encounter`, `need_patient_banner`, `smart_style_url`) to token responses. */
-function smartTokenResponse(grantContexts: GrantContexts) {
+/**
+ * Adds the SMART launch context (`patient`, `encounter`, `need_patient_banner`, `smart_style_url`) to token responses,
+ * and `fhirUser` (the ID token's absolute URL) when that scope was granted.
+ */
+function smartTokenResponse(grantContexts: GrantContexts, fhirBase: string) {
   return async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     await next();
     if (ctx.oidc?.route !== 'token' || ctx.status !== 200) return;
@@ -185,6 +189,7 @@ function smartTokenResponse(grantContexts: GrantContexts) {
     if (context.patient) body.patient = context.patient;
     if (context.encounter) body.encounter = context.encounter;
     if (context.patient) body.need_patient_banner = context.needPatientBanner;
+    if (context.fhirUser && splitScopes(body.scope as string).includes('fhirUser')) body.fhirUser = `${fhirBase}/${context.fhirUser}`;
     body.smart_style_url = `${ctx.oidc.issuer}/smart-style.json`;
   };
 }
