@@ -65,7 +65,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
   const auth = createAuthServer(config.auth, log);
   const router = createFhirRouter().useGuard(auth.guard);
-  router.add('POST', 'Device/:id/$execute', 'operation', executeBotHandler(bots));
+  router.add('POST', 'Device/:id/$execute', 'execute', executeBotHandler(bots));
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
   });

@@ -1,9 +1,10 @@
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { LOCKS } from '../db/locks.ts';
 
 /** Advisory lock key that serialises key rotation across nodes. */
-const ROTATION_LOCK_KEY = 7_264_312;
+const ROTATION_LOCK_KEY = LOCKS.keyRotation;
 
 /**
  * The authorization server's signing keys, newest first (oidc-provider signs with the first key of an algorithm and

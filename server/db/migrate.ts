@@ -5,6 +5,7 @@ import * as reindexJobs from '../../migrations/20261124000000_reindex_jobs.ts';
 import * as containedResources from '../../migrations/20261124000001_contained_resources.ts';
 import * as auth from '../../migrations/20261124120000_auth.ts';
 import * as subscriptions from '../../migrations/20261201000000_subscriptions.ts';
+import { LOCKS } from './locks.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
 const MIGRATIONS: Record<string, Knex.Migration> = {
@@ -22,7 +23,7 @@ const migrationSource: Knex.MigrationSource<string> = {
 };
 
 /** Advisory lock key that serialises migrations across nodes starting at once. */
-const MIGRATION_LOCK_KEY = 7_264_311;
+const MIGRATION_LOCK_KEY = LOCKS.migrations;
 
 /**
  * Runs pending knex migrations. A Postgres advisory lock held on its own connection makes concurrent starts safe:

@@ -108,6 +108,10 @@ function matchPath(pattern: string[], segments: string[]): Record<string, string
       params[p.slice(1)] = s;
     } else if (p !== s) {
       return undefined;
+    } else if (p.startsWith('$')) {
+      params.op = p.slice(1); // a fixed operation (`Patient/:id/$everything`) names itself like `:op` would
+    } else if (i === 0 && /^[A-Z]/.test(p)) {
+      params.type = p; // a fixed resource type (`Subscription/$resend`) likewise
     }
   }
   return params;

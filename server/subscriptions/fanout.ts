@@ -7,9 +7,10 @@ import { needsPrevious, type TriggerMatcher, type WriteEvent } from './matcher.t
 import type { Candidate, SubscriptionRegistry } from './registry.ts';
 import type { SubscriptionSpec } from './subscription-spec.ts';
 import { isTopic } from './topics.ts';
+import { LOCKS } from '../db/locks.ts';
 
 /** Advisory lock held by the node that reads the outbox (one reader per cluster keeps each resource's order). */
-const LEADER_LOCK = 7_264_312;
+const LEADER_LOCK = LOCKS.outboxReader;
 /** Outbox events handled per database transaction. */
 const BATCH = 500;
 /** How often a node that is not the reader checks whether it can take over, and the reader polls without a wake-up. */

@@ -36,14 +36,14 @@ export function addSubscriptionOperations(router: FhirRouter, deps: OperationDep
     .defineOperation('events', `${base}-events`)
     .defineOperation('get-ws-binding-token', `${base}-get-ws-binding-token`);
   router
-    .add('GET', 'Subscription/:id/$status', 'operation', statusHandler(deps))
-    .add('GET', 'Subscription/:id/$events', 'operation', eventsHandler(deps))
-    .add('GET', 'Subscription/:id/$get-ws-binding-token', 'operation', bindingTokenHandler(deps))
-    .add('POST', 'Subscription/:id/$get-ws-binding-token', 'operation', bindingTokenHandler(deps))
-    .add('GET', 'Subscription/$dead-letter', 'operation', deadLetterHandler(deps))
-    .add('GET', 'Subscription/:id/$dead-letter', 'operation', deadLetterHandler(deps))
-    .add('POST', 'Subscription/$resend', 'operation', resendHandler(deps))
-    .add('POST', 'Subscription/:id/$resend', 'operation', resendHandler(deps));
+    .add('GET', 'Subscription/:id/$status', 'status', statusHandler(deps))
+    .add('GET', 'Subscription/:id/$events', 'events', eventsHandler(deps))
+    .add('GET', 'Subscription/:id/$get-ws-binding-token', 'get-ws-binding-token', bindingTokenHandler(deps))
+    .add('POST', 'Subscription/:id/$get-ws-binding-token', 'get-ws-binding-token', bindingTokenHandler(deps))
+    .add('GET', 'Subscription/$dead-letter', 'dead-letter', deadLetterHandler(deps))
+    .add('GET', 'Subscription/:id/$dead-letter', 'dead-letter', deadLetterHandler(deps))
+    .add('POST', 'Subscription/$resend', 'resend', resendHandler(deps))
+    .add('POST', 'Subscription/:id/$resend', 'resend', resendHandler(deps));
 }
 
 /** The Subscription (404/410 as for a read) in its delivery form. */
