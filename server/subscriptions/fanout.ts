@@ -102,7 +102,7 @@ export class OutboxFanout {
   }
 
   private async tryLead(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.deps.databaseUrl });
+    const client = new pg.Client({ connectionString: this.deps.databaseUrl, application_name: 'tributary-outbox-reader' });
     client.on('error', () => {});
     await client.connect();
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);

@@ -81,6 +81,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
   let hub: WebsocketHub | undefined;
   let heartbeats: Heartbeats | undefined;
   let owner = '';
+  let closing = false;
   let purgeTimer: NodeJS.Timeout | undefined;
   let notifyTimer: NodeJS.Timeout | undefined;
   let pool: pg.Pool | undefined;
@@ -168,22 +169,40 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         },
       });
       hub.attach(options.httpServer);
-      listener = new pg.Client({ connectionString: options.databaseUrl });
-      listener.on('error', (err) => logger.error({ err }, 'subscription listener connection failed'));
-      listener.on('notification', (n) => {
-        if (n.channel === NOTIFY.deliveries) worker?.kick();
-        else if (n.channel === NOTIFY.websocket) hub?.notify(n.payload ?? '*');
-      });
-      await listener.connect();
-      await listener.query(`LISTEN ${NOTIFY.deliveries}; LISTEN ${NOTIFY.websocket}`);
-      // The listener's session also vouches for this node's delivery leases (deliveries.ts claimDue).
-      owner = await leaseOwner(listener);
+      // The listener hears about new notifications, and its session vouches for this node's delivery leases
+      // (deliveries.ts claimDue). If it drops, it is reconnected; leases taken under the old session may then be
+      // taken over by another node (at-least-once delivery covers that).
+      const listen = async (): Promise<void> => {
+        const client = new pg.Client({ connectionString: options.databaseUrl, application_name: 'tributary-subscriptions' });
+        let retried = false;
+        const retry = (err?: Error) => {
+          if (retried || closing) return;
+          retried = true;
+          logger.error({ err }, 'subscription listener connection lost; reconnecting');
+          void client.end().catch(() => {});
+          setTimeout(() => void listen().catch(retry), 1000).unref();
+        };
+        client.on('error', retry);
+        client.on('end', () => retry());
+        client.on('notification', (n) => {
+          if (n.channel === NOTIFY.deliveries) worker?.kick();
+          else if (n.channel === NOTIFY.websocket) hub?.notify(n.payload ?? '*');
+        });
+        await client.connect();
+        await client.query(`LISTEN ${NOTIFY.deliveries}; LISTEN ${NOTIFY.websocket}`);
+        owner = await leaseOwner(client);
+        listener = client;
+        worker?.kick();
+        hub?.notify('*');
+      };
+      await listen();
       fanout.start();
       worker.start();
       heartbeats.start();
       purgeTimer = setInterval(() => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}), PURGE_MS).unref();
     },
     async close() {
+      closing = true;
       clearInterval(purgeTimer);
       clearTimeout(notifyTimer);
       heartbeats?.stop();

@@ -140,4 +140,21 @@ describe('delivery', () => {
     const all = await fhir(server, 'GET', `Subscription/${subId}/$events`);
     expect(all.body.entry.slice(1).map((e: any) => e.fullUrl)).toEqual([a, b].map((x) => `${server.fhirBase}/Observation/${x.body.id}`));
   });
+
+  it('survives losing its database sessions (listener, outbox reader): they reconnect and delivery goes on', async () => {
+    const receiver = await startReceiver();
+    receivers.push(receiver);
+    await subscribe(receiver.url, 'reconnect');
+    await fhir(server, 'POST', 'Observation', obs('reconnect', 1));
+    await receiver.waitFor(1);
+    const { rows } = await server.pool.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+       AND application_name IN ('tributary-outbox-reader', 'tributary-subscriptions')`,
+    );
+    expect(rows).toHaveLength(2);
+    for (const { pid } of rows) await server.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+    await fhir(server, 'POST', 'Observation', obs('reconnect', 2));
+    await receiver.waitFor(2, 20_000);
+    expect(receiver.received[1].headers['x-tributary-event-number']).toBe('2');
+  });
 });
