@@ -14,7 +14,7 @@ import { createFhirRouter } from './rest/routes.ts';
 import { startSearchServices } from './search/services.ts';
 import { createSubscriptionService, type SubscriptionService } from './subscriptions/service.ts';
 import { BUILT_IN_BOTS } from '../bots/index.ts';
-import { executeBotHandler } from '../bots/runtime/execute.ts';
+import { addBotOperations } from '../bots/runtime/execute.ts';
 import { selectBots } from '../bots/runtime/registrations.ts';
 import { BotRuntime } from '../bots/runtime/runtime.ts';
 import type { FhirRouter } from './rest/router.ts';
@@ -58,14 +58,15 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const bots = new BotRuntime(botDefinitions, config.subscriptions.maxAttempts, log);
   const subscriptions = createSubscriptionService(config.subscriptions, log, bots);
   const repo = new Repository(pool, async (resource) => {
-    if (config.validateWrites) checkWrite(resource);
+    if (!config.validateWrites) return undefined;
+    checkWrite(resource);
     return subscriptions.writeRule(resource);
   });
   repo.onCommit(subscriptions.onCommit);
   const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
   const auth = createAuthServer(config.auth, log);
   const router = createFhirRouter().useGuard(auth.guard);
-  router.add('POST', 'Device/:id/$execute', 'execute', executeBotHandler(bots));
+  addBotOperations(router, bots);
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
   });

@@ -1,7 +1,14 @@
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import { badRequest, notFound } from '../../server/fhir/outcomes.ts';
+import type { FhirRouter } from '../../server/rest/router.ts';
 import type { FhirHandler } from '../../server/rest/types.ts';
 import type { BotRuntime } from './runtime.ts';
+
+/** Registers `POST Device/[id]/$execute` on the router. */
+export function addBotOperations(router: FhirRouter, runtime: BotRuntime): void {
+  router.add('POST', 'Device/:id/$execute', 'execute', executeBotHandler(runtime));
+  router.capabilities.defineOperation('execute', 'https://tributary.dev/fhir/OperationDefinition/bot-execute');
+}
 
 /**
  * `POST Device/bot-<name>/$execute`: runs a bot now, on the resource in the body (or the `input` parameter of a

@@ -61,6 +61,8 @@ export class OutboxFanout {
   private wakeUp?: () => void;
   private pending = false;
   private loop?: Promise<void>;
+  /** The Subscription versions the registry was built from, by id. */
+  private readonly stored = new Map<string, Subscription>();
 
   constructor(private readonly deps: FanoutDeps) {}
 
@@ -117,9 +119,19 @@ export class OutboxFanout {
     this.deps.logger.info({ subscriptions: this.deps.registry.size }, 'this node reads the subscription outbox');
   }
 
+  /** Builds the registry from every stored Subscription (when this node becomes the reader). */
   private async reloadRegistry(): Promise<void> {
     this.deps.registry.clear();
+    this.stored.clear();
     for (const sub of await this.deps.loadAll()) await this.apply(sub.id as string, sub);
+  }
+
+  /**
+   * Reads every Subscription the reader knows again (a topic changed). From the versions it has seen, not from the
+   * database: Subscriptions written later in the outbox must still be applied at their own event.
+   */
+  private async rereadSubscriptions(): Promise<void> {
+    for (const [id, sub] of [...this.stored]) await this.apply(id, sub);
   }
 
   private async dropLeadership(): Promise<void> {
@@ -203,7 +215,7 @@ export class OutboxFanout {
         // A topic changed: the subscriptions on it are read again before the events after it are matched.
         await flush();
         this.deps.topicsChanged();
-        await this.reloadRegistry();
+        await this.rereadSubscriptions();
         if (this.deps.registry.watches('Basic')) segment.push(event);
       } else if (this.deps.registry.watches(event.resourceType)) {
         segment.push(event);
@@ -215,6 +227,8 @@ export class OutboxFanout {
 
   /** Updates the registry from a Subscription version (undefined: deleted); returns the new spec if it is usable. */
   private async apply(id: string, sub: Subscription | undefined): Promise<SubscriptionSpec | undefined> {
+    if (sub) this.stored.set(id, sub);
+    else this.stored.delete(id);
     const spec = sub && (await this.deps.readSpec(sub));
     if (spec) this.deps.registry.set(spec);
     else this.deps.registry.remove(id);

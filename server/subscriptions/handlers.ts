@@ -34,7 +34,9 @@ export function addSubscriptionOperations(router: FhirRouter, deps: OperationDep
   router.capabilities
     .defineOperation('status', `${base}-status`)
     .defineOperation('events', `${base}-events`)
-    .defineOperation('get-ws-binding-token', `${base}-get-ws-binding-token`);
+    .defineOperation('get-ws-binding-token', `${base}-get-ws-binding-token`)
+    .defineOperation('dead-letter', 'https://tributary.dev/fhir/OperationDefinition/subscription-dead-letter')
+    .defineOperation('resend', 'https://tributary.dev/fhir/OperationDefinition/subscription-resend');
   router
     .add('GET', 'Subscription/:id/$status', 'status', statusHandler(deps))
     .add('GET', 'Subscription/:id/$events', 'events', eventsHandler(deps))

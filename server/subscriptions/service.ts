@@ -122,6 +122,8 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
       });
       heartbeats = new Heartbeats(options.pool, registry, () => !!fanout?.isReader, maxAttempts, () => worker?.kick());
       const restHook: Send = async (delivery, spec) => {
+        // Checked again here: a Subscription stored without the write rule (VALIDATE_WRITES=off) gets no further.
+        policy.checkUrl(spec?.endpoint ?? '', 'Subscription.channel.endpoint');
         const n = await outgoingNotification(spec as SubscriptionSpec, delivery, {
           baseUrl: options.fhirBase,
           maxPayloadBytes: config.maxPayloadBytes,

@@ -1,7 +1,7 @@
 import type { Subscription } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { Repository } from '../store/repository.ts';
-import { readSubscription, type SubscriptionSpec, type Trigger } from './subscription-spec.ts';
+import { isClassicCriteria, readSubscription, type SubscriptionSpec, type Trigger } from './subscription-spec.ts';
 import { loadTopics } from './topics.ts';
 
 /** How long topic definitions are reused before they are read again. */
@@ -45,7 +45,9 @@ export class SpecSource {
 
   /** Reads a Subscription into its spec, or undefined when it cannot be delivered. */
   async read(sub: Subscription): Promise<SubscriptionSpec | undefined> {
-    const topics = await this.topicMap();
+    let topics = await this.topicMap();
+    // A topic written since the cache was filled (maybe on another node) is not missing: read the topics again.
+    if (!isClassicCriteria(sub.criteria) && !topics.has(sub.criteria)) topics = await this.topicMap(true);
     try {
       return readSubscription(sub, (url) => topics.get(url), this.knownBots());
     } catch {
@@ -59,8 +61,8 @@ export class SpecSource {
     this.cache.clear();
   }
 
-  private async topicMap(): Promise<Map<string, Trigger[]>> {
-    if (!this.topics || Date.now() - this.topics.at > TOPIC_TTL_MS) this.topics = { at: Date.now(), map: await loadTopics(this.repo) };
+  private async topicMap(refresh = false): Promise<Map<string, Trigger[]>> {
+    if (refresh || !this.topics || Date.now() - this.topics.at > TOPIC_TTL_MS) this.topics = { at: Date.now(), map: await loadTopics(this.repo) };
     return this.topics.map;
   }
 }
