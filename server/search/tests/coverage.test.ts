@@ -116,5 +116,5 @@ describe('every advertised search parameter', () => {
     if (failures.length) console.log(failures.join('\n'));
     expect(failures).toEqual([]);
     expect(covered).toBe(advertised);
-  });
+  }, 180_000);
 });
