@@ -113,6 +113,7 @@ export async function runImport(
       return;
     }
     await slots.run(async () => {
+      if (stopped()) return;
       const result = await sendBundle(sender, file, content);
       laterBundles.delete(file);
       if (book(file, result, false)) laterBundles.set(file, result);
@@ -127,6 +128,7 @@ export async function runImport(
   };
   const sendLines = async (run: NdjsonRun, chunk: NdjsonChunk) => {
     await slots.run(async () => {
+      if (stopped()) return;
       const result = await sendChunk(sender, run.file, chunk);
       run.later.delete(chunk.start);
       if (book(run.file, result, false)) run.later.set(chunk.start, result);
