@@ -21,6 +21,12 @@ export function loadSyntheaBundles(dir: string, limit = Infinity): SyntheaBundle
   });
 }
 
+/** CPU seconds (user + system) a process has used so far (Linux /proc; clock ticks of 10 ms). */
+export function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** Runs `work` from `parallel` workers until `seconds` have passed (work started before then is finished). */
 async function forSeconds(seconds: number, parallel: number, work: (n: number) => Promise<number>): Promise<{ count: number; seconds: number }> {
   const started = performance.now();
@@ -34,8 +40,18 @@ async function forSeconds(seconds: number, parallel: number, work: (n: number) =
   return { count, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Synthea transactions POSTed to the FHIR base, `parallel` at a time, for `seconds`: resources written per second. */
-export async function ingestLane(fhirBase: string, bundles: SyntheaBundle[], seconds: number, parallel: number): Promise<number> {
+/**
+ * Synthea transactions POSTed to the FHIR base, `parallel` at a time, for `seconds`: resources written per second,
+ * and the server process's (`pid`) CPU µs per resource.
+ */
+export async function ingestLane(
+  fhirBase: string,
+  pid: number,
+  bundles: SyntheaBundle[],
+  seconds: number,
+  parallel: number,
+): Promise<{ rate: number; cpu: number }> {
+  const cpu = cpuSeconds(pid);
   const { count, seconds: took } = await forSeconds(seconds, parallel, async (n) => {
     const bundle = bundles[n % bundles.length];
     const res = await fetch(fhirBase, {
@@ -47,7 +63,7 @@ export async function ingestLane(fhirBase: string, bundles: SyntheaBundle[], sec
     if (res.status !== 200) throw new Error(`transaction failed: ${res.status} ${reply.slice(0, 300)}`);
     return bundle.rows.length;
   });
-  return count / took;
+  return { rate: count / took, cpu: ((cpuSeconds(pid) - cpu) * 1e6) / Math.max(count, 1) };
 }
 
 /**
@@ -85,6 +101,8 @@ export interface HttpFigures {
   p99: number;
   /** Responses outside 2xx, and connection errors/timeouts. */
   bad: number;
+  /** CPU µs the server process used per request. */
+  cpu: number;
 }
 
 /** One kind of request of an HTTP lane; `next(n)` gives the n-th request's path and body. */
@@ -94,8 +112,15 @@ export interface HttpLane {
   next(n: number): { path: string; body?: string };
 }
 
-/** Runs a lane with autocannon against `origin` (`warmup` seconds first, not counted). */
-export async function httpLane(origin: string, lane: HttpLane, seconds: number, connections: number, warmup: number): Promise<HttpFigures> {
+/** Runs a lane with autocannon against `origin`, served by process `pid` (`warmup` seconds first, not counted). */
+export async function httpLane(
+  origin: string,
+  pid: number,
+  lane: HttpLane,
+  seconds: number,
+  connections: number,
+  warmup: number,
+): Promise<HttpFigures> {
   const run = async (duration: number) => {
     let n = 0;
     return autocannon({
@@ -112,6 +137,14 @@ export async function httpLane(origin: string, lane: HttpLane, seconds: number, 
     });
   };
   if (warmup > 0) await run(warmup);
+  const cpu = cpuSeconds(pid);
   const r = await run(seconds);
-  return { rps: r.requests.total / r.duration, p50: r.latency.p50, p99: r.latency.p99, bad: r.non2xx + r.errors + r.timeouts };
+  const used = cpuSeconds(pid) - cpu;
+  return {
+    rps: r.requests.total / r.duration,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    bad: r.non2xx + r.errors + r.timeouts,
+    cpu: (used * 1e6) / Math.max(r.requests.total, 1),
+  };
 }
