@@ -33,9 +33,15 @@ type Json = Record<string, unknown>;
  * resource): each answers true only where the FHIRPath expression is trivially true, and otherwise leaves the
  * decision to the FHIRPath engine.
  * - ref-1 `reference.startsWith('#').not() or (…in %rootResource.contained.id)`: true unless a local `#` reference;
- * - dom-2/4/5 `contained.….empty()`: true without contained resources.
+ * - dom-2/4/5 `contained.….empty()`: true without contained resources;
+ * - per-1 `start <= end`: true when both are instants with a time zone and start is not later. @medplum/core's
+ *   FHIRPath compares such dateTimes as text, ignoring their offsets, so a Period across a daylight-saving change
+ *   (`01:52:06-04:00` to `01:07:06-05:00`, a quarter of an hour) would fail.
  */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 const TRIVIALLY_TRUE: Record<string, (value: Json) => boolean> = {
+  'per-1': (v) =>
+    typeof v.start === 'string' && typeof v.end === 'string' && INSTANT.test(v.start) && INSTANT.test(v.end) && Date.parse(v.start) <= Date.parse(v.end),
   'ref-1': (v) => typeof v.reference !== 'string' || !v.reference.startsWith('#'),
   'dom-2': (v) => v.contained === undefined,
   'dom-4': (v) => v.contained === undefined,
