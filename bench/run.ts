@@ -185,7 +185,7 @@ async function main(): Promise<void> {
 
   const end = loadavg();
   console.log(`Tributary benchmark: ${cpus().length} CPUs, load average ${load.map((l) => l.toFixed(2)).join(' ')} at start, ${end.map((l) => l.toFixed(2)).join(' ')} at end`);
-  console.log(`${pgServer.label}, fresh database dropped after; servers are child processes on 127.0.0.1, DB pool 10`);
+  console.log(`${pgServer.label}, fresh database dropped after; servers are child processes on 127.0.0.1 (LOG_LEVEL=warn: no per-request log lines), DB pool 10`);
   console.log(`Throughput lanes with AUTH=off (no authorization, no audit); ${seconds} s per lane after ${warmup} s warm-up; ${connections} connections; writes with Prefer: return=minimal; ${rounds > 1 ? `medians of ${rounds} rounds` : '1 round'}`);
   console.log(`Ingest: ${bundles.length} Synthea patient bundles (${num(resources)} resources) from ${bundleDir()}, ${parallel} transactions at a time, repeated for the lane's duration\n`);
   console.log('| lane | Tributary | physical limit | ratio | target | |');
