@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { InputFile } from './readers.ts';
+import { BadInput, type InputFile } from './readers.ts';
 
 /** A failure worth reporting: where (file, file:line or file entry[n]), the HTTP status if there was one, why. */
 export interface Failure {
@@ -42,11 +42,16 @@ export class ImportState {
     private readonly data: StateFile,
   ) {}
 
-  /** Loads the state at `path` (or starts empty: no file, `fresh`, or a state made for another URL). */
+  /** Loads the state at `path` (or starts empty: no file, `fresh`, or a state made for another URL); BadInput if unreadable. */
   static load(path: string, url: string, fresh: boolean): ImportState {
     if (!fresh && existsSync(path)) {
-      const data = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
-      if (data.url === url) return new ImportState(path, data);
+      let data: StateFile;
+      try {
+        data = JSON.parse(readFileSync(path, 'utf8')) as StateFile;
+      } catch {
+        throw new BadInput(`${path} is not a state file this import can read: delete it, or start over with --fresh`);
+      }
+      if (data.url === url && data.files) return new ImportState(path, data);
     }
     return new ImportState(path, { url, files: {} });
   }
