@@ -3,7 +3,7 @@
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres npx tsx bench/ingest-profile.ts [bundles=20] [concurrency=2]
  *
- * 1. End to end: Synthea patient bundles POSTed as transactions to an in-process server (scratch database, dropped
+ * 1. End to end: Synthea patient bundles POSTed as transactions to an in-process server (AUTH=off, scratch database, dropped
  *    afterwards), one at a time and `concurrency` at a time: resources/s and this process's CPU per resource.
  * 2. The same resources through each stage of a write on its own, single-threaded: JSON parse, validation,
  *    index extraction, serialisation, and the database write of the prepared rows (one multi-row batch per bundle).
@@ -61,7 +61,7 @@ async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
 /** Posts every bundle, `parallel` at a time; returns wall ms and this process's CPU ms. */
 async function endToEnd(texts: string[], parallel: number): Promise<{ wallMs: number; cpuMs: number }> {
   return withDatabase(async (databaseUrl) => {
-    const server = await startTributary({ ...loadConfig({}), port: 0, host: '127.0.0.1', logLevel: 'warn', databaseUrl });
+    const server = await startTributary({ ...loadConfig({ AUTH: 'off' }), port: 0, host: '127.0.0.1', logLevel: 'warn', databaseUrl });
     try {
       const cpu = process.cpuUsage();
       const started = performance.now();

@@ -45,12 +45,13 @@ function holderToJson(this: Record<string | number, unknown>): unknown {
 
 /**
  * A number literal whose JavaScript form differs from its text: a trailing zero (`1.50`), an exponent (`1e3`), 18 or
- * more digits (more than a double's shortest form ever has), a tiny value JavaScript prints with an exponent
- * (`0.0000001`), or `-0`. A cheap pre-check before the slow parse; a false alarm only costs time. It lets 17-digit
- * literals through (Synthea is full of them, nearly all in JavaScript's own form): one that is not, such as
- * `66.899999999999991`, is kept as JavaScript writes the same double (`66.89999999999999`) unless parsed `exact`ly.
+ * more significant digits (more than a double's shortest form ever has; leading zeros do not count), a tiny value
+ * JavaScript prints with an exponent (`0.0000001`), or `-0`. A cheap pre-check before the slow parse; a false alarm
+ * only costs time. It lets 17-digit literals through (Synthea is full of them, `0.45200479008509875` too, nearly all
+ * in JavaScript's own form): one that is not, such as `66.899999999999991`, is kept as JavaScript writes the same
+ * double (`66.89999999999999`) unless parsed `exact`ly.
  */
-const NON_CANONICAL_NUMBER = /[:[,]\s*(?:-?(?:\d+\.\d*0|\d+(?:\.\d+)?[eE][-+]?\d+|(?:\d\.?){18,}|0\.0{6,}\d*)|-0)\s*[,\]}]/;
+const NON_CANONICAL_NUMBER = /[:[,]\s*(?:-?(?:\d+\.\d*0|\d+(?:\.\d+)?[eE][-+]?\d+|(?:0\.0*)?[1-9](?:\.?\d){17,}|0\.0{6,}\d*)|-0)\s*[,\]}]/;
 
 type SourceReviver = (this: object, key: string, value: unknown, context: { source?: string }) => unknown;
 

@@ -10,15 +10,14 @@ export interface ResourceTypeIndex {
   resourceTypes: string[];
   /** The same, as a set for lookups. */
   resourceTypeSet: Set<string>;
-  /** StructureDefinitions by resource type. */
-  structureDefinitions: Map<string, StructureDefinition>;
   /** The spec's SearchParameters (not Medplum's extras). */
   searchParameters: SearchParameter[];
 }
 
 /**
  * Loads the R4 StructureDefinitions and SearchParameters once per process (about a second) and indexes them in
- * @medplum/core, which its FHIRPath engine, validator and search helpers rely on.
+ * @medplum/core, which its FHIRPath engine, validator and search helpers rely on. The parsed StructureDefinition
+ * bundles are not kept (about 45 MB of heap): @medplum/core's index holds what is needed.
  */
 export function loadDefinitions(): ResourceTypeIndex {
   if (loaded) return loaded;
@@ -29,18 +28,14 @@ export function loadDefinitions(): ResourceTypeIndex {
   const searchBundle = readJson('fhir/r4/search-parameters.json') as Bundle<SearchParameter>;
   indexSearchParameterBundle(searchBundle);
 
-  const structureDefinitions = new Map<string, StructureDefinition>();
-  for (const entry of resources.entry ?? []) {
-    const sd = entry.resource;
-    if (sd?.resourceType === 'StructureDefinition' && sd.kind === 'resource' && !sd.abstract && sd.type) {
-      structureDefinitions.set(sd.type, sd);
-    }
-  }
-  const resourceTypes = [...structureDefinitions.keys()].sort();
+  const resourceTypes = (resources.entry ?? [])
+    .map((e) => e.resource)
+    .filter((sd) => sd?.resourceType === 'StructureDefinition' && sd.kind === 'resource' && !sd.abstract && sd.type)
+    .map((sd) => sd?.type as string)
+    .sort();
   loaded = {
     resourceTypes,
     resourceTypeSet: new Set(resourceTypes),
-    structureDefinitions,
     searchParameters: (searchBundle.entry ?? []).map((e) => e.resource as SearchParameter),
   };
   return loaded;

@@ -33,10 +33,23 @@ type Json = Record<string, unknown>;
  * resource): each answers true only where the FHIRPath expression is trivially true, and otherwise leaves the
  * decision to the FHIRPath engine.
  * - ref-1 `reference.startsWith('#').not() or (…in %rootResource.contained.id)`: true unless a local `#` reference;
- * - dom-2/4/5 `contained.….empty()`: true without contained resources.
+ * - dom-2/4/5 `contained.….empty()`: true without contained resources;
+ * - qty-3 `code.empty() or system.exists()`: true without a code or with a system;
+ * - obs-6 `dataAbsentReason.empty() or value.empty()`: true without a dataAbsentReason;
+ * - obs-7 `value.empty() or component.code.where(…).empty()`: true without a value[x] or without components;
+ * - per-1 `start <= end`: true when both are instants with a time zone and start is not later. @medplum/core's
+ *   FHIRPath compares such dateTimes as text, ignoring their offsets, so a Period across a daylight-saving change
+ *   (`01:52:06-04:00` to `01:07:06-05:00`, a quarter of an hour) would fail.
  */
+const VALUE_X = /^_?value[A-Z]/;
+const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 const TRIVIALLY_TRUE: Record<string, (value: Json) => boolean> = {
+  'per-1': (v) =>
+    typeof v.start === 'string' && typeof v.end === 'string' && INSTANT.test(v.start) && INSTANT.test(v.end) && Date.parse(v.start) <= Date.parse(v.end),
   'ref-1': (v) => typeof v.reference !== 'string' || !v.reference.startsWith('#'),
+  'qty-3': (v) => (v.code === undefined && v._code === undefined) || v.system !== undefined,
+  'obs-6': (v) => v.dataAbsentReason === undefined,
+  'obs-7': (v) => v.component === undefined || !Object.keys(v).some((k) => VALUE_X.test(k)),
   'dom-2': (v) => v.contained === undefined,
   'dom-4': (v) => v.contained === undefined,
   'dom-5': (v) => v.contained === undefined,

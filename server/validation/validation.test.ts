@@ -49,6 +49,12 @@ describe('validate (JSON schema, then StructureDefinition rules)', () => {
     expect(errors(obs({ valueString: 'v', dataAbsentReason: { text: 'gone' } }))).toEqual([['invariant', 'Observation']]);
     expect(errors(obs({ referenceRange: [{ type: { text: 't' } }] }))).toEqual([['invariant', 'Observation.referenceRange[0]']]);
     expect(errors(obs({ effectivePeriod: { start: '2020-02-01', end: '2020-01-01' } }))).toEqual([['invariant', 'Observation.effectivePeriod']]);
+    expect(errors(obs({ valueQuantity: { value: 1, code: 'mg' } }))).toEqual([['invariant', 'Observation.valueQuantity']]);
+    // per-1 compares instants, offsets included: across a daylight-saving change the later instant may read earlier.
+    expect(errors(obs({ effectivePeriod: { start: '2022-11-06T01:52:06-04:00', end: '2022-11-06T01:07:06-05:00' } }))).toEqual([]);
+    expect(errors(obs({ effectivePeriod: { start: '2022-11-06T01:52:06-05:00', end: '2022-11-06T01:07:06-05:00' } }))).toEqual([
+      ['invariant', 'Observation.effectivePeriod'],
+    ]);
     expect(errors(obs({ subject: { reference: '#nothere' } }))).toEqual([['invariant', 'Observation.subject']]);
     expect(errors(obs({ contained: [{ resourceType: 'Patient', id: 'p' }], subject: { reference: '#p' } }))).toEqual([]);
     expect(errors({ resourceType: 'Patient', extension: [{ url: 'http://x' }] })).toEqual([['invariant', 'Patient.extension[0]']]);
