@@ -13,12 +13,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { pino } from 'pino';
 import { startTributary, type Tributary } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import type { FhirContext } from '../server/rest/types.ts';
 import { openSocket } from '../test/ws-client.ts';
+import { benchDatabase } from './bench-db.ts';
 
 const { values: args } = parseArgs({
   options: { writes: { type: 'string', default: '2000' }, subscriptions: { type: 'string', default: '10000' }, events: { type: 'string', default: '300' } },
@@ -30,20 +30,14 @@ const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432
 const PATIENTS = 1000;
 
 async function withServer<T>(fn: (server: Tributary) => Promise<T>): Promise<T> {
-  const name = `bench_subs_${Date.now()}_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const config = { ...loadConfig({ AUTH: 'off', SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1' }), port: 0, host: '127.0.0.1', databaseUrl: url.toString() };
+  const db = await benchDatabase(adminUrl);
+  const config = { ...loadConfig({ AUTH: 'off', SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1' }), port: 0, host: '127.0.0.1', databaseUrl: db.url };
   const server = await startTributary(config, pino({ level: 'silent' }));
   try {
     return await fn(server);
   } finally {
     await server.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
+    await db.drop();
   }
 }
 

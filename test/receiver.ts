@@ -1,5 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Arrivals } from './arrivals.ts';
 
 /** A request a test receiver got. */
 export interface Received {
@@ -24,16 +25,14 @@ export interface Receiver {
  * make the sender time out.
  */
 export async function startReceiver(answer: (req: Received, res: ServerResponse) => void = (_r, res) => res.end()): Promise<Receiver> {
-  const received: Received[] = [];
-  const waiters: (() => void)[] = [];
+  const arrivals = new Arrivals<Received>();
   const server = createServer((req, res) => {
     let body = '';
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
       const r: Received = { method: req.method ?? '', url: req.url ?? '', headers: req.headers, body, at: Date.now() };
-      received.push(r);
-      for (const w of waiters.splice(0)) w();
+      arrivals.push(r);
       answer(r, res);
     });
   });
@@ -41,19 +40,8 @@ export async function startReceiver(answer: (req: Received, res: ServerResponse)
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/hook`,
-    received,
-    async waitFor(count, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (received.length < count) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`expected ${count} notifications, got ${received.length}`);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(left, 200));
-          waiters.push(() => (clearTimeout(t), resolve()));
-        });
-      }
-      return received;
-    },
+    received: arrivals.items,
+    waitFor: (count, timeoutMs = 15_000) => arrivals.waitFor(count, timeoutMs, 'notifications'),
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

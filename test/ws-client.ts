@@ -1,10 +1,11 @@
 import WebSocket from 'ws';
+import { Arrivals } from './arrivals.ts';
 
 /** A websocket client for tests: collects text messages and waits for them. */
 export interface TestSocket {
   ws: WebSocket;
   messages: string[];
-  /** Resolves with the messages once `count` arrived (after `from`), rejecting after `timeoutMs`. */
+  /** Resolves with the messages once `count` arrived, rejecting after `timeoutMs`. */
   waitFor(count: number, timeoutMs?: number): Promise<string[]>;
   close(): Promise<void>;
 }
@@ -12,31 +13,16 @@ export interface TestSocket {
 /** Opens a websocket (with optional headers) and starts collecting its messages. */
 export async function openSocket(url: string, headers: Record<string, string> = {}): Promise<TestSocket> {
   const ws = new WebSocket(url, { headers });
-  const messages: string[] = [];
-  const waiters: (() => void)[] = [];
-  ws.on('message', (data) => {
-    messages.push(String(data));
-    for (const w of waiters.splice(0)) w();
-  });
+  const arrivals = new Arrivals<string>();
+  ws.on('message', (data) => arrivals.push(String(data)));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
   });
   return {
     ws,
-    messages,
-    async waitFor(count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (messages.length < count) {
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`expected ${count} websocket messages, got ${messages.length}: ${messages.join(' | ').slice(0, 500)}`);
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, Math.min(left, 200));
-          waiters.push(() => (clearTimeout(t), resolve()));
-        });
-      }
-      return messages;
-    },
+    messages: arrivals.items,
+    waitFor: (count, timeoutMs = 10_000) => arrivals.waitFor(count, timeoutMs, 'websocket messages', (m) => `: ${m.join(' | ').slice(0, 500)}`),
     close: () =>
       new Promise<void>((resolve) => {
         if (ws.readyState === ws.CLOSED) return resolve();

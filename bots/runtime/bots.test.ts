@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../server/app.ts';
 import { fhir, startTestServer } from '../../test/harness.ts';
+import { until } from '../../test/until.ts';
 
 let server: Tributary;
 
@@ -11,15 +12,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-async function until<T>(what: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await what();
-    if (got) return got;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const observation = (code: string, extra: object = {}) => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'urn:test', code }] }, ...extra });
 const search = async (query: string) => (await fhir(server, 'GET', query)).body.entry?.map((e: any) => e.resource) ?? [];

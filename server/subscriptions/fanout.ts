@@ -7,6 +7,7 @@ import { needsPrevious, type TriggerMatcher, type WriteEvent } from './matcher.t
 import type { Candidate, SubscriptionRegistry } from './registry.ts';
 import type { SubscriptionSpec } from './subscription-spec.ts';
 import { isTopic } from './topics.ts';
+import { WakeLoop } from './wake-loop.ts';
 import { LOCKS } from '../db/locks.ts';
 
 /** Advisory lock held by the node that reads the outbox (one reader per cluster keeps each resource's order). */
@@ -57,10 +58,7 @@ interface OutboxRow {
  */
 export class OutboxFanout {
   private leader?: pg.Client;
-  private stopped = false;
-  private wakeUp?: () => void;
-  private pending = false;
-  private loop?: Promise<void>;
+  private readonly loop = new WakeLoop();
   /** The Subscription versions the registry was built from, by id. */
   private readonly stored = new Map<string, Subscription>();
 
@@ -73,34 +71,30 @@ export class OutboxFanout {
 
   /** Starts trying to become the reader, and reading while it is. */
   start(): void {
-    this.loop = this.run();
+    this.loop.start(() => this.round());
   }
 
   /** Signals that new outbox events may be there. */
   wake(): void {
-    this.pending = true;
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** Stops reading (after the batch in progress) and gives up the reader role. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wakeUp?.();
-    await this.loop;
+    await this.loop.stop();
+    await this.dropLeadership();
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      try {
-        if (!this.leader) await this.tryLead();
-        if (this.leader && (await this.processBatch()) > 0) continue;
-      } catch (err) {
-        this.deps.logger.error({ err }, 'outbox reader failed; retrying');
-        await this.dropLeadership();
-      }
-      await this.sleep(POLL_MS);
+  /** One round: become the reader if nobody is, then handle a batch; sleeps only when there was nothing to do. */
+  private async round(): Promise<number> {
+    try {
+      if (!this.leader) await this.tryLead();
+      if (this.leader && (await this.processBatch()) > 0) return 0;
+    } catch (err) {
+      this.deps.logger.error({ err }, 'outbox reader failed; retrying');
+      await this.dropLeadership();
     }
-    await this.dropLeadership();
+    return POLL_MS;
   }
 
   private async tryLead(): Promise<void> {
@@ -138,25 +132,6 @@ export class OutboxFanout {
     const client = this.leader;
     this.leader = undefined;
     await client?.end().catch(() => {});
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.pending || this.stopped) {
-      this.pending = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wakeUp = () => {
-        this.wakeUp = undefined;
-        this.pending = false;
-        done();
-      };
-    });
   }
 
   /** Handles one batch of outbox events in one transaction; returns how many there were. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type pg from 'pg';
 import { claimDue, markCancelled, markDelivered, markFailed, nextDueAt, type Delivery, type DeliveryStatus } from './deliveries.ts';
 import type { SubscriptionSpec } from './subscription-spec.ts';
+import { WakeLoop } from './wake-loop.ts';
 
 /** Prefix of the `subscription_id` of a scheduled bot run (it has no Subscription). */
 export const SCHEDULE_PREFIX = 'schedule:';
@@ -39,44 +40,38 @@ export interface WorkerDeps {
  */
 export class DeliveryWorker {
   private readonly active = new Set<Promise<void>>();
-  private stopped = false;
-  private wakeUp?: () => void;
-  private kicked = false;
-  private loop?: Promise<void>;
+  private readonly loop = new WakeLoop();
 
   constructor(private readonly deps: WorkerDeps) {}
 
   /** Starts the claim loop. */
   start(): void {
-    this.loop = this.run();
+    this.loop.start(() => this.round());
   }
 
   /** Signals that notifications may be due (new rows, a finished send). */
   kick(): void {
-    this.kicked = true;
-    this.wakeUp?.();
+    this.loop.wake();
   }
 
   /** Stops claiming and waits for the sends in flight. */
   async stop(): Promise<void> {
-    this.stopped = true;
-    this.wakeUp?.();
-    await this.loop;
+    await this.loop.stop();
     await Promise.allSettled([...this.active]);
   }
 
-  private async run(): Promise<void> {
-    while (!this.stopped) {
-      let claimed = 0;
-      const free = this.deps.concurrency - this.active.size;
-      try {
-        if (free > 0) claimed = await this.claim(free);
-      } catch (err) {
-        this.deps.logger.error({ err }, 'claiming notifications failed');
-      }
-      if (claimed > 0 && claimed === free) continue;
-      await this.sleep(claimed > 0 || free <= 0 ? 1000 : await this.msToNextDue());
+  /** Claims what this node has room for; sleeps until the next row is due, a send ends, or new rows come. */
+  private async round(): Promise<number> {
+    let claimed = 0;
+    const free = this.deps.concurrency - this.active.size;
+    try {
+      if (free > 0) claimed = await this.claim(free);
+    } catch (err) {
+      this.deps.logger.error({ err }, 'claiming notifications failed');
     }
+    if (claimed > 0 && claimed === free) return 0;
+    // Never less than 50 ms: a due row may be held back behind an earlier one of its resource (a send ends with a kick).
+    return claimed > 0 || free <= 0 ? 1000 : Math.max(50, await this.msToNextDue());
   }
 
   private async claim(limit: number): Promise<number> {
@@ -96,24 +91,6 @@ export class DeliveryWorker {
   private async msToNextDue(): Promise<number> {
     const at = await nextDueAt(this.deps.pool).catch(() => undefined);
     return at === undefined ? 1000 : Math.min(1000, Math.max(0, at - Date.now()));
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.kicked || this.stopped) {
-      this.kicked = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
-        clearTimeout(timer);
-        self.wakeUp = undefined;
-        self.kicked = false;
-        resolve();
-      }
-      this.wakeUp = done;
-    });
   }
 
   private async deliver(row: Delivery, spec: SubscriptionSpec | undefined): Promise<void> {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { fhir, startTestServer } from '../../../test/harness.ts';
 import { startReceiver, type Receiver } from '../../../test/receiver.ts';
+import { until } from '../../../test/until.ts';
 
 const MAX_ATTEMPTS_EXT = 'https://tributary.dev/fhir/StructureDefinition/subscription-max-attempts';
 let server: Tributary;
@@ -43,15 +44,6 @@ async function subscribe(endpoint: string, code: string, extension: object[] = [
 
 const obs = (code: string, value: number) => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ code }] }, valueInteger: value });
 
-async function until<T>(what: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const got = await what();
-    if (got !== undefined) return got;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('delivery', () => {
   it('a flaky receiver (50% 500s, some timeouts) still gets every event, in order per resource', async () => {
