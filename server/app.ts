@@ -45,14 +45,19 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const log = logger ?? pino({ level: config.logLevel });
   let ready = false;
   let embedded: EmbeddedDatabase | undefined;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
+  // The database starts (embedded: a child process) and migrates while this thread loads the definitions.
+  const database = (async () => {
+    if (config.databaseUrl) return config.databaseUrl;
     embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, (line) => log.debug({ pg: line }));
-    databaseUrl = embedded.url;
-  }
-  await migrate(databaseUrl);
+    return embedded.url;
+  })();
+  const migrated = database.then((url) => migrate(url));
+  // Let the database's start-up get going (spawn, connect) before the definitions occupy this thread.
+  await new Promise((resolve) => setTimeout(resolve, 20));
   loadDefinitions();
   if (config.validateWrites) prepareValidation();
+  const databaseUrl = await database;
+  await migrated;
   const pool = createPool(databaseUrl, config.dbPoolSize);
   const botDefinitions = await selectBots(BUILT_IN_BOTS, config.subscriptions.bots, config.subscriptions.botModules);
   const bots = new BotRuntime(botDefinitions, config.subscriptions.maxAttempts, log);
