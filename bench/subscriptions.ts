@@ -1,11 +1,15 @@
 /**
- * Subscription benchmark (issue 5): `npx tsx bench/subscriptions.ts [--writes 2000] [--subscriptions 10000] [--events 300]`.
+ * Subscription benchmark (issue 5):
+ * `npx tsx bench/subscriptions.ts [--writes 2000] [--subscriptions 10000] [--events 300] [--rounds 3]`.
  *
- * 1. Writes with and without 10,000 active subscriptions: for each count, a fresh server (AUTH=off) gets that many
- *    rest-hook subscriptions on `Observation?subject=Patient/<random>` (the realistic shape: one per patient or
- *    device; 1% have criteria without an equality anchor, `Observation?value-quantity=gt…`, and are tested on every
- *    write), then `--writes` Observation creates through the router, 8 at a time. Prints creates/s and the ratio,
- *    and how fast the outbox reader turns those writes into notifications (events/s, time to drain).
+ * 1. Writes with and without 10,000 active subscriptions, three lanes, each on a fresh server (AUTH=off), `--rounds`
+ *    times (medians): no subscriptions; 10,000 rest-hook subscriptions on `Observation?subject=Patient/<id>` (the
+ *    realistic shape: one per patient or device; 1% have criteria without an equality anchor,
+ *    `Observation?value-quantity=gt…`, tested on every write with a value) that the writes do not match — the cost
+ *    of matching alone; and the same where every write matches one subscription, delivered to a receiver on
+ *    loopback — matching plus queuing and delivering a notification per write. `--writes` Observation creates
+ *    through the router, 8 at a time. Prints creates/s, the ratio to no subscriptions, how long the outbox reader
+ *    needed after the last write, and the notifications queued.
  * 2. Websocket latency: a client bound to a websocket subscription (full-resource) on the 10,000-subscription server
  *    gets `--events` notifications, written one at a time; latency is from the version's `meta.lastUpdated` (set
  *    just before commit) to the message's arrival. Prints p50/p99/max.
@@ -17,12 +21,19 @@ import { pino } from 'pino';
 import { startTributary, type Tributary } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
 import type { FhirContext } from '../server/rest/types.ts';
+import { startReceiver } from '../test/receiver.ts';
 import { openSocket } from '../test/ws-client.ts';
 import { benchDatabase } from './bench-db.ts';
 
 const { values: args } = parseArgs({
-  options: { writes: { type: 'string', default: '2000' }, subscriptions: { type: 'string', default: '10000' }, events: { type: 'string', default: '300' } },
+  options: {
+    writes: { type: 'string', default: '2000' },
+    subscriptions: { type: 'string', default: '10000' },
+    events: { type: 'string', default: '300' },
+    rounds: { type: 'string', default: '3' },
+  },
 });
+const ROUNDS = Number(args.rounds);
 const WRITES = Number(args.writes);
 const SUBSCRIPTIONS = Number(args.subscriptions);
 const EVENTS = Number(args.events);
@@ -43,14 +54,16 @@ async function withServer<T>(fn: (server: Tributary) => Promise<T>): Promise<T> 
 
 const ctxOf = (server: Tributary): FhirContext => ({ repo: server.repo, baseUrl: server.fhirBase, requestId: 'bench', access: { kind: 'system' } });
 
-/** Creates `n` subscriptions through the store (write rule included), 500 per transaction. */
-async function createSubscriptions(server: Tributary, n: number, patients: string[]): Promise<void> {
+/**
+ * Creates `n` subscriptions through the store (write rule included), 500 per transaction: on the given patients
+ * first (those the writes are about), then on other ones; each `endpoint`.
+ */
+async function createSubscriptions(server: Tributary, n: number, patients: string[], endpoint: string): Promise<void> {
   for (let i = 0; i < n; i += 500) {
     await server.repo.transaction(async (repo) => {
       for (let k = i; k < Math.min(n, i + 500); k++) {
         const criteria = k % 100 === 99 ? `Observation?value-quantity=gt${1000 + k}` : `Observation?subject=Patient/${k < patients.length ? patients[k] : randomUUID()}`;
-        // A blackhole endpoint: delivery is not what is measured here (TEST-NET-1 is never routed).
-        await repo.create({ resourceType: 'Subscription', status: 'active', reason: 'bench', criteria, channel: { type: 'rest-hook', endpoint: 'http://192.0.2.1/hook' } });
+        await repo.create({ resourceType: 'Subscription', status: 'active', reason: 'bench', criteria, channel: { type: 'rest-hook', endpoint } });
       }
     });
   }
@@ -84,28 +97,33 @@ async function drainOutbox(server: Tributary): Promise<number> {
   }
 }
 
-async function writeLane(subscriptions: number) {
+type Lane = 'none' | 'not matching' | 'one match per write';
+
+async function writeLane(lane: Lane, receiverUrl: string) {
   return withServer(async (server) => {
     const patients = Array.from({ length: PATIENTS }, () => randomUUID());
-    const setup = Date.now();
-    await createSubscriptions(server, subscriptions, patients);
+    const subscribed = lane === 'one match per write' ? patients : [];
+    if (lane !== 'none') await createSubscriptions(server, SUBSCRIPTIONS, subscribed, receiverUrl);
     await drainOutbox(server);
-    const setupSeconds = (Date.now() - setup) / 1000;
     await writeObservations(server, 200, patients); // warm-up
     await drainOutbox(server);
-    const fanoutStart = Date.now();
+    const before = await notifications(server);
     const perSecond = await writeObservations(server, WRITES, patients);
     const drain = await drainOutbox(server);
-    const events = WRITES / ((Date.now() - fanoutStart) / 1000);
-    const { rows } = await server.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM subscription_delivery WHERE kind = 'event'");
-    return { subscriptions, perSecond, drainAfterWrites: drain, eventsPerSecond: events, notifications: rows[0].n, setupSeconds };
+    return { perSecond, drain, notifications: (await notifications(server)) - before };
   });
 }
 
-async function websocketLane(subscriptions: number) {
+async function notifications(server: Tributary): Promise<number> {
+  const { rows } = await server.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM subscription_delivery WHERE kind = 'event'");
+  return rows[0].n;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function websocketLane(subscriptions: number, receiverUrl: string) {
   return withServer(async (server) => {
-    const patients = Array.from({ length: PATIENTS }, () => randomUUID());
-    await createSubscriptions(server, subscriptions, patients);
+    await createSubscriptions(server, subscriptions, [], receiverUrl);
     await drainOutbox(server);
     const ctx = ctxOf(server);
     const sub = await server.router.handle(ctx, {
@@ -153,16 +171,23 @@ async function websocketLane(subscriptions: number) {
 const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 
 async function main(): Promise<void> {
-  const without = await writeLane(0);
-  const withSubs = await writeLane(SUBSCRIPTIONS);
-  console.log(`\nObservation creates through the router, 8 at a time, ${WRITES} per lane (AUTH=off)`);
-  console.log('| active subscriptions | creates/s | ratio | outbox drained after writes (s) | events matched/s | notifications queued |');
-  console.log('|---|---|---|---|---|---|');
-  for (const r of [without, withSubs]) {
-    console.log(`| ${r.subscriptions} | ${r.perSecond.toFixed(0)} | ${(r.perSecond / without.perSecond).toFixed(2)} | ${r.drainAfterWrites.toFixed(2)} | ${r.eventsPerSecond.toFixed(0)} | ${r.notifications} |`);
+  const receiver = await startReceiver();
+  const lanes: Lane[] = ['none', 'not matching', 'one match per write'];
+  const results = new Map<Lane, { perSecond: number; drain: number; notifications: number }[]>(lanes.map((l) => [l, []]));
+  // Rounds interleave the lanes, so a change in the machine's load touches all of them alike.
+  for (let round = 0; round < ROUNDS; round++) for (const lane of lanes) results.get(lane)?.push(await writeLane(lane, receiver.url));
+  const base = median((results.get('none') ?? []).map((r) => r.perSecond));
+  console.log(`\nObservation creates through the router, 8 at a time, ${WRITES} per lane, medians of ${ROUNDS} rounds (AUTH=off)`);
+  console.log('| active subscriptions | creates/s | ratio | outbox drained after the last write (s) | notifications queued |');
+  console.log('|---|---|---|---|---|');
+  for (const lane of lanes) {
+    const rs = results.get(lane) ?? [];
+    const rate = median(rs.map((r) => r.perSecond));
+    const label = lane === 'none' ? '0' : `${SUBSCRIPTIONS}, ${lane}`;
+    console.log(`| ${label} | ${rate.toFixed(0)} | ${(rate / base).toFixed(2)} | ${median(rs.map((r) => r.drain)).toFixed(2)} | ${median(rs.map((r) => r.notifications))} |`);
   }
-  console.log(`(creating ${SUBSCRIPTIONS} subscriptions took ${withSubs.setupSeconds.toFixed(1)} s)`);
-  const latencies = await websocketLane(SUBSCRIPTIONS);
+  const latencies = await websocketLane(SUBSCRIPTIONS, receiver.url);
+  await receiver.close();
   console.log(`\nWebsocket notification latency, commit (meta.lastUpdated) to arrival, ${latencies.length}/${EVENTS} events, ${SUBSCRIPTIONS} other subscriptions active`);
   console.log('| p50 ms | p90 ms | p99 ms | max ms |');
   console.log('|---|---|---|---|');

@@ -33,9 +33,12 @@ export interface SearchScope {
   access?: AccessContext;
 }
 
-/** The WHERE clause of a request (over `searchSource(mode)` as `alias`), with its own parameters. */
-export async function buildWhere(scope: SearchScope, resourceTypes: string[], criteria: Criterion[], mode: ContainedMode = {}, alias = 'r') {
-  const ctx: WhereContext = { sql: new SqlParams(), baseUrl: scope.baseUrl, repo: scope.repo, access: scope.access };
+/**
+ * The WHERE clause of a request (over `searchSource(mode)` as `alias`), with its own parameters — or with `sql`'s,
+ * when several clauses go into one statement.
+ */
+export async function buildWhere(scope: SearchScope, resourceTypes: string[], criteria: Criterion[], mode: ContainedMode = {}, alias = 'r', sql = new SqlParams()) {
+  const ctx: WhereContext = { sql, baseUrl: scope.baseUrl, repo: scope.repo, access: scope.access };
   const where = await sourceWhere(ctx, mode, resourceTypes, criteria, alias);
   return { ctx, where };
 }

@@ -57,12 +57,20 @@ export function emptyIndexRows(): IndexRows {
   return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [], composite: [], contained: [] };
 }
 
+/** Options of index extraction. */
+export interface ExtractOptions {
+  /** `false` forces the FHIRPath engine (for comparison with the compiled property walks). */
+  fastPath?: boolean;
+  /** Only these parameter codes (subscription matching needs a few, not all). */
+  only?: ReadonlySet<string>;
+}
+
 /**
  * Computes the search index rows of a resource from the FHIRPath expression of every SearchParameter that applies
  * to its type (spec parameters plus any added at runtime). Values FHIRPath cannot evaluate are skipped, never fatal.
- * Simple expressions run as compiled property walks (`fastPath: false` forces the FHIRPath engine, for comparison).
+ * Simple expressions run as compiled property walks.
  */
-export function extractIndexRows(resource: Resource, options: { fastPath?: boolean } = {}): IndexRows {
+export function extractIndexRows(resource: Resource, options: ExtractOptions = {}): IndexRows {
   const rows = ownIndexRows(resource, options);
   for (const c of (resource as { contained?: Resource[] }).contained ?? []) {
     if (typeof c?.resourceType !== 'string' || typeof c.id !== 'string') continue;
@@ -71,13 +79,13 @@ export function extractIndexRows(resource: Resource, options: { fastPath?: boole
   return rows;
 }
 
-function ownIndexRows(resource: Resource, options: { fastPath?: boolean }): IndexRows {
+function ownIndexRows(resource: Resource, options: ExtractOptions): IndexRows {
   const rows = emptyIndexRows();
   const fastPath = options.fastPath ?? true;
   let root: TypedValue[] | undefined;
   let variables: Record<string, TypedValue> = {};
   for (const param of searchParams(resource.resourceType)) {
-    if (!param.atom || RESOURCE_TABLE_CODES.has(param.code)) continue;
+    if (!param.atom || RESOURCE_TABLE_CODES.has(param.code) || (options.only && !options.only.has(param.code))) continue;
     if (fastPath && param.extractComposite) {
       for (const components of param.extractComposite(resource)) addComposite(rows, param, components);
       continue;

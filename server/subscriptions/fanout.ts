@@ -14,6 +14,8 @@ import { LOCKS } from '../db/locks.ts';
 const LEADER_LOCK = LOCKS.outboxReader;
 /** Outbox events handled per database transaction. */
 const BATCH = 500;
+/** How long the reader lets writes gather after a partial batch. */
+const GATHER_MS = 5;
 /** How often a node that is not the reader checks whether it can take over, and the reader polls without a wake-up. */
 const POLL_MS = 1000;
 
@@ -89,7 +91,10 @@ export class OutboxFanout {
   private async round(): Promise<number> {
     try {
       if (!this.leader) await this.tryLead();
-      if (this.leader && (await this.processBatch()) > 0) return 0;
+      const handled = this.leader ? await this.processBatch() : 0;
+      // After a partial batch, let a few milliseconds of writes gather: a batch costs about the same for 1 or 100.
+      if (handled > 0 && handled < BATCH) await new Promise((resolve) => setTimeout(resolve, GATHER_MS));
+      if (handled > 0) return 0;
     } catch (err) {
       this.deps.logger.error({ err }, 'outbox reader failed; retrying');
       await this.dropLeadership();
@@ -218,7 +223,7 @@ export class OutboxFanout {
     for (const event of events) {
       const subject = event.content ?? event.previous;
       if (!subject) continue;
-      event.rows = extractIndexRows(subject);
+      event.rows = extractIndexRows(subject, { only: this.deps.registry.codesFor(event.resourceType) });
       for (const { spec, trigger } of this.deps.registry.candidates(event.resourceType, event.id, event.rows)) {
         pairs.push({ event, trigger, spec });
         if (!event.previous && event.versionId > 1 && needsPrevious(trigger, event)) previous.push([event, event.versionId - 1, 'previous']);

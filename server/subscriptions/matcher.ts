@@ -3,13 +3,14 @@ import type { Resource } from '@medplum/fhirtypes';
 import type { SearchCriteria } from '../rest/types.ts';
 import { buildWhere } from '../search/engine.ts';
 import { parseSearch } from '../search/parse.ts';
+import { SqlParams } from '../search/sql.ts';
 import type { Repository } from '../store/repository.ts';
 import type { IndexRows } from '../store/indexer.ts';
 import { compileEquality, type EqualityTest } from './equality.ts';
 import type { Interaction, Trigger } from './subscription-spec.ts';
 
-/** SQL match queries a batch runs at once. */
-const PARALLEL_QUERIES = 4;
+/** Triggers judged by one SQL statement. */
+const TRIGGERS_PER_QUERY = 50;
 
 /** A committed write as the outbox recorded it, with the versions matching needs. */
 export interface WriteEvent {
@@ -40,7 +41,7 @@ export function needsPrevious(trigger: Trigger, event: WriteEvent): boolean {
 /**
  * Decides which (event, trigger) pairs match. Criteria made of plain equalities are decided on the version's own
  * index rows (equality.ts: exactly what the search engine's SQL would decide, without a query). Other criteria are
- * judged by the search engine itself (one SQL query per trigger and batch, over the events' ids), so they mean
+ * judged by the search engine itself (one SQL statement per batch for up to 50 triggers, each over its events' ids), so they mean
  * exactly what a search with them returns — chains, `_has`, modifiers and all. When the resource has changed again
  * since (the event's version is no longer current), or for the previous version of a deletion or a topic's
  * `previous` test, the version's content is judged in memory with @medplum/core's search matcher instead.
@@ -74,13 +75,13 @@ export class TriggerMatcher {
     }
     const negatives: number[] = [];
     const groups = [...byTrigger];
-    for (let g = 0; g < groups.length; g += PARALLEL_QUERIES) {
-      const chunk = groups.slice(g, g + PARALLEL_QUERIES);
-      const matched = await Promise.all(chunk.map(([trigger, indexes]) => this.matchInDatabase(trigger, indexes.map((i) => pairs[i].event))));
+    for (let g = 0; g < groups.length; g += TRIGGERS_PER_QUERY) {
+      const chunk = groups.slice(g, g + TRIGGERS_PER_QUERY);
+      const matched = await this.matchInDatabase(chunk.map(([trigger, indexes]) => ({ trigger, events: indexes.map((i) => pairs[i].event) })));
       chunk.forEach(([trigger, indexes], k) => {
         for (const i of indexes) {
           const { event } = pairs[i];
-          if (matched[k].has(`${event.id}/${event.versionId}`)) results[i] = this.decide(trigger, event, true);
+          if (matched.has(`${k}/${event.id}/${event.versionId}`)) results[i] = this.decide(trigger, event, true);
           else negatives.push(i);
         }
       });
@@ -117,18 +118,25 @@ export class TriggerMatcher {
     return trigger.requireBoth ? current && previous : current || previous;
   }
 
-  /** `id/versionId` of the events whose version is current and matches the trigger's criteria in the database. */
-  private async matchInDatabase(trigger: Trigger, events: WriteEvent[]): Promise<Set<string>> {
-    const request = parseSearch([trigger.resourceType], trigger.criteria, 'strict');
-    const { ctx, where } = await buildWhere({ repo: this.repo, baseUrl: this.baseUrl() }, [trigger.resourceType], request.criteria);
-    const ids = ctx.sql.add(events.map((e) => e.id));
-    const versions = ctx.sql.add(events.map((e) => e.versionId));
-    const { rows } = await this.repo.query<{ id: string; version_id: string }>(
-      `SELECT r.id, r.version_id FROM resource r
-       WHERE ${where} AND (r.id, r.version_id) IN (SELECT * FROM unnest(${ids}::text[], ${versions}::bigint[]))`,
-      ctx.sql.values,
-    );
-    return new Set(rows.map((r) => `${r.id}/${r.version_id}`));
+  /**
+   * `k/id/versionId` of the events whose version is current and matches the criteria of trigger `k`, for several
+   * triggers in one statement (a UNION ALL of their search clauses, each over its own events).
+   */
+  private async matchInDatabase(groups: { trigger: Trigger; events: WriteEvent[] }[]): Promise<Set<string>> {
+    const sql = new SqlParams();
+    const branches: string[] = [];
+    for (const [k, { trigger, events }] of groups.entries()) {
+      const request = parseSearch([trigger.resourceType], trigger.criteria, 'strict');
+      const { where } = await buildWhere({ repo: this.repo, baseUrl: this.baseUrl() }, [trigger.resourceType], request.criteria, {}, 'r', sql);
+      const ids = sql.add(events.map((e) => e.id));
+      const versions = sql.add(events.map((e) => e.versionId));
+      branches.push(
+        `SELECT ${k} AS k, r.id, r.version_id FROM resource r
+         WHERE ${where} AND (r.id, r.version_id) IN (SELECT * FROM unnest(${ids}::text[], ${versions}::bigint[]))`,
+      );
+    }
+    const { rows } = await this.repo.query<{ k: number; id: string; version_id: string }>(branches.join('\nUNION ALL\n'), sql.values);
+    return new Set(rows.map((r) => `${r.k}/${r.id}/${r.version_id}`));
   }
 
   /** Which of these events' versions are no longer the current one (checked after matching: versions only grow). */

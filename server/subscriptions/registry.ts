@@ -15,6 +15,8 @@ export interface Candidate {
 interface TypeIndex {
   anchored: Map<string, Candidate[]>;
   unanchored: Candidate[];
+  /** How many triggers use each parameter code in their criteria (the index values matching needs). */
+  codes: Map<string, number>;
 }
 
 /**
@@ -27,15 +29,19 @@ interface TypeIndex {
 export class SubscriptionRegistry {
   private readonly specs = new Map<string, SubscriptionSpec>();
   private readonly types = new Map<string, TypeIndex>();
+  /** Ids of the subscriptions filed in `types` (the live ones when they were set). */
+  private readonly indexed = new Set<string>();
 
   /** Adds or replaces a subscription (any status; only live ones are indexed). */
   set(spec: SubscriptionSpec): void {
     this.remove(spec.id);
     this.specs.set(spec.id, spec);
     if (!isLive(spec)) return;
+    this.indexed.add(spec.id);
     for (const trigger of spec.triggers) {
       const index = this.typeIndex(trigger.resourceType);
       const candidate = { spec, trigger, requires: requiredCodes(trigger) };
+      for (const code of criteriaCodes(trigger)) index.codes.set(code, (index.codes.get(code) ?? 0) + 1);
       const anchors = anchorKeys(trigger);
       if (!anchors) index.unanchored.push(candidate);
       else for (const key of anchors) index.anchored.set(key, [...(index.anchored.get(key) ?? []), candidate]);
@@ -44,7 +50,7 @@ export class SubscriptionRegistry {
 
   private typeIndex(resourceType: string): TypeIndex {
     let index = this.types.get(resourceType);
-    if (!index) this.types.set(resourceType, (index = { anchored: new Map(), unanchored: [] }));
+    if (!index) this.types.set(resourceType, (index = { anchored: new Map(), unanchored: [], codes: new Map() }));
     return index;
   }
 
@@ -53,12 +59,19 @@ export class SubscriptionRegistry {
     const old = this.specs.get(id);
     if (!old) return;
     this.specs.delete(id);
+    if (!this.indexed.delete(id)) return;
     for (const trigger of old.triggers) {
       const index = this.types.get(trigger.resourceType);
       if (!index) continue;
-      index.unanchored = index.unanchored.filter((c) => c.spec.id !== id);
-      for (const [key, list] of index.anchored) {
-        const kept = list.filter((c) => c.spec.id !== id);
+      for (const code of criteriaCodes(trigger)) {
+        const n = (index.codes.get(code) ?? 0) - 1;
+        if (n > 0) index.codes.set(code, n);
+        else index.codes.delete(code);
+      }
+      const anchors = anchorKeys(trigger);
+      if (!anchors) index.unanchored = index.unanchored.filter((c) => c.spec.id !== id);
+      for (const key of anchors ?? []) {
+        const kept = (index.anchored.get(key) ?? []).filter((c) => c.spec.id !== id);
         if (kept.length) index.anchored.set(key, kept);
         else index.anchored.delete(key);
       }
@@ -69,6 +82,7 @@ export class SubscriptionRegistry {
   /** Removes every subscription. */
   clear(): void {
     this.specs.clear();
+    this.indexed.clear();
     this.types.clear();
   }
 
@@ -90,6 +104,11 @@ export class SubscriptionRegistry {
   /** Whether any live trigger is on this type (if not, its writes need no further look). */
   watches(resourceType: string): boolean {
     return this.types.has(resourceType);
+  }
+
+  /** The parameter codes whose index values finding and judging this type's candidates needs. */
+  codesFor(resourceType: string): ReadonlySet<string> {
+    return new Set(this.types.get(resourceType)?.codes.keys());
   }
 
   /**
@@ -118,6 +137,13 @@ export class SubscriptionRegistry {
 function isLive(spec: SubscriptionSpec): boolean {
   if (spec.status === 'off') return false;
   return !spec.end || Date.parse(spec.end) > Date.now();
+}
+
+/** The parameter codes a trigger's criteria name (the first hop of a chain). */
+function criteriaCodes(trigger: Trigger): string[] {
+  return Object.keys(trigger.criteria)
+    .filter((name) => !name.startsWith('_'))
+    .map((name) => name.split('.')[0].split(':')[0]);
 }
 
 /**
