@@ -71,27 +71,23 @@ export class TriggerMatcher {
         results[i] = this.decide(trigger, event, !test || !event.rows || test(event.id, event.rows));
         continue;
       }
-      byTrigger.set(trigger, [...(byTrigger.get(trigger) ?? []), i]);
+      const list = byTrigger.get(trigger);
+      if (list) list.push(i);
+      else byTrigger.set(trigger, [i]);
     }
-    const negatives: number[] = [];
     const groups = [...byTrigger];
     for (let g = 0; g < groups.length; g += TRIGGERS_PER_QUERY) {
       const chunk = groups.slice(g, g + TRIGGERS_PER_QUERY);
-      const matched = await this.matchInDatabase(chunk.map(([trigger, indexes]) => ({ trigger, events: indexes.map((i) => pairs[i].event) })));
+      const judged = await this.matchInDatabase(chunk.map(([trigger, indexes]) => ({ trigger, events: indexes.map((i) => pairs[i].event) })));
       chunk.forEach(([trigger, indexes], k) => {
         for (const i of indexes) {
           const { event } = pairs[i];
-          if (matched.has(`${k}/${event.id}/${event.versionId}`)) results[i] = this.decide(trigger, event, true);
-          else negatives.push(i);
+          const verdict = judged.get(`${k}/${event.id}/${event.versionId}`);
+          // A version that is no longer current (the resource changed again since) is judged in memory.
+          const current = verdict?.current ? verdict.matched : this.inMemory(trigger, trigger.criteria, event.content, undefined);
+          results[i] = this.decide(trigger, event, current);
         }
       });
-    }
-    // A version the database did not match may simply no longer be current: judge those in memory.
-    const stale = await this.staleVersions(negatives.map((i) => pairs[i].event));
-    for (const i of negatives) {
-      const { event, trigger } = pairs[i];
-      const current = stale.has(`${event.resourceType}/${event.id}/${event.versionId}`) ? this.inMemory(trigger, trigger.criteria, event.content, undefined) : false;
-      results[i] = this.decide(trigger, event, current);
     }
     return results;
   }
@@ -119,37 +115,28 @@ export class TriggerMatcher {
   }
 
   /**
-   * `k/id/versionId` of the events whose version is current and matches the criteria of trigger `k`, for several
-   * triggers in one statement (a UNION ALL of their search clauses, each over its own events).
+   * For several triggers in one statement (a UNION ALL of their search clauses, each over its own events): whether
+   * each event's version is still the current one and, if so, whether it matches — both from one snapshot.
    */
-  private async matchInDatabase(groups: { trigger: Trigger; events: WriteEvent[] }[]): Promise<Set<string>> {
+  private async matchInDatabase(groups: { trigger: Trigger; events: WriteEvent[] }[]): Promise<Map<string, { current: boolean; matched: boolean }>> {
     const sql = new SqlParams();
     const branches: string[] = [];
     for (const [k, { trigger, events }] of groups.entries()) {
       const request = parseSearch([trigger.resourceType], trigger.criteria, 'strict');
       const { where } = await buildWhere({ repo: this.repo, baseUrl: this.baseUrl() }, [trigger.resourceType], request.criteria, {}, 'r', sql);
+      const type = sql.add(trigger.resourceType);
       const ids = sql.add(events.map((e) => e.id));
       const versions = sql.add(events.map((e) => e.versionId));
       branches.push(
-        `SELECT ${k} AS k, r.id, r.version_id FROM resource r
-         WHERE ${where} AND (r.id, r.version_id) IN (SELECT * FROM unnest(${ids}::text[], ${versions}::bigint[]))`,
+        `SELECT ${k} AS k, e.id, e.v, (r.version_id = e.v) AS current, (${where}) AS matched
+         FROM unnest(${ids}::text[], ${versions}::bigint[]) AS e(id, v)
+         JOIN resource r ON r.resource_type = ${type} AND r.id = e.id`,
       );
     }
-    const { rows } = await this.repo.query<{ k: number; id: string; version_id: string }>(branches.join('\nUNION ALL\n'), sql.values);
-    return new Set(rows.map((r) => `${r.k}/${r.id}/${r.version_id}`));
+    const { rows } = await this.repo.query<{ k: number; id: string; v: string; current: boolean; matched: boolean }>(branches.join('\nUNION ALL\n'), sql.values);
+    return new Map(rows.map((r) => [`${r.k}/${r.id}/${r.v}`, { current: r.current, matched: r.current && r.matched }]));
   }
 
-  /** Which of these events' versions are no longer the current one (checked after matching: versions only grow). */
-  private async staleVersions(events: WriteEvent[]): Promise<Set<string>> {
-    if (events.length === 0) return new Set();
-    const { rows } = await this.repo.query<{ resource_type: string; id: string; version_id: string }>(
-      `SELECT e.resource_type, e.id, e.version_id FROM unnest($1::text[], $2::text[], $3::bigint[]) AS e(resource_type, id, version_id)
-       JOIN resource r ON r.resource_type = e.resource_type AND r.id = e.id
-       WHERE r.version_id <> e.version_id`,
-      [events.map((e) => e.resourceType), events.map((e) => e.id), events.map((e) => e.versionId)],
-    );
-    return new Set(rows.map((r) => `${r.resource_type}/${r.id}/${r.version_id}`));
-  }
 }
 
 /** @medplum/core's in-memory search matching of one resource version. */

@@ -101,6 +101,11 @@ export class SubscriptionRegistry {
     return this.specs.size;
   }
 
+  /** The types some live trigger is on. */
+  watchedTypes(): string[] {
+    return [...this.types.keys()];
+  }
+
   /** Whether any live trigger is on this type (if not, its writes need no further look). */
   watches(resourceType: string): boolean {
     return this.types.has(resourceType);
