@@ -1,11 +1,11 @@
 /**
  * Subscription benchmark (issue 5):
- * `npx tsx bench/subscriptions.ts [--writes 2000] [--subscriptions 10000] [--events 300] [--rounds 3]`.
+ * `npx tsx bench/subscriptions.ts [--writes 2000] [--subscriptions 10000] [--events 300] [--rounds 3] [--unanchored 1]`.
  *
  * 1. Writes with and without 10,000 active subscriptions, three lanes, each on a fresh server (AUTH=off), `--rounds`
  *    times (medians): no subscriptions; 10,000 rest-hook subscriptions on `Observation?subject=Patient/<id>` (the
  *    realistic shape: one per patient or device; 1% have criteria without an equality anchor,
- *    `Observation?value-quantity=gt…`, tested on every write with a value) that the writes do not match — the cost
+ *    `Observation?value-quantity=gt…`, judged for every write with a value; `--unanchored` sets the percentage) that the writes do not match — the cost
  *    of matching alone; and the same where every write matches one subscription, delivered to a receiver on
  *    loopback — matching plus queuing and delivering a notification per write. `--writes` Observation creates
  *    through the router, 8 at a time. Prints creates/s, the ratio to no subscriptions, how long the outbox reader
@@ -31,8 +31,11 @@ const { values: args } = parseArgs({
     subscriptions: { type: 'string', default: '10000' },
     events: { type: 'string', default: '300' },
     rounds: { type: 'string', default: '3' },
+    unanchored: { type: 'string', default: '1' },
   },
 });
+/** Percent of the subscriptions whose criteria have no equality anchor (judged by SQL for every write with a value). */
+const UNANCHORED = Number(args.unanchored);
 const ROUNDS = Number(args.rounds);
 const WRITES = Number(args.writes);
 const SUBSCRIPTIONS = Number(args.subscriptions);
@@ -62,7 +65,7 @@ async function createSubscriptions(server: Tributary, n: number, patients: strin
   for (let i = 0; i < n; i += 500) {
     await server.repo.transaction(async (repo) => {
       for (let k = i; k < Math.min(n, i + 500); k++) {
-        const criteria = k % 100 === 99 ? `Observation?value-quantity=gt${1000 + k}` : `Observation?subject=Patient/${k < patients.length ? patients[k] : randomUUID()}`;
+        const criteria = UNANCHORED > 0 && k % Math.round(100 / UNANCHORED) === 0 ? `Observation?value-quantity=gt${1000 + k}` : `Observation?subject=Patient/${k < patients.length ? patients[k] : randomUUID()}`;
         await repo.create({ resourceType: 'Subscription', status: 'active', reason: 'bench', criteria, channel: { type: 'rest-hook', endpoint } });
       }
     });
@@ -177,7 +180,7 @@ async function main(): Promise<void> {
   // Rounds interleave the lanes, so a change in the machine's load touches all of them alike.
   for (let round = 0; round < ROUNDS; round++) for (const lane of lanes) results.get(lane)?.push(await writeLane(lane, receiver.url));
   const base = median((results.get('none') ?? []).map((r) => r.perSecond));
-  console.log(`\nObservation creates through the router, 8 at a time, ${WRITES} per lane, medians of ${ROUNDS} rounds (AUTH=off)`);
+  console.log(`\nObservation creates through the router, 8 at a time, ${WRITES} per lane, medians of ${ROUNDS} rounds (AUTH=off); ${UNANCHORED}% of the subscriptions unanchored`);
   console.log('| active subscriptions | creates/s | ratio | outbox drained after the last write (s) | notifications queued |');
   console.log('|---|---|---|---|---|');
   for (const lane of lanes) {

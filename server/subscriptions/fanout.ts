@@ -163,25 +163,21 @@ export class OutboxFanout {
 
   /**
    * Takes the next batch of outbox events (deleted in the caller's transaction, so a rollback puts them back), with
-   * the written version of events on watched types (for a deletion: the version it deleted), in one statement.
+   * the written version of events on watched types (for a deletion: the version it deleted).
    */
   private async takeEvents(client: pg.ClientBase): Promise<WriteEvent[]> {
-    const watched = [...this.deps.registry.watchedTypes(), 'Subscription', 'Basic'];
-    const { rows } = await client.query<OutboxRow & { content: string | null }>(
-      `WITH taken AS (
-         DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT $1)
-         RETURNING seq, resource_type, id, version_id, action)
-       SELECT t.seq, t.resource_type, t.id, t.version_id, t.action, h.content FROM taken t
-       LEFT JOIN resource_history h ON t.resource_type = ANY($2::text[]) AND h.resource_type = t.resource_type AND h.id = t.id
-         AND h.version_id = CASE WHEN t.action = 'delete' THEN t.version_id - 1 ELSE t.version_id END
-       ORDER BY t.seq`,
-      [BATCH, watched],
+    const { rows } = await client.query<OutboxRow>(
+      `WITH taken AS (DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT $1) RETURNING seq, resource_type, id, version_id, action)
+       SELECT * FROM taken ORDER BY seq`,
+      [BATCH],
     );
-    return rows.map((r) => {
-      const event: WriteEvent = { seq: Number(r.seq), resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), action: r.action };
-      if (r.content) event[r.action === 'delete' ? 'previous' : 'content'] = JSON.parse(r.content) as Resource;
-      return event;
-    });
+    const events: WriteEvent[] = rows.map((r) => ({ seq: Number(r.seq), resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), action: r.action }));
+    const watched = events.filter((e) => e.resourceType === 'Subscription' || e.resourceType === 'Basic' || this.deps.registry.watches(e.resourceType));
+    await loadHistory(
+      client,
+      watched.flatMap((e): Wanted[] => (e.action !== 'delete' ? [[e, e.versionId, 'content']] : e.versionId > 1 ? [[e, e.versionId - 1, 'previous']] : [])),
+    );
+    return events;
   }
 
   /**
