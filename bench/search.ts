@@ -93,7 +93,7 @@ async function measure(pool: pg.Pool, size: number): Promise<Map<string, Measure
     times.sort((a, b) => a - b);
     results.set(q.name, { p50: times[Math.floor(times.length / 2)], p99: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))], matches: await matches(q, facts, pick, pool, run) });
     if (args.verbose) {
-      for (const s of last) {
+      for (const s of last.filter((x) => !x.text.startsWith('EXPLAIN'))) {
         const plan = await pool.query(`EXPLAIN (ANALYZE, BUFFERS) ${s.text}`, s.values);
         console.log(`\n-- ${q.name} @ ${size}\n${plan.rows.map((r) => r['QUERY PLAN']).join('\n')}`);
       }

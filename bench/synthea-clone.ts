@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 /**
- * Synthesizes patients from Synthea's shapes: each clone of a Synthea patient bundle gets fresh ids for every
- * resource (and so fresh identifiers, which Synthea derives from them), with every `urn:uuid:` reference rewritten to
+ * Synthesizes patients from Synthea's shapes: each clone of a Synthea patient bundle gets a fresh UUID for every UUID
+ * in it (resource ids and the identifiers Synthea makes of UUIDs), with every `urn:uuid:` reference rewritten to
  * the clone's `Type/id`. So that clones do not multiply one patient (which would make a name or birth-date search
  * find ten times as many patients at ten times the size), each clone also gets its own family name (the template's
  * plus a three-letter suffix) and its whole timeline moved back by up to two years. Realistic value distributions,
@@ -45,7 +45,13 @@ export function cloneTemplate(template: SyntheaTemplate, serial: number): Resour
     fresh.set(oldId, id);
     types.set(id, type);
   }
-  let text = template.text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, (m) => fresh.get(m) ?? m);
+  // Every UUID, not only resource ids: Synthea's patient identifier is a UUID of its own.
+  const renew = (m: string) => {
+    let id = fresh.get(m);
+    if (!id) fresh.set(m, (id = randomUUID()));
+    return id;
+  };
+  let text = template.text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, renew);
   text = text.replace(/"urn:uuid:([0-9a-f-]{36})"/g, (whole, id: string) => {
     const type = types.get(id);
     return type ? `"${type}/${id}"` : whole;

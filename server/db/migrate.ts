@@ -4,6 +4,7 @@ import * as resources from '../../migrations/20261123000000_resources.ts';
 import * as reindexJobs from '../../migrations/20261124000000_reindex_jobs.ts';
 import * as containedResources from '../../migrations/20261124000001_contained_resources.ts';
 import * as auth from '../../migrations/20261124120000_auth.ts';
+import * as searchPlans from '../../migrations/20261125000000_search_plans.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
 const MIGRATIONS: Record<string, Knex.Migration> = {
@@ -11,6 +12,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261124000000_reindex_jobs': reindexJobs,
   '20261124000001_contained_resources': containedResources,
   '20261124120000_auth': auth,
+  '20261125000000_search_plans': searchPlans,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

@@ -4,6 +4,7 @@ import type { Criterion, Cursor, SearchRequest } from './model.ts';
 import { keysetCondition, orderBy, sortColumns } from './sort.ts';
 import { SqlParams } from './sql.ts';
 import { searchSource, sourceWhere, type ContainedMode } from './contained.ts';
+import { plannedRows } from './estimate.ts';
 import type { WhereContext } from './where.ts';
 
 /** A resource row a search returns. */
@@ -92,9 +93,5 @@ export async function countMatches(scope: SearchScope, req: Pick<SearchRequest, 
 /** The planner's estimate of the number of matches (no scan). */
 async function estimateMatches(scope: SearchScope, req: SearchRequest): Promise<number> {
   const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria, req);
-  const { rows } = await scope.repo.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
-    `EXPLAIN (FORMAT JSON) SELECT r.rid FROM ${searchSource(req).from} r WHERE ${where}`,
-    ctx.sql.values,
-  );
-  return Math.round(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']);
+  return plannedRows(scope.repo, `SELECT r.rid FROM ${searchSource(req).from} r WHERE ${where}`, ctx.sql.values);
 }
