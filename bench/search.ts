@@ -140,11 +140,19 @@ function report(bySize: Map<number, Map<string, Measured>>, chunks: IngestChunk[
   console.log('targets at the last size: p50 ≤ 5, p99 ≤ 30, p50 growth ≤ 1.5; _total=accurate ≤ 1000');
   console.table(rows);
   if (chunks.length === 0) return console.log('\nno ingest in this run');
-  const trend = ingestTrend(chunks);
-  console.log('\ningest through the store write path, one patient bundle per transaction (resources/s per chunk)');
-  console.table(chunks.map((c) => ({ resources: `${c.from}–${c.upTo}`, 'resources/s': Math.round(c.perSecond) })));
-  console.log(`early (first quarter of chunks) ${Math.round(trend.early)}/s, late (last quarter) ${Math.round(trend.late)}/s: ` +
+  const trend = ingestTrend(chunks, (c) => c.perSecond);
+  console.log('\ningest through the store write path, one patient bundle per transaction, per chunk: resources/s, CPU ms per');
+  console.log('resource (this process + its Postgres backends; independent of other work on the machine), 1-minute load');
+  console.table(chunks.map((c) => ({
+    resources: `${c.from}–${c.upTo}`, 'resources/s': Math.round(c.perSecond), 'CPU ms/resource': c.cpuMs?.toFixed(3) ?? 'n/a', load: c.load.toFixed(1),
+  })));
+  console.log(`resources/s: early (first quarter of chunks) ${Math.round(trend.early)}, late (last quarter) ${Math.round(trend.late)}: ` +
     `late/early ${trend.ratio.toFixed(2)} (target ≥ 0.80: ${trend.ratio >= 0.8 ? 'met' : 'MISSED'})`);
+  if (chunks.every((c) => c.cpuMs !== undefined)) {
+    const cpu = ingestTrend(chunks, (c) => c.cpuMs as number);
+    console.log(`CPU ms/resource: early ${cpu.early.toFixed(3)}, late ${cpu.late.toFixed(3)}: late/early ${cpu.ratio.toFixed(2)} ` +
+      `(the same work per resource at 1.00; ≤ 1.25 is a ≤ 20% slowdown on a machine to itself)`);
+  }
 }
 
 async function main(): Promise<void> {
