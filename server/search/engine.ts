@@ -57,8 +57,9 @@ export async function executeSearch(scope: SearchScope, req: SearchRequest): Pro
     const keyset = req.cursor ? `WHERE ${keysetCondition(sql, 'q', columns, req.cursor)}` : '';
     const sortSelect = columns.map((c, i) => `, ${c.expression} AS s${i}`).join('');
     const sortNames = columns.map((_, i) => `, q.s${i}`).join('');
-    const text = `SELECT q.rid, q.resource_type AS "resourceType", q.id${sortNames}, c.content, ${container('c')} AS container FROM (
-        SELECT q.* FROM (SELECT r.rid, r.resource_type, r.id${sortSelect} FROM ${from} r WHERE ${where}) q
+    // Candidates are picked by rid alone (an index-only probe of each); only the page's rows are read whole.
+    const text = `SELECT q.rid, c.resource_type AS "resourceType", c.id${sortNames}, c.content, ${container('c')} AS container FROM (
+        SELECT q.* FROM (SELECT r.rid${sortSelect} FROM ${from} r WHERE ${where}) q
         ${keyset} ORDER BY ${orderBy('q', columns, reverse)} LIMIT ${sql.add(req.count + 1)}
       ) q JOIN ${from} c ON c.rid = q.rid ORDER BY ${orderBy('q', columns, reverse)}`;
     const { rows } = await scope.repo.query<FoundResource & Record<string, unknown>>(text, sql.values);

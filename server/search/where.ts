@@ -4,7 +4,7 @@ import type { AccessContext } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import { IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX, TEXT_SUFFIX } from '../store/indexer.ts';
 import { compartmentParams } from './compartments.ts';
-import { plannedRows } from './estimate.ts';
+import { plannedRows, plannedTypeRows } from './estimate.ts';
 import { chainTargets, checkCriterion, parseCriterion, UnknownParameter } from './criteria.ts';
 import { splitUnescaped } from './escape.ts';
 import type { Criterion, ValueCriterion } from './model.ts';
@@ -170,10 +170,7 @@ async function hasSql(ctx: WhereContext, resourceType: string, alias: string, c:
 async function probeTargets(ctx: WhereContext, resourceType: string, c: Extract<Criterion, { kind: 'has' }>): Promise<boolean> {
   const sub: WhereContext = { ...ctx, sql: new SqlParams(), trusted: true };
   const sources = `SELECT 1 FROM resource s WHERE NOT s.deleted AND ${await criterionSql(sub, c.sourceType, 's', c.next)}`;
-  const [matching, targets] = await Promise.all([
-    plannedRows(ctx.repo, sources, sub.sql.values),
-    plannedRows(ctx.repo, 'SELECT 1 FROM resource t WHERE t.resource_type = $1 AND NOT t.deleted', [resourceType]),
-  ]);
+  const [matching, targets] = await Promise.all([plannedRows(ctx.repo, sources, sub.sql.values), plannedTypeRows(ctx.repo, resourceType)]);
   return matching >= targets;
 }
 
