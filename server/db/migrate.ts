@@ -4,6 +4,7 @@ import * as resources from '../../migrations/20261123000000_resources.ts';
 import * as reindexJobs from '../../migrations/20261124000000_reindex_jobs.ts';
 import * as containedResources from '../../migrations/20261124000001_contained_resources.ts';
 import * as auth from '../../migrations/20261124120000_auth.ts';
+import * as searchPlans from '../../migrations/20261125000000_search_plans.ts';
 import * as subscriptions from '../../migrations/20261201000000_subscriptions.ts';
 import { LOCKS } from './locks.ts';
 
@@ -13,6 +14,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261124000000_reindex_jobs': reindexJobs,
   '20261124000001_contained_resources': containedResources,
   '20261124120000_auth': auth,
+  '20261125000000_search_plans': searchPlans,
   '20261201000000_subscriptions': subscriptions,
 };
 

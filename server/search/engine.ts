@@ -4,6 +4,7 @@ import type { Criterion, Cursor, SearchRequest } from './model.ts';
 import { keysetCondition, orderBy, sortColumns } from './sort.ts';
 import { SqlParams } from './sql.ts';
 import { searchSource, sourceWhere, type ContainedMode } from './contained.ts';
+import { plannedRows } from './estimate.ts';
 import type { WhereContext } from './where.ts';
 
 /** A resource row a search returns. */
@@ -59,8 +60,9 @@ export async function executeSearch(scope: SearchScope, req: SearchRequest): Pro
     const keyset = req.cursor ? `WHERE ${keysetCondition(sql, 'q', columns, req.cursor)}` : '';
     const sortSelect = columns.map((c, i) => `, ${c.expression} AS s${i}`).join('');
     const sortNames = columns.map((_, i) => `, q.s${i}`).join('');
-    const text = `SELECT q.rid, q.resource_type AS "resourceType", q.id${sortNames}, c.content, ${container('c')} AS container FROM (
-        SELECT q.* FROM (SELECT r.rid, r.resource_type, r.id${sortSelect} FROM ${from} r WHERE ${where}) q
+    // Candidates are picked by rid alone (an index-only probe of each); only the page's rows are read whole.
+    const text = `SELECT q.rid, c.resource_type AS "resourceType", c.id${sortNames}, c.content, ${container('c')} AS container FROM (
+        SELECT q.* FROM (SELECT r.rid${sortSelect} FROM ${from} r WHERE ${where}) q
         ${keyset} ORDER BY ${orderBy('q', columns, reverse)} LIMIT ${sql.add(req.count + 1)}
       ) q JOIN ${from} c ON c.rid = q.rid ORDER BY ${orderBy('q', columns, reverse)}`;
     const { rows } = await scope.repo.query<FoundResource & Record<string, unknown>>(text, sql.values);
@@ -95,9 +97,5 @@ export async function countMatches(scope: SearchScope, req: Pick<SearchRequest, 
 /** The planner's estimate of the number of matches (no scan). */
 async function estimateMatches(scope: SearchScope, req: SearchRequest): Promise<number> {
   const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria, req);
-  const { rows } = await scope.repo.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
-    `EXPLAIN (FORMAT JSON) SELECT r.rid FROM ${searchSource(req).from} r WHERE ${where}`,
-    ctx.sql.values,
-  );
-  return Math.round(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']);
+  return plannedRows(scope.repo, `SELECT r.rid FROM ${searchSource(req).from} r WHERE ${where}`, ctx.sql.values);
 }

@@ -79,6 +79,17 @@ export function tokenPredicate(ctx: PredicateContext, c: Columns, raw: string, m
   return conds.join(' AND ');
 }
 
+/**
+ * Several token values that are all bare codes (no `|`), as one `= ANY` condition: the index can seek to each code
+ * (ORed conditions cannot be one index scan, and index-only counts need one). Undefined for any other list.
+ */
+export function tokenCodesPredicate(ctx: PredicateContext, c: Columns, raws: string[]): string | undefined {
+  if (raws.length < 2) return undefined;
+  const tokens = raws.map(parseToken);
+  if (tokens.some((t) => t.system !== undefined || t.code === undefined)) return undefined;
+  return `${c.value} = ANY(${ctx.sql.add(tokens.map((t) => fit(t.code as string)), 'text[]')})`;
+}
+
 /** String: starts-with on the normalised value (default), `:exact`, `:contains`. */
 export function stringPredicate(ctx: PredicateContext, c: Columns, raw: string, modifier?: string): string {
   const text = unescapeValue(raw);
@@ -118,9 +129,11 @@ export function referencePredicate(ctx: PredicateContext, c: Columns, raw: strin
 /** Date with prefix: compares the stored range with the range the value covers (search.html#prefix). */
 export function datePredicate(ctx: PredicateContext, c: Columns, raw: string): string {
   const { prefix, range } = parseDate(ctx.name, raw);
-  // Placeholders are added only when used: Postgres refuses parameters it never sees.
-  const lo = () => ctx.sql.add(range[0], 'timestamptz');
-  const hi = () => ctx.sql.add(range[1], 'timestamptz');
+  // Placeholders are added only when used (Postgres refuses parameters it never sees), each once.
+  let loParam: string | undefined;
+  let hiParam: string | undefined;
+  const lo = () => (loParam ??= ctx.sql.add(range[0], 'timestamptz'));
+  const hi = () => (hiParam ??= ctx.sql.add(range[1], 'timestamptz'));
   const within = () => `(${c.low} >= ${lo()} AND ${c.high} <= ${hi()})`;
   switch (prefix) {
     case 'eq':
@@ -131,10 +144,11 @@ export function datePredicate(ctx: PredicateContext, c: Columns, raw: string): s
       return `${c.high} > ${hi()}`;
     case 'lt':
       return `${c.low} < ${lo()}`;
+    // The leading bound follows from the rest (a range's low ≤ high); it is what an index can seek to.
     case 'ge':
-      return `(${c.high} > ${hi()} OR ${within()})`;
+      return `(${c.high} >= ${lo()} AND (${c.high} > ${hi()} OR ${within()}))`;
     case 'le':
-      return `(${c.low} < ${lo()} OR ${within()})`;
+      return `(${c.low} <= ${hi()} AND (${c.low} < ${lo()} OR ${within()}))`;
     case 'sa':
       return `${c.low} > ${hi()}`;
     case 'eb':

@@ -33,6 +33,7 @@ const TABLE: [query: string, expected: string][] = [
   // token: code, system|code, |code, system|, :not, :text, :of-type, :in, :not-in, :below, :above
   ['Patient?gender=male', 'pat-bob pat-carl'],
   ['Patient?gender:not=male', 'pat-anna pat-dora'],
+  ['Patient?gender:not=male,female', 'pat-dora'],
   // codes bound to a one-system value set carry that system implicitly
   ['Patient?gender=http://hl7.org/fhir/administrative-gender|male', 'pat-bob pat-carl'],
   ['Patient?gender=http://example.org/other|male', ''],
@@ -48,6 +49,7 @@ const TABLE: [query: string, expected: string][] = [
   ['Patient?telecom=phone|555-1234', 'pat-anna'],
   ['Observation?code=http://loinc.org|8480-6', 'obs-1'],
   ['Observation?code=8480-6,8462-4', 'obs-1 obs-2'],
+  ['Observation?code=http://loinc.org|8480-6,8462-4', 'obs-1 obs-2'],
   ['Observation?code=|local-1', 'obs-4'],
   ['Observation?code:text=systolic', 'obs-1'],
   ['Observation?code:in=http://example.org/ValueSet/bp', 'obs-1 obs-2'],
