@@ -9,47 +9,16 @@
  * after) or an embedded Postgres.
  */
 import autocannon from 'autocannon';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { join } from 'node:path';
-import pg from 'pg';
 import { pino } from 'pino';
 import { startTributary, type Tributary } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { startEmbeddedPostgres } from '../server/db/embedded.ts';
+import { benchDatabase, benchPostgres } from './bench-db.ts';
 
 const seconds = Number(process.argv[2] ?? 3);
 const connections = Number(process.argv[3] ?? 16);
 const rounds = Number(process.argv[4] ?? 5);
 const ADMIN = { id: 'bench-admin', secret: 'bench-admin-secret-0123456789' };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function createDatabase(adminUrl: string): Promise<{ url: string; drop: () => Promise<void> }> {
-  const name = `bench_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const drop = async () => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await client.end();
-  };
-  return { url: url.toString(), drop };
-}
 
 /** One server under test, with a patient to read and the headers to read it with. */
 interface Variant {
@@ -62,7 +31,7 @@ interface Variant {
 }
 
 async function startVariant(adminUrl: string, name: string, env: NodeJS.ProcessEnv): Promise<Variant> {
-  const db = await createDatabase(adminUrl);
+  const db = await benchDatabase(adminUrl);
   const config = { ...loadConfig({ ...env, ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, API_RATE_LIMIT: '0', AUTH_RATE_LIMIT: '0' }), port: 0, host: '127.0.0.1', databaseUrl: db.url };
   const server = await startTributary(config, pino({ level: 'silent' }));
   const headers: Record<string, string> = { 'content-type': 'application/fhir+json' };
@@ -86,18 +55,9 @@ async function startVariant(adminUrl: string, name: string, env: NodeJS.ProcessE
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
-  let adminUrl = process.env.DATABASE_URL;
-  let stop = async () => {};
-  if (!adminUrl) {
-    const dir = mkdtempSync(join(tmpdir(), 'tributary-bench-'));
-    chmodSync(dir, 0o755); // as root, the cluster belongs to the postgres OS user, who must reach it
-    const embedded = await startEmbeddedPostgres(dir, await freePort());
-    adminUrl = embedded.url;
-    stop = async () => {
-      await embedded.stop();
-      rmSync(dir, { recursive: true, force: true });
-    };
-  }
+  const postgres = await benchPostgres(process.env.DATABASE_URL ?? '', !process.env.DATABASE_URL);
+  const adminUrl = postgres.adminUrl;
+  const stop = () => postgres.stop();
   const variants: Variant[] = [];
   try {
     variants.push(

@@ -37,7 +37,7 @@ export async function benchPostgres(adminUrl: string, embedded: boolean): Promis
 
 /** Creates a fresh database for the benchmark; `drop` removes it (connections are terminated first). */
 export async function benchDatabase(adminUrl: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
-  const name = `bench_run_${process.pid}_${Date.now()}`;
+  const name = `bench_run_${process.pid}_${Date.now()}_${Math.floor(Math.random() * 1e6)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
