@@ -1,8 +1,8 @@
 /**
  * Search benchmark (issue 3). One command, one run, prints one table:
  *
- *   npx tsx bench/search.ts [--sizes 100000,1000000] [--iterations 200] [--verbose] [--keep] [--database name]
- *                           [--no-vacuum] [--chunk 50000] [--seed 1]
+ *   npx tsx bench/search.ts [--sizes 100000,1000000] [--iterations 200] [--verbose] [--keep] [--database name[,name]]
+ *                           [--no-vacuum] [--chunk 50000] [--seed 1] [--embedded]
  *
  * Loads Synthea-shaped patients (cloned from $FHIR_TESTDATA/synthea/bundles, default ../shared/data) through the
  * store's own write path (index rows included) into one database per size on $DATABASE_URL (default the local
@@ -16,10 +16,15 @@
  * Before measuring, `VACUUM (ANALYZE)`: what autovacuum does on a real server after a bulk load (PG ≥ 13 vacuums
  * insert-only tables too), which sets the visibility map index-only scans need and refreshes planner statistics.
  * CI's Postgres runs with autovacuum off, so the benchmark does it itself; `--no-vacuum` only ANALYZEs.
- * `--keep` keeps the databases; `--database name` measures one kept database (grown to the largest size first).
+ * `--keep` keeps the databases; `--database name` measures one kept database (grown to the largest size first),
+ * `--database a,b` several kept ones as they are (e.g. the 100k and 1M ones of a `--keep` run, for the growth ratio).
+ * `--embedded` uses an embedded Postgres (the `npm start` default, with its settings) in a temporary directory,
+ * removed at the end.
  */
 import { parseArgs } from 'node:util';
+import os from 'node:os';
 import pg from 'pg';
+import { benchPostgres } from './bench-db.ts';
 import { migrate } from '../server/db/migrate.ts';
 import { createPool } from '../server/db/pool.ts';
 import { loadDefinitions } from '../server/fhir/definitions.ts';
@@ -39,12 +44,13 @@ const { values: args } = parseArgs({
     vacuum: { type: 'boolean', default: true },
     chunk: { type: 'string', default: '50000' },
     seed: { type: 'string', default: '1' },
+    embedded: { type: 'boolean', default: false },
   },
 });
 const sizes = args.sizes.split(',').map(Number);
 const iterations = Number(args.iterations);
 const dataDir = process.env.FHIR_TESTDATA ?? '../shared/data';
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const machineUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
 function verdict(q: BenchQuery, last: Measured, growth: number | undefined): string {
   if (q.kind === 'count') return last.p50 <= 1000 ? 'met (≤1 s)' : 'MISSED (>1 s)';
@@ -93,6 +99,9 @@ function report(bySize: Map<number, Map<string, Measured>>, chunks: IngestChunk[
 async function main(): Promise<void> {
   loadDefinitions();
   const templates = loadTemplates(`${dataDir}/synthea/bundles`);
+  const server = await benchPostgres(machineUrl, args.embedded);
+  const adminUrl = server.adminUrl;
+  console.log(`${server.label}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   const urlOf = (db: string) => Object.assign(new URL(adminUrl), { pathname: `/${db}` }).toString();
@@ -101,10 +110,13 @@ async function main(): Promise<void> {
   const pools: pg.Pool[] = [];
   try {
     // One database per size: each larger one starts as a copy of the one before and grows from there.
-    const plan = args.database ? [sizes[sizes.length - 1]] : sizes;
-    for (const [i, size] of plan.entries()) {
-      const name = args.database ?? `bench_search_${process.pid}_${size}`;
-      if (!args.database) await admin.query(`CREATE DATABASE ${name}${i > 0 ? ` TEMPLATE ${databases[i - 1]}` : ''}`);
+    // `--database a,b`: kept databases measured as they are (a single one first grows to the largest size).
+    const kept = args.database?.split(',');
+    const plan = kept ?? sizes;
+    for (const [i, entry] of plan.entries()) {
+      const size = kept ? (kept.length === 1 ? sizes[sizes.length - 1] : 0) : (entry as number);
+      const name = kept ? (entry as string) : `bench_search_${process.pid}_${size}`;
+      if (!kept) await admin.query(`CREATE DATABASE ${name}${i > 0 ? ` TEMPLATE ${databases[i - 1]}` : ''}`);
       databases.push(name);
       await migrate(urlOf(name));
       const pool = createPool(urlOf(name), 4);
@@ -128,6 +140,7 @@ async function main(): Promise<void> {
       else await admin.query(`DROP DATABASE ${name} WITH (FORCE)`);
     }
     await admin.end();
+    await server.stop();
   }
 }
 
