@@ -1,10 +1,9 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 import { payloadTooLarge, toOutcomeError } from '../fhir/outcomes.ts';
 import type { AuthServer } from '../auth/index.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
+import { requestLogging } from './request-log.ts';
 
 /** Dependencies of the HTTP server. */
 export interface HttpAppDeps extends FhirEndpointDeps {
@@ -22,19 +21,7 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', true);
-  app.use(
-    pinoHttp({
-      logger: deps.logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w\-.:]{1,128}$/.test(given) ? given : randomUUID();
-        res.setHeader('X-Request-Id', id);
-        return id;
-      },
-      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/metrics' },
-    }),
-  );
+  app.use(requestLogging(deps.logger));
   app.get('/healthz', (_req, res) => {
     res.status(deps.isReady() ? 200 : 503).json({ status: deps.isReady() ? 'ok' : 'starting' });
   });

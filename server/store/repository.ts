@@ -115,10 +115,13 @@ export class Repository {
     this.inFlight.catch(() => {});
   }
 
-  /** Runs a query after flushing buffered writes. */
-  async query<R extends pg.QueryResultRow>(sql: string, params: unknown[]): Promise<pg.QueryResult<R>> {
+  /**
+   * Runs a query after flushing buffered writes. `name` makes it a prepared statement of each connection (parsed and
+   * planned once per connection instead of per call): for the hot fixed-text reads only, never for generated SQL.
+   */
+  async query<R extends pg.QueryResultRow>(sql: string, params: unknown[], name?: string): Promise<pg.QueryResult<R>> {
     await this.flush();
-    return this.db.query<R>(sql, params);
+    return name ? this.db.query<R>({ name, text: sql, values: params }) : this.db.query<R>(sql, params);
   }
 
   /** The current version of a resource (deleted ones included), or undefined if it never existed. */
@@ -126,6 +129,7 @@ export class Repository {
     const r = await this.query<StoredVersion>(
       `SELECT ${FROM_ROW} FROM resource WHERE resource_type = $1 AND id = $2`,
       [resourceType, id],
+      'tributary-read',
     );
     return r.rows[0];
   }
@@ -143,6 +147,7 @@ export class Repository {
     const r = await this.query<StoredVersion>(
       `SELECT ${FROM_ROW}, method FROM resource_history WHERE resource_type = $1 AND id = $2 AND version_id = $3`,
       [resourceType, id, versionId],
+      'tributary-vread',
     );
     const row = r.rows[0];
     if (!row) throw notFound(`${resourceType}/${id}/_history/${versionId} is not known`);
