@@ -26,34 +26,40 @@ export interface PendingWrite {
 export async function writeVersions(client: pg.ClientBase, writes: PendingWrite[]): Promise<void> {
   if (writes.length === 0) return;
   const col = <K extends keyof PendingWrite>(k: K) => writes.map((w) => w[k]);
+  // One statement: the history rows and outbox events come from the upserted rows themselves, so each resource's
+  // JSON crosses the wire (and is escaped into an array literal) once, not twice. Events keep the writes' order.
   const upserted = await client.query(
-    `INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::text[])
-     ON CONFLICT (resource_type, id) DO UPDATE
-       SET version_id = excluded.version_id, last_updated = excluded.last_updated,
-           deleted = excluded.deleted, content = excluded.content
-       WHERE resource.version_id = excluded.version_id - 1
-     RETURNING rid, resource_type, id`,
-    [col('resourceType'), col('id'), col('versionId'), col('lastUpdated'), col('deleted'), col('content')],
+    `WITH up AS (
+       INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::text[])
+       ON CONFLICT (resource_type, id) DO UPDATE
+         SET version_id = excluded.version_id, last_updated = excluded.last_updated,
+             deleted = excluded.deleted, content = excluded.content
+         WHERE resource.version_id = excluded.version_id - 1
+       RETURNING rid, resource_type, id, version_id, last_updated, deleted, content
+     ),
+     method AS (SELECT * FROM unnest($1::text[], $2::text[], $7::text[]) WITH ORDINALITY AS m (resource_type, id, method, n)),
+     history AS (
+       INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, content)
+       SELECT up.resource_type, up.id, up.version_id, up.last_updated, up.deleted, method.method, up.content
+       FROM up JOIN method USING (resource_type, id)
+     ),
+     events AS (
+       INSERT INTO outbox (resource_type, id, version_id, action)
+       SELECT up.resource_type, up.id, up.version_id, method.method FROM up JOIN method USING (resource_type, id)
+       ORDER BY method.n
+     )
+     SELECT rid, resource_type, id FROM up`,
+    [col('resourceType'), col('id'), col('versionId'), col('lastUpdated'), col('deleted'), col('content'), col('method')],
   );
   if (upserted.rowCount !== writes.length) {
     const err = new Error('concurrent write on the same resource version') as Error & { code: string };
     err.code = '40001';
     throw err;
   }
-  await client.query(
-    `INSERT INTO resource_history (resource_type, id, version_id, last_updated, deleted, method, content)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::text[], $7::text[])`,
-    [col('resourceType'), col('id'), col('versionId'), col('lastUpdated'), col('deleted'), col('method'), col('content')],
-  );
   const rids = new Map(upserted.rows.map((r) => [`${r.resource_type}/${r.id}`, Number(r.rid)]));
   await writeIndexRows(
     client,
     writes.map((w) => ({ rid: rids.get(`${w.resourceType}/${w.id}`) as number, ...w })),
-  );
-  await client.query(
-    `INSERT INTO outbox (resource_type, id, version_id, action)
-     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[])`,
-    [col('resourceType'), col('id'), col('versionId'), col('method')],
   );
 }
