@@ -57,7 +57,8 @@ export const INGEST_WARMUP = 5_000;
 /**
  * Loads cloned Synthea patients until the database holds `target` resources, one patient bundle per database
  * transaction through the store's own write path (resource, history, index rows, outbox), and records the ingest
- * rate of every `chunk` resources. Returns the new resource count.
+ * rate of every `chunk` resources. Returns the new resource count. `indexed: false` writes no search index rows
+ * (the control for "how much of the slowdown comes from indexing").
  */
 export async function loadUpTo(
   pool: pg.Pool,
@@ -66,6 +67,7 @@ export async function loadUpTo(
   target: number,
   chunk: number,
   chunks: IngestChunk[],
+  indexed = true,
 ): Promise<void> {
   const cpu = new CpuMeter(pool);
   let chunkStart = process.hrtime.bigint();
@@ -74,7 +76,7 @@ export async function loadUpTo(
   const timed = () => state.resources >= INGEST_WARMUP;
   while (state.resources < target) {
     const resources = cloneTemplate(templates[state.patients % templates.length], state.patients);
-    await write(pool, resources);
+    await write(pool, resources, indexed);
     state.patients++;
     state.resources += resources.length;
     if (!timed()) {
@@ -97,13 +99,13 @@ export async function loadUpTo(
   }
 }
 
-async function write(pool: pg.Pool, resources: Resource[]): Promise<void> {
+async function write(pool: pg.Pool, resources: Resource[], indexed: boolean): Promise<void> {
   const now = new Date().toISOString();
   const writes: PendingWrite[] = resources.map((r) => {
     const stored = { ...r, meta: { ...r.meta, versionId: '1', lastUpdated: now } } as Resource;
     return {
       resourceType: r.resourceType, id: r.id as string, versionId: 1, lastUpdated: now, deleted: false,
-      method: 'create', content: JSON.stringify(stored), index: extractIndexRows(stored), replaces: false,
+      method: 'create', content: JSON.stringify(stored), index: indexed ? extractIndexRows(stored) : null, replaces: false,
     };
   });
   const client = await pool.connect();

@@ -2,7 +2,7 @@
  * Search benchmark (issue 3). One command, one run, prints one table:
  *
  *   npx tsx bench/search.ts [--sizes 100000,1000000] [--iterations 200] [--verbose] [--keep] [--database name[,name]]
- *                           [--no-vacuum] [--chunk 50000] [--seed 1] [--embedded]
+ *                           [--no-vacuum] [--chunk 50000] [--seed 1] [--embedded] [--no-index]
  *
  * Loads Synthea-shaped patients (cloned from $FHIR_TESTDATA/synthea/bundles, default ../shared/data) through the
  * store's own write path (index rows included) into one database per size on $DATABASE_URL (default the local
@@ -19,7 +19,8 @@
  * `--keep` keeps the databases; `--database name` measures one kept database (grown to the largest size first),
  * `--database a,b` several kept ones as they are (e.g. the 100k and 1M ones of a `--keep` run, for the growth ratio).
  * `--embedded` uses an embedded Postgres (the `npm start` default, with its settings) in a temporary directory,
- * removed at the end.
+ * removed at the end. `--no-index` loads without search index rows and only reports the ingest trend: the control
+ * that tells how much of the slowdown as the database grows comes from indexing.
  */
 import { parseArgs } from 'node:util';
 import os from 'node:os';
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
     chunk: { type: 'string', default: '50000' },
     seed: { type: 'string', default: '1' },
     embedded: { type: 'boolean', default: false },
+    'no-index': { type: 'boolean', default: false },
   },
 });
 const sizes = args.sizes.split(',').map(Number);
@@ -59,6 +61,11 @@ function verdict(q: BenchQuery, last: Measured, growth: number | undefined): str
 }
 
 function report(bySize: Map<number, Map<string, Measured>>, chunks: IngestChunk[]): void {
+  if (bySize.size > 0) reportLatency(bySize);
+  reportIngest(chunks);
+}
+
+function reportLatency(bySize: Map<number, Map<string, Measured>>): void {
   const measured = [...bySize.keys()];
   const rows = QUERIES.map((q) => {
     const row: Record<string, string> = { query: q.name };
@@ -80,6 +87,9 @@ function report(bySize: Map<number, Map<string, Measured>>, chunks: IngestChunk[
     `_total: ${runsOf(countQuery, iterations)}; sizes measured in turn, run by run);`);
   console.log('targets at the last size: p50 ≤ 5, p99 ≤ 30, p50 growth ≤ 1.5; _total=accurate ≤ 1000');
   console.table(rows);
+}
+
+function reportIngest(chunks: IngestChunk[]): void {
   if (chunks.length === 0) return console.log('\nno ingest in this run');
   const trend = ingestTrend(chunks, (c) => c.perSecond);
   console.log('\ningest through the store write path, one patient bundle per transaction, per chunk: resources/s, CPU ms per');
@@ -123,9 +133,11 @@ async function main(): Promise<void> {
       const { rows } = await pool.query<{ resources: number; patients: number }>(
         `SELECT count(*)::int AS resources, count(*) FILTER (WHERE resource_type = 'Patient')::int AS patients FROM resource`,
       );
-      if (rows[0].resources < size) await loadUpTo(pool, templates, rows[0], size, Number(args.chunk), chunks);
+      if (rows[0].resources < size) await loadUpTo(pool, templates, rows[0], size, Number(args.chunk), chunks, !args['no-index']);
       await pool.end();
     }
+    // Without index rows searches find nothing: the control run reports the ingest trend alone.
+    if (args['no-index']) return report(new Map(), chunks);
     const targets: Target[] = [];
     for (const name of databases) {
       pools.push(createPool(urlOf(name), 4));
