@@ -18,8 +18,9 @@ export interface PendingWrite {
 }
 
 /**
- * Writes a batch of versions with one statement per table (unnest of arrays), whatever the batch size: this is what
- * makes a 2,000-entry transaction cost a dozen round trips rather than tens of thousands.
+ * Writes a batch of versions in two statements (unnest of arrays), whatever the batch size: the resource rows with
+ * their history rows and outbox events, then the search index rows. This is what makes a 2,000-entry transaction
+ * cost a few round trips rather than tens of thousands.
  * The resource upsert only replaces the row whose version is the one before; if another writer got there first the
  * counts differ and the caller's transaction is aborted (exactly one writer wins per version).
  */
