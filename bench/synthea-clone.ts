@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { newResourceId } from '../server/store/ids.ts';
 
 /**
  * Synthesizes patients from Synthea's shapes: each clone of a Synthea patient bundle gets a fresh UUID for every UUID
@@ -41,7 +42,7 @@ export function cloneTemplate(template: SyntheaTemplate, serial: number): Resour
   const fresh = new Map<string, string>();
   const types = new Map<string, string>();
   for (const [oldId, type] of template.ids) {
-    const id = randomUUID();
+    const id = newResourceId(); // as the server assigns them
     fresh.set(oldId, id);
     types.set(id, type);
   }

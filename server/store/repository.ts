@@ -1,9 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
-import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { conflict, gone, notFound, preconditionFailed } from '../fhir/outcomes.ts';
 import { extractIndexRows } from './indexer.ts';
 import { writeVersions, type PendingWrite } from './writes.ts';
+import { newResourceId } from './ids.ts';
 
 /** A row of the resource or history table. */
 export interface StoredVersion {
@@ -176,7 +176,7 @@ export class Repository {
    * (a transaction Bundle assigns ids up front so references between its entries can be rewritten).
    */
   async create<T extends Resource>(resource: T, options: { id?: string } = {}): Promise<T> {
-    const id = options.id ?? randomUUID();
+    const id = options.id ?? newResourceId();
     return this.transaction((repo) => repo.stage({ ...resource, id }, 1, 'create', false));
   }
 

@@ -1,11 +1,11 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import { randomUUID } from 'node:crypto';
 import { badRequest, conflict, preconditionFailed } from '../../fhir/outcomes.ts';
 import { conditionalKey, lockAndMatch, parseConditionalQuery } from '../conditional.ts';
 import type { FhirRouter } from '../router.ts';
 import type { FhirContext, FhirRequestHeaders, FhirResponse } from '../types.ts';
 import { entryFailure, entryWork, inProcessingOrder, responseEntry, type EntryWork } from './entries.ts';
 import { resolveConditionalReferences, rewritePlaceholders, type ReferenceMap } from './references.ts';
+import { newResourceId } from '../../store/ids.ts';
 
 /**
  * Processes a transaction Bundle atomically (http.html#transaction): one database transaction for everything, so
@@ -94,7 +94,7 @@ async function reserveIds(ctx: FhirContext, works: EntryWork[], map: ReferenceMa
       const query = parseConditionalQuery(request.headers.ifNoneExist);
       conditional.push({ work, type, query, key: conditionalKey(type, query) });
     } else if (method === 'POST' && id === undefined) {
-      request.assignedId = randomUUID();
+      request.assignedId = newResourceId();
       mapFullUrl(map, work, type, request.assignedId);
     } else if (method === 'PUT' && id === undefined && work.fullUrl && Object.keys(request.query).length > 0) {
       conditional.push({ work, type, query: request.query, key: conditionalKey(type, request.query) });
@@ -116,7 +116,7 @@ async function reserveIds(ctx: FhirContext, works: EntryWork[], map: ReferenceMa
     }
     let id = outcomes.get(key);
     if (id === undefined) {
-      id = work.method === 'PUT' ? ((work.request.body as Resource).id ?? randomUUID()) : randomUUID();
+      id = work.method === 'PUT' ? ((work.request.body as Resource).id ?? newResourceId()) : newResourceId();
       outcomes.set(key, id);
     }
     if (work.method === 'POST') work.request.assignedId = id;
