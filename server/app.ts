@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino, type Logger } from 'pino';
 import type pg from 'pg';
@@ -8,7 +8,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
-import { createHttpApp } from './http/app.ts';
+import { createHttpListener } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
 import { createFhirRouter } from './rest/routes.ts';
 import { startSearchServices } from './search/services.ts';
@@ -75,7 +75,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
   });
-  const app = createHttpApp({
+  const listener = createHttpListener({
     router,
     repo,
     logger: log,
@@ -85,8 +85,13 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     isReady: () => ready,
     auth,
   });
-  const server: Server = await new Promise((resolve) => {
-    const s = app.listen(config.port, config.host, () => resolve(s));
+  const server: Server = createServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   server.keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;

@@ -1,7 +1,8 @@
-import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import { outcome } from '../fhir/outcomes.ts';
 import { sendResponse } from '../http/fhir-endpoint.ts';
+import { header } from '../http/request-info.ts';
 import type { AccessContext } from '../rest/types.ts';
 import type { Accounts } from './accounts.ts';
 import { ScopedAccess } from './access.ts';
@@ -45,41 +46,39 @@ export async function accessOfToken(provider: Provider, accounts: Accounts, fhir
 }
 
 /**
- * Authenticates FHIR requests: `Authorization: Bearer <token>` → `res.locals.access`. Missing or invalid tokens get
- * 401 with `WWW-Authenticate` (RFC 6750) and an OperationOutcome; public paths (CapabilityStatement, SMART
- * configuration) pass without a token.
+ * Authenticates FHIR requests: `Authorization: Bearer <token>` → the holder's AccessContext. Missing or invalid
+ * tokens get 401 with `WWW-Authenticate` (RFC 6750) and an OperationOutcome (then it returns undefined); public paths
+ * (CapabilityStatement, SMART configuration) pass without a token.
  */
 export function bearerAuthentication(opts: {
   resolve: (token: string) => Promise<AccessContext>;
   realm: () => string;
   /** Told about every refused request (for the audit trail). */
-  onRefused?: (req: Request, reason: string) => void;
+  onRefused?: (req: IncomingMessage, reason: string) => void;
 }) {
-  return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const header = req.get('authorization');
-    const path = req.path.replace(/^\/+|\/+$/g, '');
-    if (!header && PUBLIC_PATHS.has(path) && req.method === 'GET') {
-      res.locals.access = ANONYMOUS;
-      return next();
-    }
-    const m = /^Bearer\s+([\x21-\x7e]+)$/i.exec(header ?? '');
+  return async (req: IncomingMessage, res: ServerResponse): Promise<AccessContext | undefined> => {
+    const authorization = header(req, 'authorization');
+    const path = (req.url ?? '').split('?')[0].replace(/^\/fhir/, '').replace(/^\/+|\/+$/g, '');
+    if (!authorization && PUBLIC_PATHS.has(path) && req.method === 'GET') return ANONYMOUS;
+    const m = /^Bearer\s+([\x21-\x7e]+)$/i.exec(authorization ?? '');
     if (!m) {
-      const reason = header ? 'Malformed Authorization header' : 'An access token is required';
+      const reason = authorization ? 'Malformed Authorization header' : 'An access token is required';
       opts.onRefused?.(req, reason);
-      return refuse(res, opts.realm(), header ? 'invalid_request' : undefined, reason);
+      refuse(res, opts.realm(), authorization ? 'invalid_request' : undefined, reason);
+      return undefined;
     }
     try {
-      res.locals.access = await opts.resolve(m[1]);
+      return await opts.resolve(m[1]);
     } catch (err) {
       if (!(err instanceof InvalidToken)) throw err;
       opts.onRefused?.(req, err.message);
-      return refuse(res, opts.realm(), 'invalid_token', err.message);
+      refuse(res, opts.realm(), 'invalid_token', err.message);
+      return undefined;
     }
-    next();
   };
 }
 
-function refuse(res: Response, realm: string, error: string | undefined, description: string): void {
+function refuse(res: ServerResponse, realm: string, error: string | undefined, description: string): void {
   const params = [`realm="${realm}"`];
   if (error) params.push(`error="${error}"`, `error_description="${description.replace(/"/g, "'")}"`);
   res.setHeader('WWW-Authenticate', `Bearer ${params.join(', ')}`);

@@ -2,6 +2,7 @@ import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 import cors from 'cors';
 import { ipKeyGenerator, rateLimit } from 'express-rate-limit';
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type Provider from 'oidc-provider';
 import type pg from 'pg';
@@ -19,6 +20,7 @@ import { createAccessGuard, type AccessDecision } from './enforce.ts';
 import { AuditTrail, type AuditRecord } from './audit.ts';
 import { outcome } from '../fhir/outcomes.ts';
 import { sendResponse } from '../http/fhir-endpoint.ts';
+import { clientAddress } from '../http/request-info.ts';
 import { interactionRoutes } from './interactions.ts';
 import { loadSigningKeys, rotateSigningKeys } from './keys.ts';
 import { GrantContexts } from './launch.ts';
@@ -46,10 +48,13 @@ export interface AuthStartOptions {
 
 /** Tributary's authorization: the OAuth server routes, FHIR request authentication and the access guard. */
 export interface AuthServer {
-  /** Routes mounted at the root, in front of everything else: `/auth/*`, SMART discovery, CORS for `/fhir`. */
+  /** Routes of the express app: `/auth/*`, SMART discovery (with CORS). */
   routes: express.Router;
-  /** Authenticates FHIR requests (sets `res.locals.access`); mount in front of the FHIR endpoint. */
-  authenticate: RequestHandler;
+  /**
+   * Admits a FHIR request: CORS, the bearer token, the API rate limit. Returns the caller's access, or undefined when
+   * it has answered the request itself (401, 429, a CORS preflight).
+   */
+  admit(req: IncomingMessage, res: ServerResponse): Promise<AccessContext | undefined>;
   /** The router guard enforcing scopes on every interaction (FhirRouter.useGuard). */
   guard: RouteGuard;
   /** The access of a bearer token (undefined when missing or invalid), for doors without express (websockets). */
@@ -73,10 +78,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
   if (!config.enabled) {
     return {
       routes,
-      authenticate: (_req, res, next) => {
-        res.locals.access = SYSTEM_ACCESS;
-        next();
-      },
+      admit: async () => SYSTEM_ACCESS,
       // Requests carry SYSTEM_ACCESS (no `permits`), which the guard passes untouched; in-process identities with
       // scopes of their own (bots) stay confined to them.
       guard: createAccessGuard(),
@@ -101,7 +103,8 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token, tokens);
   };
 
-  routes.use(['/fhir', '/.well-known'], cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate'] }));
+  const fhirCors = cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate'] });
+  routes.use(['/fhir', '/.well-known'], fhirCors);
   routes.get(['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration'], (_req, res) => {
     res.json(smartConfiguration(ready().issuer, config.dynamicRegistration));
   });
@@ -109,7 +112,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     res.json({ color_background: '#ffffff', color_highlight: '#0b5cad', color_text: '#1b1f24', font_family: 'system-ui, sans-serif', dim_border_radius: '4px' });
   });
   const authRouter = express.Router();
-  if (config.authRateLimit > 0) routes.use(AUTH_PATH, perMinute(config.authRateLimit, (req) => ipKeyGenerator(req.ip ?? '')));
+  if (config.authRateLimit > 0) routes.use(AUTH_PATH, perMinute(config.authRateLimit, (req) => ipKeyGenerator(clientAddress(req) ?? '')));
   routes.use(AUTH_PATH, authRouter);
 
   const start = async (options: AuthStartOptions) => {
@@ -169,11 +172,19 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     }, 3600_000).unref();
   };
 
-  const bearer = bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir', onRefused: (req, reason) => audit?.record({ kind: 'rest', subtype: 'authenticate', action: 'E', success: false, description: reason, address: req.ip, what: undefined, query: req.originalUrl }) });
-  const apiLimit = config.apiRateLimit > 0 ? perMinute(config.apiRateLimit, (_req, res) => (res.locals.access as AccessContext).clientId ?? 'anonymous') : undefined;
+  const bearer = bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir', onRefused: (req, reason) => audit?.record({ kind: 'rest', subtype: 'authenticate', action: 'E', success: false, description: reason, address: clientAddress(req), what: undefined, query: req.url }) });
+  const admitted = new WeakMap<IncomingMessage, AccessContext>();
+  const apiLimit = config.apiRateLimit > 0 ? perMinute(config.apiRateLimit, (req) => admitted.get(req)?.clientId ?? 'anonymous') : undefined;
   return {
     routes,
-    authenticate: (req, res, next) => bearer(req, res, (err?: unknown) => (err || !apiLimit ? next(err) : apiLimit(req, res, next))),
+    async admit(req, res) {
+      if (!(await runMiddleware(fhirCors, req, res))) return undefined;
+      const access = await bearer(req, res);
+      if (!access) return undefined;
+      admitted.set(req, access);
+      if (apiLimit && !(await runMiddleware(apiLimit, req, res))) return undefined;
+      return access;
+    },
     guard: createAccessGuard((d) => audit?.record(auditRecordOf(d))),
     resolveAccess: async (token) => (token ? resolve(token).catch(() => undefined) : undefined),
     get audit() {
@@ -194,15 +205,17 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
 }
 
 /** A per-minute rate limit answering 429 with an OperationOutcome (counts are per node, in memory). */
-function perMinute(limit: number, key: (req: Request, res: Response) => string): RequestHandler {
+function perMinute(limit: number, key: (req: IncomingMessage) => string): RequestHandler {
   return rateLimit({
     windowMs: 60_000,
     limit,
-    standardHeaders: 'draft-8',
+    // draft-7's combined `RateLimit` header: draft-8's is written with express's `res.append`, absent outside express.
+    standardHeaders: 'draft-7',
     legacyHeaders: false,
     keyGenerator: key,
-    // `trust proxy` is on (deployments sit behind a proxy); the client address comes from X-Forwarded-For.
-    validate: { trustProxy: false, keyGeneratorIpFallback: false },
+    // Its checks read express's `req.ip` and `req.app`, which FHIR requests (server/http/fhir-endpoint.ts) do not
+    // have; the keys given here never come from them (client id, or the X-Forwarded-For-aware address).
+    validate: false,
     handler: (_req, res) => sendResponse(res, { status: 429, resource: outcome('error', 'throttled', `More than ${limit} requests per minute; retry later`) }, 'json', false, {}),
   });
 }
@@ -281,4 +294,20 @@ async function bootstrap(config: AuthConfig, options: AuthStartOptions, provider
   } else if (!clientId) {
     logger.warn('Authorization is on but no ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET is set: register clients through the admin API or dynamic registration.');
   }
+}
+
+/**
+ * Runs a connect-style middleware (cors, express-rate-limit) on a request outside express: true when it passed the
+ * request on, false when it answered it.
+ */
+function runMiddleware(middleware: (req: never, res: never, next: (err?: unknown) => void) => void, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    const answered = () => resolve(false);
+    res.once('finish', answered);
+    middleware(req as never, res as never, (err?: unknown) => {
+      res.off('finish', answered);
+      if (err) reject(err);
+      else resolve(true);
+    });
+  });
 }

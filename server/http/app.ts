@@ -1,27 +1,35 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
+import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
-import { payloadTooLarge, toOutcomeError } from '../fhir/outcomes.ts';
+import { toOutcomeError } from '../fhir/outcomes.ts';
 import type { AuthServer } from '../auth/index.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
 import { requestLogging } from './request-log.ts';
 
 /** Dependencies of the HTTP server. */
-export interface HttpAppDeps extends FhirEndpointDeps {
+export interface HttpAppDeps extends Omit<FhirEndpointDeps, 'admit'> {
   logger: Logger;
-  maxBodyBytes: number;
   /** True once the database is migrated and definitions are loaded. */
   isReady: () => boolean;
-  /** Authorization: its routes (`/auth`, SMART discovery) and the authentication of FHIR requests. */
-  auth: Pick<AuthServer, 'routes' | 'authenticate'>;
+  /** Authorization: its routes (`/auth`, SMART discovery) and the admission of FHIR requests. */
+  auth: Pick<AuthServer, 'routes' | 'admit'>;
 }
 
-/** Builds the express app: request ids and logs, health, metrics, and the FHIR endpoint under `/fhir`. */
-export function createHttpApp(deps: HttpAppDeps): express.Express {
+/** Paths of the FHIR endpoint; SMART discovery under the base (`/fhir/.well-known/…`) belongs to the auth routes. */
+const FHIR_PATH = /^\/fhir(?:[/?]|$)(?!\.well-known)/;
+
+/**
+ * The HTTP server's request listener: FHIR requests under `/fhir` go straight to the FHIR endpoint; everything else
+ * (health, metrics, the authorization server and its pages) to an express app. Both get request ids and logs.
+ */
+export function createHttpListener(deps: HttpAppDeps): RequestListener {
+  const logging = requestLogging(deps.logger);
+  const fhir = fhirEndpoint({ ...deps, admit: deps.auth.admit });
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('trust proxy', true);
-  app.use(requestLogging(deps.logger));
+  app.use(logging);
   app.get('/healthz', (_req, res) => {
     res.status(deps.isReady() ? 200 : 503).json({ status: deps.isReady() ? 'ok' : 'starting' });
   });
@@ -30,12 +38,13 @@ export function createHttpApp(deps: HttpAppDeps): express.Express {
     res.end(await deps.metrics.registry.metrics());
   });
   app.use(deps.auth.routes);
-  app.use('/fhir', express.raw({ type: () => true, limit: deps.maxBodyBytes }), deps.auth.authenticate, fhirEndpoint(deps));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const e = err as { type?: string; status?: number };
-    const outcome =
-      e?.type === 'entity.too.large' ? payloadTooLarge(`The request body is larger than ${deps.maxBodyBytes} bytes`) : toOutcomeError(err);
-    sendResponse(res, { status: e?.status && e.status < 500 && e.type !== 'entity.too.large' ? e.status : outcome.status, resource: outcome.outcome }, 'json', false, {});
+    const e = err as { status?: number };
+    const outcome = toOutcomeError(err);
+    sendResponse(res, { status: e?.status && e.status < 500 ? e.status : outcome.status, resource: outcome.outcome }, 'json', false, {});
   });
-  return app;
+  return (req, res) => {
+    if (FHIR_PATH.test(req.url ?? '')) logging(req, res, () => void fhir(req, res));
+    else app(req, res);
+  };
 }

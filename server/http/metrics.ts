@@ -36,11 +36,19 @@ export function createMetrics(pool: pg.Pool): Metrics {
   gauge('tributary_db_pool_total', 'Connections in the DB pool', () => pool.totalCount);
   gauge('tributary_db_pool_idle', 'Idle connections in the DB pool', () => pool.idleCount);
   gauge('tributary_db_pool_waiting', 'Requests waiting for a DB connection', () => pool.waitingCount);
+  // The labelled children, looked up by a plain string: prom-client would otherwise hash the label object per call.
+  const counters = new Map<string, client.Counter.Internal>();
+  const histograms = new Map<string, client.Histogram.Internal<string>>();
   return {
     registry,
     observeRequest(interaction, resourceType, status, seconds) {
-      requests.inc({ interaction, resource_type: resourceType, status: String(status) });
-      latency.observe({ interaction, resource_type: resourceType }, seconds);
+      const key = `${interaction} ${resourceType}`;
+      let counter = counters.get(`${key} ${status}`);
+      if (!counter) counters.set(`${key} ${status}`, (counter = requests.labels({ interaction, resource_type: resourceType, status: String(status) })));
+      let histogram = histograms.get(key);
+      if (!histogram) histograms.set(key, (histogram = latency.labels({ interaction, resource_type: resourceType })));
+      counter.inc();
+      histogram.observe(seconds);
     },
   };
 }

@@ -48,7 +48,7 @@ export function versionResponse(
   body: { resource?: Resource; content?: string },
   options: { location?: boolean } = {},
 ): FhirResponse {
-  const versionUrl = `${ctx.baseUrl}/${key.resourceType}/${key.id}/_history/${key.versionId}`;
+  const versionUrl = options.location ? `${ctx.baseUrl}/${key.resourceType}/${key.id}/_history/${key.versionId}` : undefined;
   return {
     status,
     resource: body.resource,
@@ -56,8 +56,8 @@ export function versionResponse(
     headers: {
       etag: etag(key.versionId),
       lastModified: httpDate(key.lastUpdated),
-      location: options.location ? versionUrl : undefined,
-      contentLocation: options.location ? versionUrl : undefined,
+      location: versionUrl,
+      contentLocation: versionUrl,
     },
   };
 }

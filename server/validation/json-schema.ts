@@ -37,12 +37,13 @@ let coveredTypes: Set<string> | undefined;
  * - only the R4 resource types this server stores stay in the unions, and definitions they do not reach (Medplum's own
  *   resources, some with dangling references) are dropped;
  * - primitives and `Element` may be `null`: FHIR JSON aligns primitive arrays with their `_name` partner by nulls
- *   (`"given": ["a", null]`); where a null is really allowed is checked by the rules (rules.ts).
+ *   (`"given": ["a", null]`); where a null is really allowed is checked by the rules (rules.ts);
+ * - `description`s go: they are documentation, a third of the compiled code's size and kept in memory with it.
  */
 export function fixedR4Schema(): Schema {
   let text = JSON.stringify(readJson('fhir/r4/fhir.schema.json'));
   for (const [xsd, js] of Object.entries(XSD_PATTERNS)) text = text.replaceAll(JSON.stringify(xsd), JSON.stringify(js));
-  const schema = JSON.parse(text) as Schema;
+  const schema = JSON.parse(text, (key, value) => (key === 'description' && typeof value === 'string' ? undefined : value)) as Schema;
   const types = loadDefinitions().resourceTypeSet;
   const definitions = schema.definitions as Record<string, Schema>;
   const union = (schema.oneOf as Schema[]).filter((branch) => types.has(String(branch.$ref).split('/').pop() as string));
