@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer } from '../../test/harness.ts';
 import type { Tributary } from '../app.ts';
@@ -93,6 +94,18 @@ describe('malformed bodies', () => {
     const res = await post('Patient', big);
     expect(res.status).toBe(413);
     expect(res.issue.code).toBe('too-costly');
+  });
+
+  it('reads gzip-encoded bodies, refuses an unknown Content-Encoding (415), a corrupt one (400) and a gzip bomb (413)', async () => {
+    const patient = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Zipped' }] });
+    const created = await fetch(`${server.fhirBase}/Patient`, { method: 'POST', body: gzipSync(patient), headers: { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' } });
+    expect(created.status).toBe(201);
+    expect((await created.json()).name[0].family).toBe('Zipped');
+    expect((await post('Patient', patient, JSON_TYPE, { 'content-encoding': 'zstd-x' })).status).toBe(415);
+    expect((await send('POST', 'Patient', 'not gzip at all', { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' })).status).toBe(400);
+    // 40 MiB of zeros compress to ~40 kB: the limit applies to the decoded body.
+    const bomb = gzipSync(Buffer.alloc(40 * 1024 * 1024, 0x20));
+    expect((await send('POST', 'Patient', bomb as unknown as string, { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' })).status).toBe(413);
   });
 });
 
