@@ -34,7 +34,12 @@ async function forSeconds(seconds: number, parallel: number, work: (n: number) =
   let next = 0;
   let count = 0;
   const worker = async () => {
-    while (performance.now() < deadline) count += await work(next++);
+    while (performance.now() < deadline) {
+      // Awaited first, then added: `count += await work()` would read `count` before the await and drop the other
+      // workers' additions made meanwhile.
+      const done = await work(next++);
+      count += done;
+    }
   };
   await Promise.all(Array.from({ length: parallel }, worker));
   return { count, seconds: (performance.now() - started) / 1000 };
