@@ -1,7 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
+
+/**
+ * The node arguments of `npm start` (package.json's `start` script, `node <options> server/main.ts`), so that the
+ * processes tests kill and benchmarks measure run exactly as `npm start` runs the server (heap settings included).
+ */
+export function startArgs(): string[] {
+  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
+  const [command, ...args] = pkg.scripts.start.trim().split(/\s+/);
+  if (command !== 'node' || args.at(-1) !== 'server/main.ts') throw new Error(`Unexpected start script: ${pkg.scripts.start}`);
+  return args;
+}
 
 /** A `server/main.ts` started as its own OS process (crash tests SIGKILL it). */
 export interface ServerProcess {
@@ -20,7 +33,7 @@ export async function startServerProcess(
   env: Record<string, string> = {},
 ): Promise<ServerProcess> {
   const { BASE_URL: _vite, ...inherited } = process.env;
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, startArgs(), {
     cwd: ROOT,
     env: { ...inherited, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH: 'off', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -79,10 +79,8 @@ export class BotThreads {
   }
 
   private spawn(): Worker {
-    // Bot modules are TypeScript: the thread loads them through tsx, as the server itself is run.
-    const execArgv = process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
     const worker = new Worker(ENTRY, {
-      execArgv,
+      execArgv: loaderArgs(process.execArgv),
       resourceLimits: { maxOldGenerationSizeMb: this.limits.memoryMb, maxYoungGenerationSizeMb: Math.min(32, this.limits.memoryMb) },
       stdout: false,
       stderr: false,
@@ -90,6 +88,23 @@ export class BotThreads {
     worker.unref();
     return worker;
   }
+}
+
+const LOADER_OPTION = /^(?:--import|--require|-r|--loader|--experimental-loader|--conditions|-C)$/;
+const LOADER_OPTION_WITH_VALUE = /^--(?:import|require|loader|experimental-loader|conditions)=/;
+
+/**
+ * The module-loading options of this process for a bot's thread: bot modules are TypeScript, loaded through tsx as
+ * the server itself is (`--import tsx` is added when missing). Only these are passed on: a Worker refuses V8 and
+ * process options such as the heap sizes `npm start` gives the server.
+ */
+function loaderArgs(argv: string[]): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (LOADER_OPTION.test(argv[i]) && i + 1 < argv.length) args.push(argv[i], argv[++i]);
+    else if (LOADER_OPTION_WITH_VALUE.test(argv[i])) args.push(argv[i]);
+  }
+  return args.some((a) => a.includes('tsx')) ? args : [...args, '--import', 'tsx'];
 }
 
 function failed(error: string): RunResult {
