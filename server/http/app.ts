@@ -1,7 +1,7 @@
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
-import { toOutcomeError } from '../fhir/outcomes.ts';
+import { outcome, toOutcomeError } from '../fhir/outcomes.ts';
 import type { AuthServer } from '../auth/index.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
 import { requestLogging } from './request-log.ts';
@@ -44,7 +44,11 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
     sendResponse(res, { status: e?.status && e.status < 500 ? e.status : outcome.status, resource: outcome.outcome }, 'json', false, {});
   });
   return (req, res) => {
-    if (FHIR_PATH.test(req.url ?? '')) logging(req, res, () => void fhir(req, res));
-    else app(req, res);
+    if (!FHIR_PATH.test(req.url ?? '')) return app(req, res);
+    logging(req, res, () => {
+      // The server listens before its authorization server and subscriptions have started; until then, like /healthz.
+      if (deps.isReady()) void fhir(req, res);
+      else sendResponse(res, { status: 503, resource: outcome('error', 'transient', 'The server is starting; retry shortly') }, 'json', false);
+    });
   };
 }
