@@ -71,8 +71,28 @@ export async function writeIndexRows(client: pg.ClientBase, writes: IndexWrite[]
     const names = ['rid', 'resource_type', ...columns.map(([name]) => name)].join(', ');
     ctes.push(`i_${table} AS (INSERT INTO sp_${table} (${names}) SELECT * FROM unnest(${unnest}))`);
   }
-  if (ctes.length > 0) await client.query(`WITH ${ctes.join(',\n')} SELECT 1`, params);
+  if (ctes.length > 0) {
+    const text = `WITH ${ctes.join(',\n')} SELECT 1`;
+    await client.query({ name: statementName(text), text, values: params });
+  }
   await noteSearchParameterWrites(client, writes);
+}
+
+/**
+ * Names for the index statement's texts, so each is prepared once per connection (parsed and planned once) instead of
+ * on every write. The text depends only on which index tables a batch touches and whether it replaces or contains
+ * resources, so there are few of them; past a bound, new texts run unnamed.
+ */
+const statementNames = new Map<string, string>();
+const MAX_NAMED_STATEMENTS = 512;
+
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined && statementNames.size < MAX_NAMED_STATEMENTS) {
+    name = `tributary-index-${statementNames.size}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /** Everything that gets index rows: each written resource and each resource it contains (with a fresh rid). */

@@ -164,6 +164,7 @@ export class Repository {
     const r = await this.query<StoredVersion>(
       `SELECT ${FROM_ROW} FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
+      'tributary-read-for-update',
     );
     const row = r.rows[0];
     if (!row) throw notFound(`${resourceType}/${id} is not known`);
@@ -266,6 +267,7 @@ export class Repository {
     const r = await this.query<{ versionId: number; deleted: boolean }>(
       `SELECT version_id AS "versionId", deleted FROM resource WHERE resource_type = $1 AND id = $2 FOR UPDATE`,
       [resourceType, id],
+      'tributary-lock-current',
     );
     return r.rows[0];
   }

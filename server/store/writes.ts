@@ -29,8 +29,10 @@ export async function writeVersions(client: pg.ClientBase, writes: PendingWrite[
   const col = <K extends keyof PendingWrite>(k: K) => writes.map((w) => w[k]);
   // One statement: the history rows and outbox events come from the upserted rows themselves, so each resource's
   // JSON crosses the wire (and is escaped into an array literal) once, not twice. Events keep the writes' order.
-  const upserted = await client.query(
-    `WITH up AS (
+  const upserted = await client.query({
+    // A fixed text: prepared once per connection, so Postgres parses and plans it once, not on every write.
+    name: 'tributary-write-versions',
+    text: `WITH up AS (
        INSERT INTO resource (resource_type, id, version_id, last_updated, deleted, content)
        SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::boolean[], $6::text[])
        ON CONFLICT (resource_type, id) DO UPDATE
@@ -51,8 +53,8 @@ export async function writeVersions(client: pg.ClientBase, writes: PendingWrite[
        ORDER BY method.n
      )
      SELECT rid, resource_type, id FROM up`,
-    [col('resourceType'), col('id'), col('versionId'), col('lastUpdated'), col('deleted'), col('content'), col('method')],
-  );
+    values: [col('resourceType'), col('id'), col('versionId'), col('lastUpdated'), col('deleted'), col('content'), col('method')],
+  });
   if (upserted.rowCount !== writes.length) {
     const err = new Error('concurrent write on the same resource version') as Error & { code: string };
     err.code = '40001';

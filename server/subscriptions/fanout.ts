@@ -166,11 +166,12 @@ export class OutboxFanout {
    * the written version of events on watched types (for a deletion: the version it deleted).
    */
   private async takeEvents(client: pg.ClientBase): Promise<WriteEvent[]> {
-    const { rows } = await client.query<OutboxRow>(
-      `WITH taken AS (DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT $1) RETURNING seq, resource_type, id, version_id, action)
+    const { rows } = await client.query<OutboxRow>({
+      name: 'tributary-take-events',
+      text: `WITH taken AS (DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox ORDER BY seq LIMIT $1) RETURNING seq, resource_type, id, version_id, action)
        SELECT * FROM taken ORDER BY seq`,
-      [BATCH],
-    );
+      values: [BATCH],
+    });
     const events: WriteEvent[] = rows.map((r) => ({ seq: Number(r.seq), resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), action: r.action }));
     const watched = events.filter((e) => e.resourceType === 'Subscription' || e.resourceType === 'Basic' || this.deps.registry.watches(e.resourceType));
     await loadHistory(
