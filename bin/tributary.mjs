@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `tributary import <file|dir>…`: runs the TypeScript CLI (server/cli/import.ts) through tsx, from any directory.
+// `tributary import <file|dir>…`: runs the TypeScript CLI (cli/import.ts) through tsx, from any directory.
 import { register } from 'tsx/esm/api';
 
 const [command, ...args] = process.argv.slice(2);
@@ -9,4 +9,4 @@ if (command !== 'import') {
 }
 process.argv.splice(2, process.argv.length - 2, ...args);
 register();
-await import('../server/cli/import.ts');
+await import('../cli/import.ts');

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tributary } from '../app.ts';
-import { fhir, startTestServer } from '../../test/harness.ts';
+import type { Tributary } from '../server/app.ts';
+import { fhir, startTestServer } from '../test/harness.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const BIN = join(ROOT, 'bin/tributary.mjs');
 const SYNTHEA = join(ROOT, 'test/fixtures/synthea');
 const NDJSON = join(ROOT, 'test/fixtures/bulk-ndjson');
