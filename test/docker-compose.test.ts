@@ -71,7 +71,8 @@ describe('docker-compose.yml', () => {
     const dockerfile = read('Dockerfile');
     expect(dockerfile).toMatch(/^FROM node:22/m);
     expect(dockerfile).toContain(`EXPOSE ${container}`);
-    expect(dockerfile).toContain('CMD ["npm", "start"]');
+    expect(dockerfile).toContain('RUN npm run build');
+    expect(dockerfile).toContain('CMD ["npm", "run", "start:built"]');
     // Mosquitto is reached over the compose network; nothing else takes a host port.
     expect(mosquitto.ports).toBeUndefined();
     expect(postgres.ports).toBeUndefined();

@@ -5,14 +5,19 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 
+/** How the server is started: `npm start` (from source) or `npm run start:built` (the build in `dist/`). */
+export type StartScript = 'start' | 'start:built';
+
 /**
  * The node arguments of `npm start` (package.json's `start` script, `node <options> server/main.ts`), so that the
- * processes tests kill and benchmarks measure run exactly as `npm start` runs the server (heap settings included).
+ * processes tests kill and benchmarks measure run exactly as `npm start` runs the server (heap settings included);
+ * or those of `start:built` (`node <options> dist/server/main.js`).
  */
-export function startArgs(): string[] {
-  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } };
-  const [command, ...args] = pkg.scripts.start.trim().split(/\s+/);
-  if (command !== 'node' || args.at(-1) !== 'server/main.ts') throw new Error(`Unexpected start script: ${pkg.scripts.start}`);
+export function startArgs(script: StartScript = 'start'): string[] {
+  const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  const [command, ...args] = pkg.scripts[script].trim().split(/\s+/);
+  const main = script === 'start' ? 'server/main.ts' : 'dist/server/main.js';
+  if (command !== 'node' || args.at(-1) !== main) throw new Error(`Unexpected ${script} script: ${pkg.scripts[script]}`);
   return args;
 }
 
@@ -31,9 +36,10 @@ export async function startServerProcess(
   databaseUrl: string,
   port: number,
   env: Record<string, string> = {},
+  script: StartScript = 'start',
 ): Promise<ServerProcess> {
   const { BASE_URL: _vite, ...inherited } = process.env;
-  const child = spawn(process.execPath, startArgs(), {
+  const child = spawn(process.execPath, startArgs(script), {
     cwd: ROOT,
     env: { ...inherited, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH: 'off', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],

@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
+import { MODULE_EXTENSION, siblingModule } from '../../server/project.ts';
 import type { FhirAnswer, FhirCall, FromThread, RunRequest, RunResult } from './messages.ts';
 
-const ENTRY = new URL('./worker-entry.ts', import.meta.url);
+const ENTRY = siblingModule('./worker-entry', import.meta.url);
 
 /** Limits of one bot's worker threads. */
 export interface ThreadLimits {
@@ -94,9 +95,10 @@ const LOADER_OPTION = /^(?:--import|--require|-r|--loader|--experimental-loader|
 const LOADER_OPTION_WITH_VALUE = /^--(?:import|require|loader|experimental-loader|conditions)=/;
 
 /**
- * The module-loading options of this process for a bot's thread: bot modules are TypeScript, loaded through tsx as
- * the server itself is (`--import tsx` is added when missing). Only these are passed on: a Worker refuses V8 and
- * process options such as the heap sizes `npm start` gives the server.
+ * The module-loading options of this process for a bot's thread: from source, bot modules are TypeScript loaded
+ * through tsx as the server itself is (`--import tsx` is added when missing); from the build they are JavaScript (an
+ * operator's TypeScript bot module then loads through Node's own type stripping). Only these are passed on: a Worker
+ * refuses V8 and process options such as the heap sizes `npm start` gives the server.
  */
 function loaderArgs(argv: string[]): string[] {
   const args: string[] = [];
@@ -104,7 +106,7 @@ function loaderArgs(argv: string[]): string[] {
     if (LOADER_OPTION.test(argv[i]) && i + 1 < argv.length) args.push(argv[i], argv[++i]);
     else if (LOADER_OPTION_WITH_VALUE.test(argv[i])) args.push(argv[i]);
   }
-  return args.some((a) => a.includes('tsx')) ? args : [...args, '--import', 'tsx'];
+  return MODULE_EXTENSION === '.js' || args.some((a) => a.includes('tsx')) ? args : [...args, '--import', 'tsx'];
 }
 
 function failed(error: string): RunResult {

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { badRequest } from '../fhir/outcomes.ts';
+import { PROJECT_ROOT } from '../project.ts';
 import { findMatchingIds } from '../search/conditional.ts';
 import type { Repository } from '../store/repository.ts';
 
@@ -16,7 +17,7 @@ let folderProfiles: Map<string, StructureDefinition> | undefined;
 
 /** The folder of deployment profiles: `PROFILES_DIR`, default `profiles/` at the project root. */
 export function profilesDirectory(): string {
-  return process.env.PROFILES_DIR || resolve(import.meta.dirname, '../../profiles');
+  return process.env.PROFILES_DIR || resolve(PROJECT_ROOT, 'profiles');
 }
 
 /** StructureDefinitions in the profiles folder (`*.json`, one resource each or a Bundle of them), by canonical URL. */

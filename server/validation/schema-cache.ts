@@ -4,11 +4,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
+import { PROJECT_ROOT } from '../project.ts';
 
 const AJV_OPTIONS: Options = { discriminator: true, strict: false, allErrors: true, validateFormats: false };
 
 /** Where compiled validators are kept between runs (the usual place for tools' caches). */
-const CACHE_DIR = resolve(import.meta.dirname, '../../node_modules/.cache/tributary');
+const CACHE_DIR = resolve(PROJECT_ROOT, 'node_modules/.cache/tributary');
 
 const require = createRequire(import.meta.url);
 

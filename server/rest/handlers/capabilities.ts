@@ -4,9 +4,8 @@ import type {
   CapabilityStatementRestResource,
   CapabilityStatementRestResourceOperation,
 } from '@medplum/fhirtypes';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { loadDefinitions } from '../../fhir/definitions.ts';
+import { SOFTWARE_VERSION } from '../../project.ts';
 import type { FhirRouter, RouteInfo } from '../router.ts';
 import type { FhirHandler } from '../types.ts';
 
@@ -65,7 +64,6 @@ const SPEC_OPERATIONS: Record<string, string> = {
   export: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export',
 };
 
-const SOFTWARE_VERSION = (JSON.parse(readFileSync(resolve(import.meta.dirname, '../../../package.json'), 'utf8')) as { version: string }).version;
 const STARTED = new Date().toISOString();
 
 function add(r: CapabilityStatementRestResource, code: TypeInteraction): void {
