@@ -13,6 +13,12 @@ afterAll(async () => {
 });
 
 describe('FHIR requests need a token', () => {
+  it('the landing page at / needs none and links the SMART configuration, which answers', async () => {
+    const landing = await (await fetch(server.url, { headers: { accept: 'application/json' } })).json();
+    expect(landing.links['SMART configuration']).toBe(`${server.fhirBase}/.well-known/smart-configuration`);
+    expect((await fetch(landing.links['SMART configuration'])).status).toBe(200);
+  });
+
   it('answers 401 with WWW-Authenticate and an OperationOutcome without one', async () => {
     const res = await fhir(server, 'GET', 'Patient/1');
     expect(res.status).toBe(401);

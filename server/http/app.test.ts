@@ -64,4 +64,15 @@ describe('the HTTP listener', () => {
     const discovery = await fetch(`${origin}/fhir/.well-known/smart-configuration`);
     expect(discovery.headers.get('content-type') ?? '').not.toMatch(/fhir\+json/);
   });
+
+  it('serves a landing page at / (HTML for browsers, JSON on request) naming the version and the FHIR base', async () => {
+    const html = await fetch(`${origin}/`, { headers: { accept: 'text/html' } });
+    expect(html.status).toBe(200);
+    const page = await html.text();
+    expect(page).toContain(`<code id="fhir-base">${origin}/fhir</code>`);
+    expect(page).toContain(`href="${origin}/fhir/metadata"`);
+    const json = await (await fetch(`${origin}/`, { headers: { accept: 'application/json' } })).json();
+    expect(json).toMatchObject({ name: 'Tributary', version: expect.stringMatching(/^\d+\.\d+\.\d+/), fhirBase: `${origin}/fhir` });
+    for (const href of Object.values(json.links as Record<string, string>)) expect((await fetch(href)).status, href).toBe(200);
+  });
 });

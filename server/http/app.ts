@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { outcome, toOutcomeError } from '../fhir/outcomes.ts';
 import type { AuthServer } from '../auth/index.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
+import { landingPage } from './landing.ts';
 import { requestLogging } from './request-log.ts';
 
 /** Dependencies of the HTTP server. */
@@ -12,7 +13,7 @@ export interface HttpAppDeps extends Omit<FhirEndpointDeps, 'admit'> {
   /** True once the database is migrated and definitions are loaded. */
   isReady: () => boolean;
   /** Authorization: its routes (`/auth`, SMART discovery) and the admission of FHIR requests. */
-  auth: Pick<AuthServer, 'routes' | 'admit'>;
+  auth: Pick<AuthServer, 'routes' | 'admit' | 'security'>;
 }
 
 /** Paths of the FHIR endpoint; SMART discovery under the base (`/fhir/.well-known/…`) belongs to the auth routes. */
@@ -30,6 +31,7 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
   app.set('etag', false);
   app.set('trust proxy', true);
   app.use(logging);
+  app.get('/', landingPage(deps.baseUrl, () => deps.auth.security() !== undefined));
   app.get('/healthz', (_req, res) => {
     res.status(deps.isReady() ? 200 : 503).json({ status: deps.isReady() ? 'ok' : 'starting' });
   });
