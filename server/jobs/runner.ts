@@ -56,6 +56,7 @@ export class JobRunner {
   private readonly kinds = new Map<string, Registered>();
   private readonly running = new Map<string, Running>();
   private session?: pg.Client;
+  private reconnecting = false;
   private owner = '';
   private stopped = true;
   private loop?: Promise<void>;
@@ -146,37 +147,55 @@ export class JobRunner {
 
   /**
    * Opens the node's session: LISTEN for new jobs (wake up) and cancellations (interrupt), and the lease identity.
-   * If the session drops, this node's leases are no longer vouched for: its running jobs are interrupted (another node
-   * may take them over) and the session is reopened.
+   * While it is being opened and after, only the current session's events count.
    */
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.deps.databaseUrl, application_name: 'tributary-jobs' });
-    let lost = false;
-    const onLost = (err?: Error) => {
-      if (lost || this.stopped) return;
-      lost = true;
-      this.deps.logger.error({ err }, 'job runner session lost; reconnecting');
-      this.owner = '';
-      for (const r of this.running.values()) r.controller.abort(new JobInterrupted('lost', 'The node lost its database session'));
-      void client.end().catch(() => {});
-      setTimeout(() => void this.connect().catch(onLostAgain), POLL_MS).unref();
-    };
-    const onLostAgain = (err: Error) => {
-      lost = false;
-      onLost(err);
-    };
-    client.on('error', onLost);
-    client.on('end', () => onLost());
+    client.on('error', (err) => this.sessionLost(client, err));
+    client.on('end', () => this.sessionLost(client));
     client.on('notification', (n) => {
       const [what, id] = (n.payload ?? '').split(':');
       if (what === 'new') this.wake();
       else if (what === 'cancel') this.running.get(id)?.controller.abort(new JobInterrupted('cancelled', 'The job was cancelled'));
     });
-    await client.connect();
-    await client.query(`LISTEN ${JOBS_CHANNEL}`);
-    this.owner = await sessionIdentity(client);
     this.session = client;
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${JOBS_CHANNEL}`);
+      this.owner = await sessionIdentity(client);
+    } catch (err) {
+      if (this.session === client) this.session = undefined;
+      void client.end().catch(() => {});
+      throw err;
+    }
     this.wake();
+  }
+
+  /**
+   * The session dropped: this node's leases are no longer vouched for, so its running jobs are interrupted (another
+   * node, or this one, takes them over from their checkpoints) and the session is reopened.
+   */
+  private sessionLost(client: pg.Client, err?: Error): void {
+    if (this.session !== client || this.stopped) return;
+    this.session = undefined;
+    this.owner = '';
+    this.deps.logger.error({ err }, 'job runner session lost; reconnecting');
+    for (const r of this.running.values()) r.controller.abort(new JobInterrupted('lost', 'The node lost its database session'));
+    void client.end().catch(() => {});
+    void this.reconnect();
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    try {
+      while (!this.stopped && !this.session) {
+        await sleep(POLL_MS);
+        await this.connect().catch((err) => this.deps.logger.warn({ err }, 'job runner session: reconnecting failed'));
+      }
+    } finally {
+      this.reconnecting = false;
+    }
   }
 
   private async runLoop(): Promise<void> {

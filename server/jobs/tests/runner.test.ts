@@ -214,6 +214,24 @@ describe('the job runner', () => {
     expect(await runner.cancel(queued.id)).toMatchObject({ state: 'cancelled', attempts: 0, startedAt: null });
   }, 60_000);
 
+  it('survives losing its database session: the job is interrupted, taken over from its checkpoint, and finished', async () => {
+    await startNodeHere('here');
+    const job = await queue('test.slow', { steps: 20 });
+    await until(async () => (await events(job.id)).filter((e) => e.event === 'step').length >= 2, 20_000, 'progress');
+    const { rowCount } = await pool.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tributary-jobs' AND datname = current_database()`,
+    );
+    expect(rowCount).toBe(1);
+    const done = await until(async () => {
+      const j = await stateOf(job.id);
+      return j.state === 'succeeded' && j;
+    }, 20_000, 'the job to finish after the reconnect');
+    expect(done.attempts).toBe(2);
+    const log = await events(job.id);
+    expect(log.filter((e) => e.event === 'start')).toHaveLength(2);
+    expect(log.filter((e) => e.event === 'step').map((e) => e.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+  }, 60_000);
+
   it('gives a running job back to the queue when its node stops, and another node finishes it', async () => {
     const first = await startNodeHere('first');
     const job = await queue('test.slow', { steps: 20 });
