@@ -51,12 +51,12 @@ export class Inbox {
 
   /**
    * Stores a received message. The same `dedupKey` from the same source again (a retransmission) returns the stored
-   * message with `duplicate: true` and stores nothing new. Without a key, the payload's SHA-256 is the key.
+   * message with `duplicate: true` and stores nothing new. Without a key (undefined), the payload's SHA-256 is the key.
    */
-  async receive(source: InboxSource, payload: Buffer | string, options: { dedupKey?: string; contentType?: string } = {}): Promise<{ message: InboxMessage; duplicate: boolean }> {
+  async receive(source: InboxSource, dedupKey: string | undefined, payload: Buffer | string, contentType?: string): Promise<{ message: InboxMessage; duplicate: boolean }> {
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
-    const key = options.dedupKey ?? createHash('sha256').update(bytes).digest('hex');
-    return insertMessage(this.pool, source, key, bytes, options.contentType);
+    const key = dedupKey ?? createHash('sha256').update(bytes).digest('hex');
+    return insertMessage(this.pool, source, key, bytes, contentType);
   }
 
   /**

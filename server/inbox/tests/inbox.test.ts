@@ -76,23 +76,23 @@ async function call(path: string, init: { method?: string; token?: string; body?
 
 describe('receiving', () => {
   it('stores a message once per source and dedup key, however many nodes receive it at once', async () => {
-    const attempts = Array.from({ length: 40 }, (_, i) => (i % 2 ? otherNode : server.inbox).receive(SOURCE, payload('1'), { dedupKey: 'MSG-1' }));
+    const attempts = Array.from({ length: 40 }, (_, i) => (i % 2 ? otherNode : server.inbox).receive(SOURCE, 'MSG-1', payload('1')));
     const results = await Promise.all(attempts);
     expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
     const { rows } = await server.pool.query(`SELECT count(*)::int AS n, max(duplicates) AS duplicates FROM inbox_message WHERE dedup_key = 'MSG-1'`);
     expect(rows[0]).toEqual({ n: 1, duplicates: 39 });
     // the same key from another endpoint is another message; without a key, the payload's hash is the key
-    expect((await server.inbox.receive({ door: 'toy', endpoint: 'tcp:2576' }, payload('1'), { dedupKey: 'MSG-1' })).duplicate).toBe(false);
-    const first = await server.inbox.receive(SOURCE, payload('2'));
-    const again = await server.inbox.receive(SOURCE, Buffer.from(payload('2')));
+    expect((await server.inbox.receive({ door: 'toy', endpoint: 'tcp:2576' }, 'MSG-1', payload('1'))).duplicate).toBe(false);
+    const first = await server.inbox.receive(SOURCE, undefined, payload('2'));
+    const again = await server.inbox.receive(SOURCE, undefined, Buffer.from(payload('2')));
     expect([first.duplicate, again.duplicate, again.message.id]).toEqual([false, true, first.message.id]);
   });
 });
 
 describe('processing', () => {
   it('processes a message into FHIR once, and a replay changes nothing', async () => {
-    const { message } = await server.inbox.receive(SOURCE, payload('10'), { dedupKey: 'MSG-10' });
+    const { message } = await server.inbox.receive(SOURCE, 'MSG-10', payload('10'));
     const done = await server.inbox.process(message.id);
     expect(done).toMatchObject({ state: 'processed', attempts: 1, error: null, result: { status: 201 } });
     expect((await server.inbox.process(message.id))?.result).toMatchObject({ status: 200 });
@@ -101,12 +101,12 @@ describe('processing', () => {
   });
 
   it('records failures with their OperationOutcome up to the dead letter', async () => {
-    const { message } = await server.inbox.receive(SOURCE, payload('11', { needsDownstream: true }), { dedupKey: 'MSG-11' });
+    const { message } = await server.inbox.receive(SOURCE, 'MSG-11', payload('11', { needsDownstream: true }));
     expect(await server.inbox.process(message.id)).toMatchObject({ state: 'failed', attempts: 1 });
     const dead = await server.inbox.process(message.id);
     expect(dead).toMatchObject({ state: 'dead', attempts: 2 });
     expect(dead?.error?.issue?.[0].diagnostics).toBe('the downstream system is unavailable');
-    const { message: garbage } = await server.inbox.receive(SOURCE, Buffer.from([0xff, 0x00, 0x01]), { dedupKey: 'MSG-12', contentType: 'application/octet-stream' });
+    const { message: garbage } = await server.inbox.receive(SOURCE, 'MSG-12', Buffer.from([0xff, 0x00, 0x01]), 'application/octet-stream');
     const refused = await server.inbox.process(garbage.id);
     expect(refused).toMatchObject({ state: 'dead', attempts: 1 });
     expect(refused?.error?.issue?.[0].diagnostics).toBe('The payload is not JSON');
@@ -170,7 +170,7 @@ describe('the admin API', () => {
   });
 
   it('refuses a replay for a door this node does not run, changing nothing', async () => {
-    const { message } = await server.inbox.receive({ door: 'elsewhere', endpoint: 'x' }, 'payload');
+    const { message } = await server.inbox.receive({ door: 'elsewhere', endpoint: 'x' }, undefined, 'payload');
     await server.inbox.markFailed(message.id, badRequest('no').outcome, { permanent: true });
     const res = await call(`inbox/${message.id}/replay`, { method: 'POST', token: admin });
     expect(res.status).toBe(409);
