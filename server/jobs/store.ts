@@ -60,14 +60,18 @@ export async function sessionIdentity(client: pg.ClientBase): Promise<string> {
   return rows[0].owner;
 }
 
+// The loop's three statements (claim, bury, next due) run every round on every node: they are prepared once per
+// connection (named), so Postgres does not parse and plan them again each second.
+
 /**
  * Claims up to `limit` jobs of the given kinds for `owner`: queued ones that are due, and running ones whose lease is
  * dead (taken over, resuming from their checkpoint). Each claim counts an attempt. `FOR UPDATE SKIP LOCKED` lets
  * nodes claim at the same time without waiting on each other or ever claiming the same job.
  */
 export async function claimJobs(db: Db, kinds: string[], limit: number, owner: string, leaseMs: number): Promise<Job[]> {
-  const { rows } = await db.query<Job>(
-    `WITH due AS (
+  const { rows } = await db.query<Job>({
+    name: 'jobs-claim',
+    text: `WITH due AS (
        SELECT id FROM job
        WHERE kind = ANY($1) AND attempts < max_attempts
          AND ((state = 'queued' AND run_after <= now()) OR (state = 'running' AND ${LEASE_DEAD}))
@@ -80,22 +84,23 @@ export async function claimJobs(db: Db, kinds: string[], limit: number, owner: s
        FROM due WHERE j.id = due.id
        RETURNING j.*)
      SELECT ${COLUMNS} FROM claimed ORDER BY created_at`,
-    [kinds, limit, owner, leaseMs],
-  );
+    values: [kinds, limit, owner, leaseMs],
+  });
   return rows;
 }
 
 /** Moves running jobs whose lease is dead and that have no attempt left to the dead letter; returns their ids. */
 export async function buryAbandoned(db: Db, kinds: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ id: string }>(
-    `UPDATE job SET state = 'dead', lease_owner = NULL, lease_until = NULL, finished_at = now(), updated_at = now(),
+  const { rows } = await db.query<{ id: string }>({
+    name: 'jobs-bury',
+    text: `UPDATE job SET state = 'dead', lease_owner = NULL, lease_until = NULL, finished_at = now(), updated_at = now(),
        error_status = 500, error = jsonb_build_object('resourceType', 'OperationOutcome', 'issue', jsonb_build_array(
          jsonb_build_object('severity', 'error', 'code', 'incomplete',
            'diagnostics', 'The node running the last attempt stopped before it finished')))
      WHERE state = 'running' AND kind = ANY($1) AND attempts >= max_attempts AND ${LEASE_DEAD}
      RETURNING id`,
-    [kinds],
-  );
+    values: [kinds],
+  });
   return rows.map((r) => r.id);
 }
 
@@ -217,10 +222,11 @@ export async function listJobs(db: Db, filter: { kind?: string; state?: JobState
 
 /** When the next queued job of these kinds is due (epoch ms), or undefined when none is queued. */
 export async function nextDueAt(db: Db, kinds: string[]): Promise<number | undefined> {
-  const { rows } = await db.query<{ at: number | null }>(
-    `SELECT (extract(epoch FROM min(run_after)) * 1000)::float8 AS at FROM job WHERE state = 'queued' AND kind = ANY($1)`,
-    [kinds],
-  );
+  const { rows } = await db.query<{ at: number | null }>({
+    name: 'jobs-next-due',
+    text: `SELECT (extract(epoch FROM min(run_after)) * 1000)::float8 AS at FROM job WHERE state = 'queued' AND kind = ANY($1)`,
+    values: [kinds],
+  });
   return rows[0]?.at ?? undefined;
 }
 
