@@ -5,7 +5,7 @@ import type { JobRunner } from './runner.ts';
 import type { Job } from './types.ts';
 
 /** The status URL of a job (the `Content-Location` of its kick-off response), relative to the FHIR base. */
-export function statusPath(jobId: string): string {
+function statusPath(jobId: string): string {
   return `$status/${jobId}`;
 }
 
