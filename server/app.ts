@@ -8,9 +8,16 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
+import { adminApi } from './http/admin-api.ts';
 import { createHttpListener } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
+import { Inbox } from './inbox/inbox.ts';
+import { inboxAdminRoutes } from './inbox/admin.ts';
+import { jobAdminRoutes } from './jobs/admin.ts';
+import { addJobOperations } from './jobs/fhir.ts';
+import { JobRunner } from './jobs/runner.ts';
 import { createFhirRouter } from './rest/routes.ts';
+import { addReindexOperations } from './search/reindex/handlers.ts';
 import { startSearchServices } from './search/services.ts';
 import { createSubscriptionService, type SubscriptionService } from './subscriptions/service.ts';
 import { BUILT_IN_BOTS } from '../bots/index.ts';
@@ -35,6 +42,10 @@ export interface Tributary {
   subscriptions: SubscriptionService;
   /** The bots (bots/): registrations, worker threads, schedules. */
   bots: BotRuntime;
+  /** The durable job runner (server/jobs): register kinds of background work, queue jobs. */
+  jobs: JobRunner;
+  /** The ingest doors' inbox and dead letter (server/inbox). */
+  inbox: Inbox;
   pool: pg.Pool;
   logger: Logger;
   close(): Promise<void>;
@@ -68,9 +79,13 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     return subscriptions.writeRule(resource);
   });
   repo.onCommit(subscriptions.onCommit);
-  const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
+  const stopSearchServices = await startSearchServices(pool, databaseUrl);
+  const jobs = new JobRunner({ pool, databaseUrl, logger: log, config: config.jobs });
+  const inbox = new Inbox(pool, jobs, log);
   const auth = createAuthServer(config.auth, log);
   const router = createFhirRouter().useGuard(auth.guard);
+  addJobOperations(router, jobs);
+  addReindexOperations(router, jobs);
   addBotOperations(router, bots);
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
@@ -84,6 +99,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     maxBodyBytes: config.maxBodyBytes,
     isReady: () => ready,
     auth,
+    routes: adminApi(auth.requireAdmin, { jobs: jobAdminRoutes(jobs), inbox: inboxAdminRoutes(inbox) }),
   });
   const server: Server = createServer(listener);
   await new Promise<void>((resolve, reject) => {
@@ -101,6 +117,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, repo, demo: !!embedded });
   await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server, resolveAccess: auth.resolveAccess });
   await bots.start({ router, repo, pool, fhirBase, kick: subscriptions.kick });
+  await jobs.start();
   ready = true;
   log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');
   return {
@@ -111,11 +128,14 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     auth,
     subscriptions,
     bots,
+    jobs,
+    inbox,
     pool,
     logger: log,
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await jobs.stop();
       await subscriptions.close();
       await bots.close();
       await stopSearchServices();

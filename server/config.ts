@@ -1,5 +1,6 @@
 import { loadAuthConfig, type AuthConfig } from './auth/config.ts';
 import { intEnv } from './env.ts';
+import { loadJobConfig, type JobConfig } from './jobs/config.ts';
 import { loadSubscriptionConfig, type SubscriptionConfig } from './subscriptions/config.ts';
 
 /** Server configuration, read from the environment (see README's configuration table). */
@@ -28,6 +29,8 @@ export interface TributaryConfig {
   auth: AuthConfig;
   /** Subscription delivery and bots (server/subscriptions/config.ts). */
   subscriptions: SubscriptionConfig;
+  /** The job runner (server/jobs/config.ts). */
+  jobs: JobConfig;
 }
 
 function urlEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -52,5 +55,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     validateWrites: env.VALIDATE_WRITES !== 'off',
     auth: loadAuthConfig(env),
     subscriptions: loadSubscriptionConfig(env),
+    jobs: loadJobConfig(env),
   };
 }

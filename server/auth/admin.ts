@@ -1,4 +1,4 @@
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { ClientMetadata } from 'oidc-provider';
 import type Provider from 'oidc-provider';
@@ -33,16 +33,13 @@ export async function saveClient(provider: Provider, pool: pg.Pool, metadata: Cl
 }
 
 /**
- * The admin API under `/auth`: EHR launch contexts (`POST /auth/launch`, for any token that reads everything),
- * client registration (`/auth/admin/clients`) and local accounts (`/auth/admin/users`) for admins: users with the
- * admin role or the bootstrap (admin) client, with a token whose scopes reach everything (`user/*.*`, `system/*.*`).
+ * The admin check of the admin APIs (this one, and `/admin/*` of other modules: server/http/admin-api.ts): a valid
+ * bearer token (else 401) of an admin — a user with the admin role, or the bootstrap (admin) client — whose scopes
+ * reach everything, so an app an admin signs in to with narrower scopes gets no admin rights (else 403). With
+ * `admin` false, any token that reads everything passes too. The caller's access is left in `res.locals.admin`.
  */
-export function adminRoutes(deps: AdminDeps): express.Router {
-  const router = express.Router();
-  const json = express.json({ limit: '64kb' });
-  const clients = () => new (postgresAdapter(deps.pool))('Client');
-
-  const authenticate = (admin: boolean) => async (req: Request, res: Response, next: NextFunction) => {
+export function adminAuthentication(deps: Pick<AdminDeps, 'provider' | 'resolve'>): (admin: boolean) => RequestHandler {
+  return (admin) => async (req: Request, res: Response, next: NextFunction) => {
     const m = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
     let access: ScopedAccess;
     try {
@@ -65,6 +62,19 @@ export function adminRoutes(deps: AdminDeps): express.Router {
     res.locals.admin = access;
     next();
   };
+}
+
+/**
+ * The admin API under `/auth`: EHR launch contexts (`POST /auth/launch`, for any token that reads everything),
+ * client registration (`/auth/admin/clients`) and local accounts (`/auth/admin/users`) for admins: users with the
+ * admin role or the bootstrap (admin) client, with a token whose scopes reach everything (`user/*.*`, `system/*.*`).
+ */
+export function adminRoutes(deps: AdminDeps): express.Router {
+  const router = express.Router();
+  const json = express.json({ limit: '64kb' });
+  const clients = () => new (postgresAdapter(deps.pool))('Client');
+
+  const authenticate = adminAuthentication(deps);
 
   router.post('/launch', json, authenticate(false), async (req, res) => {
     const { patient, encounter } = (req.body ?? {}) as { patient?: unknown; encounter?: unknown };

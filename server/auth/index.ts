@@ -11,7 +11,7 @@ import type { RouteGuard } from '../rest/router.ts';
 import type { AccessContext } from '../rest/types.ts';
 import { Repository } from '../store/repository.ts';
 import { Accounts } from './accounts.ts';
-import { adminRoutes, saveClient } from './admin.ts';
+import { adminAuthentication, adminRoutes, saveClient } from './admin.ts';
 import { purgeExpired } from './adapter.ts';
 import { accessOfToken, bearerAuthentication } from './bearer.ts';
 import type { AuthConfig } from './config.ts';
@@ -57,6 +57,8 @@ export interface AuthServer {
   admit(req: IncomingMessage, res: ServerResponse): Promise<AccessContext | undefined>;
   /** The router guard enforcing scopes on every interaction (FhirRouter.useGuard). */
   guard: RouteGuard;
+  /** Express middleware admitting admins only (401/403 otherwise), for other modules' admin APIs under `/admin`. */
+  requireAdmin: RequestHandler;
   /** The access of a bearer token (undefined when missing or invalid), for doors without express (websockets). */
   resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
   /** Builds the provider (keys, clients, accounts); call once the server listens. */
@@ -82,6 +84,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       // Requests carry SYSTEM_ACCESS (no `permits`), which the guard passes untouched; in-process identities with
       // scopes of their own (bots) stay confined to them.
       guard: createAccessGuard(),
+      requireAdmin: (_req, _res, next) => next(),
       resolveAccess: async () => SYSTEM_ACCESS,
       audit: undefined,
       security: () => undefined,
@@ -103,7 +106,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token, tokens);
   };
 
-  const fhirCors = cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate'] });
+  const fhirCors = cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate', 'X-Progress'] });
   routes.use(['/fhir', '/.well-known'], fhirCors);
   routes.get(['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration'], (_req, res) => {
     res.json(smartConfiguration(ready().issuer, config.dynamicRegistration));
@@ -186,6 +189,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       return access;
     },
     guard: createAccessGuard((d) => audit?.record(auditRecordOf(d))),
+    requireAdmin: adminAuthentication({ provider: () => ready().provider, resolve })(true),
     resolveAccess: async (token) => (token ? resolve(token).catch(() => undefined) : undefined),
     get audit() {
       return audit;

@@ -14,6 +14,8 @@ export interface HttpAppDeps extends Omit<FhirEndpointDeps, 'admit'> {
   isReady: () => boolean;
   /** Authorization: its routes (`/auth`, SMART discovery) and the admission of FHIR requests. */
   auth: Pick<AuthServer, 'routes' | 'admit' | 'security'>;
+  /** Other modules' routes outside the FHIR base (the admin API: server/http/admin-api.ts). */
+  routes?: express.Router;
 }
 
 /** Paths of the FHIR endpoint; SMART discovery under the base (`/fhir/.well-known/…`) belongs to the auth routes. */
@@ -39,6 +41,7 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
     res.end(await deps.metrics.registry.metrics());
   });
+  if (deps.routes) app.use(deps.routes);
   app.use(deps.auth.routes);
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number };

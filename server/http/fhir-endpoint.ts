@@ -122,12 +122,13 @@ function mergeForm(query: Record<string, string[]>, text: string): void {
   for (const [k, v] of new URLSearchParams(text)) (query[k] ??= []).push(v);
 }
 
-function parsePrefer(header: string | undefined): Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling'> {
-  const out: Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling'> = {};
+function parsePrefer(header: string | undefined): Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling' | 'preferAsync'> {
+  const out: Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling' | 'preferAsync'> = {};
   for (const part of (header ?? '').split(/[,;]/)) {
     const [k, v] = part.trim().split('=').map((s) => s?.trim().replace(/"/g, ''));
     if (k === 'return' && (v === 'minimal' || v === 'representation' || v === 'OperationOutcome')) out.preferReturn = v;
     if (k === 'handling' && (v === 'strict' || v === 'lenient')) out.preferHandling = v;
+    if (k === 'respond-async') out.preferAsync = true;
   }
   return out;
 }
@@ -146,6 +147,7 @@ export function sendResponse(
   if (h.lastModified) res.setHeader('Last-Modified', h.lastModified);
   if (h.location) res.setHeader('Location', h.location);
   if (h.contentLocation) res.setHeader('Content-Location', h.contentLocation);
+  if (h.progress) res.setHeader('X-Progress', h.progress);
   if (result.status === 304 || (result.resource === undefined && result.content === undefined)) {
     res.end();
     return;

@@ -11,7 +11,6 @@ import { FhirRouter } from './router.ts';
 import { searchCapabilities } from '../search/capabilities.ts';
 import { compartmentAllHandler, compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
 import { everythingHandler } from '../search/handlers/everything.ts';
-import { reindexHandler, reindexInstanceHandler, reindexStatusHandler } from '../search/reindex/handlers.ts';
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */
 export function createFhirRouter(): FhirRouter {
@@ -44,10 +43,6 @@ export function createFhirRouter(): FhirRouter {
     .add('GET', ':compartment/:id/*', 'search-compartment', compartmentAllHandler)
     .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler)
     .add('GET', 'Patient/:id/$everything', 'everything', everythingHandler)
-    .add('POST', '$reindex', 'reindex', reindexHandler)
-    .add('GET', '$reindex/:job', 'reindex-status', reindexStatusHandler)
-    .add('POST', ':type/$reindex', 'reindex', reindexHandler)
-    .add('POST', ':type/:id/$reindex', 'reindex', reindexInstanceHandler)
     .add('POST', ':type/$validate', 'validate', validateHandler)
     .add('POST', ':type/:id/$validate', 'validate', validateHandler)
     .add('GET', ':type/:id/$validate', 'validate', validateHandler);

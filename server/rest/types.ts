@@ -30,6 +30,8 @@ export interface FhirRequestHeaders {
   preferReturn?: 'minimal' | 'representation' | 'OperationOutcome';
   /** `handling=strict|lenient` */
   preferHandling?: 'strict' | 'lenient';
+  /** `respond-async`: the client accepts 202 and a status URL to poll (server/jobs: the async request pattern). */
+  preferAsync?: boolean;
 }
 
 /** The outcome of an interaction. `content` carries an already-serialised resource straight from storage. */
@@ -45,6 +47,8 @@ export interface FhirResponse {
     lastModified?: string;
     location?: string;
     contentLocation?: string;
+    /** `X-Progress` of an async job's status while it runs. */
+    progress?: string;
   };
 }
 

@@ -1,50 +1,39 @@
-import type { Resource } from '@medplum/fhirtypes';
-import { randomUUID } from 'node:crypto';
+import type { Parameters, Resource } from '@medplum/fhirtypes';
 import type pg from 'pg';
+import type { JobRunner } from '../../jobs/runner.ts';
+import type { Job, JobContext, JobKind } from '../../jobs/types.ts';
 import { writeIndexRows } from '../../store/index-writes.ts';
 import { extractIndexRows } from '../../store/indexer.ts';
 
 /** Resources re-indexed per database transaction: short enough that writers to them wait only briefly. */
 const BATCH = 200;
-/** How long a node owns a running job without renewing; after that another node (or a restart) resumes it. */
-const LEASE_SECONDS = 30;
 
-/** A reindex job as stored. */
-export interface ReindexJob {
-  id: string;
-  resourceType: string | null;
-  status: 'queued' | 'running' | 'completed' | 'failed';
-  processed: number;
-  total: number;
-  error: string | null;
-}
+/** The kind of `$reindex` jobs on the job runner (server/jobs). */
+export const REINDEX_JOB = 'reindex';
 
-const COLUMNS = `id, resource_type AS "resourceType", status, processed::float8 AS processed, total::float8 AS total, error`;
+/**
+ * What a `$reindex` job covers: every live resource (of one type) up to `lastRid`, the newest when it was queued
+ * (resources written later are indexed by their own writes); or one resource.
+ */
+export type ReindexInput = { resourceType: string | null; lastRid: number } | { resourceType: string; id: string };
 
-/** Queues a job over every live resource (of one type) that exists now. */
-export async function createReindexJob(db: pg.Pool | pg.PoolClient, resourceType?: string): Promise<ReindexJob> {
-  const { rows } = await db.query<ReindexJob>(
-    `INSERT INTO reindex_job (id, resource_type, status, last_rid, total)
-     SELECT $1, $2, 'queued', coalesce(max(rid), 0), count(*) FROM resource
-     WHERE NOT deleted AND ($2::text IS NULL OR resource_type = $2)
-     RETURNING ${COLUMNS}`,
-    [randomUUID(), resourceType ?? null],
+/**
+ * Queues a job over every live resource (of one type) that exists now, for `requester` (an OAuth client); in the
+ * caller's transaction when `db` is one.
+ */
+export async function queueReindex(jobs: JobRunner, db: pg.Pool | pg.PoolClient, resourceType: string | undefined, requester?: string): Promise<Job<ReindexInput>> {
+  const { rows } = await db.query<{ last: number; n: number }>(
+    `SELECT coalesce(max(rid), 0)::float8 AS last, count(*)::float8 AS n FROM resource WHERE NOT deleted AND ($1::text IS NULL OR resource_type = $1)`,
+    [resourceType ?? null],
   );
-  return rows[0];
-}
-
-/** A job by id, or undefined. */
-export async function getReindexJob(db: pg.Pool | pg.PoolClient, id: string): Promise<ReindexJob | undefined> {
-  if (!/^[0-9a-f-]{36}$/.test(id)) return undefined;
-  const { rows } = await db.query<ReindexJob>(`SELECT ${COLUMNS} FROM reindex_job WHERE id = $1`, [id]);
-  return rows[0];
+  return jobs.enqueue<ReindexInput>(REINDEX_JOB, { resourceType: resourceType ?? null, lastRid: rows[0].last }, { requester, total: rows[0].n, db });
 }
 
 /**
  * Re-computes the index rows of the given live resources with the SearchParameters known now, in the caller's
  * transaction. Rows are locked while they are re-indexed, so a concurrent update either waits or came first.
  */
-export async function reindexResources(client: pg.PoolClient, where: string, params: unknown[]): Promise<{ count: number; lastRid: number }> {
+export async function reindexResources(client: pg.ClientBase, where: string, params: unknown[]): Promise<{ count: number; lastRid: number }> {
   const { rows } = await client.query<{ rid: string; resource_type: string; id: string; content: string; last_updated: string }>(
     `SELECT rid, resource_type, id, content, last_updated FROM resource WHERE NOT deleted AND ${where} ORDER BY rid FOR UPDATE`,
     params,
@@ -64,88 +53,54 @@ export async function reindexResources(client: pg.PoolClient, where: string, par
   return { count: rows.length, lastRid: rows.length ? Number(rows[rows.length - 1].rid) : 0 };
 }
 
-/** Claims the oldest job nobody holds; undefined when there is none. */
-async function claim(pool: pg.Pool): Promise<{ id: string; resourceType: string | null; nextRid: number; lastRid: number } | undefined> {
-  const { rows } = await pool.query(
-    `UPDATE reindex_job SET status = 'running', lease_until = now() + make_interval(secs => $1), updated_at = now()
-     WHERE id = (SELECT id FROM reindex_job WHERE status IN ('queued', 'running') AND (lease_until IS NULL OR lease_until < now())
-                 ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
-     RETURNING id, resource_type AS "resourceType", next_rid AS "nextRid", last_rid AS "lastRid"`,
-    [LEASE_SECONDS],
-  );
-  return rows[0] ? { ...rows[0], nextRid: Number(rows[0].nextRid), lastRid: Number(rows[0].lastRid) } : undefined;
-}
-
-/** Runs one batch of a claimed job; returns false when the job is finished. */
-async function runBatch(pool: pg.Pool, job: { id: string; resourceType: string | null; nextRid: number; lastRid: number }): Promise<boolean> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    const { count, lastRid } = await reindexResources(
-      client,
-      `rid IN (SELECT rid FROM resource WHERE NOT deleted AND rid >= $1 AND rid <= $2 AND ($3::text IS NULL OR resource_type = $3)
-               ORDER BY rid LIMIT ${BATCH})`,
-      [job.nextRid, job.lastRid, job.resourceType],
-    );
-    const done = count === 0;
-    await client.query(
-      `UPDATE reindex_job SET next_rid = $2, processed = processed + $3, status = $4, updated_at = now(),
-         lease_until = CASE WHEN $4 = 'completed' THEN NULL ELSE now() + make_interval(secs => $5) END
-       WHERE id = $1`,
-      [job.id, done ? job.nextRid : lastRid + 1, count, done ? 'completed' : 'running', LEASE_SECONDS],
-    );
-    await client.query('COMMIT');
-    job.nextRid = lastRid + 1;
-    return !done;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw err;
-  } finally {
-    client.release();
-  }
-}
-
 /**
- * The in-process worker: claims queued (or abandoned) jobs and runs them batch by batch, each batch its own short
- * transaction that also records progress, so a job survives restarts. Returns `kick` (look for work now) and `stop`.
+ * The `$reindex` job: batch after batch, each its own short transaction that also saves the progress and where the
+ * job got to (checkpoint `nextRid`), so a job taken over after a crash, or requeued, resumes there. It has no time
+ * limit: it is cancellable and every batch is kept.
  */
-export function startReindexWorker(pool: pg.Pool, onError: (err: unknown) => void): { kick: () => void; stop: () => Promise<void> } {
-  let stopped = false;
-  let running: Promise<void> | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  const loop = async () => {
-    for (let job = await claim(pool); job && !stopped; job = await claim(pool)) {
-      try {
-        while (!stopped && (await runBatch(pool, job)));
-      } catch (err) {
-        onError(err);
-        await pool.query(`UPDATE reindex_job SET status = 'failed', error = $2, lease_until = NULL WHERE id = $1`, [job.id, String(err)]);
-      }
-    }
-  };
-  const kick = () => {
-    if (stopped || running) return;
-    running = loop()
-      .catch(onError)
-      .finally(() => {
-        running = undefined;
+export const reindexJob: JobKind<ReindexInput> = {
+  timeoutMs: 0,
+  run: async (ctx) => {
+    const input = ctx.job.input;
+    if ('id' in input) {
+      const { count } = await ctx.transaction(async (client) => {
+        const done = await reindexResources(client, 'resource_type = $1 AND id = $2', [input.resourceType, input.id]);
+        await ctx.progress({ done: done.count, total: 1 }, client);
+        return done;
       });
-  };
-  const schedule = () => {
-    timer = setTimeout(() => {
-      kick();
-      schedule();
-    }, 5000);
-    timer.unref();
-  };
-  kick();
-  schedule();
-  return {
-    kick,
-    stop: async () => {
-      stopped = true;
-      clearTimeout(timer);
-      await running;
-    },
-  };
+      return reindexResult(ctx, count, 1);
+    }
+    let nextRid = (ctx.job.checkpoint as { nextRid?: number } | null)?.nextRid ?? 0;
+    let processed = ctx.job.progress.done;
+    for (;;) {
+      ctx.signal.throwIfAborted();
+      const step = await ctx.transaction(async (client) => {
+        const { count, lastRid } = await reindexResources(
+          client,
+          `rid IN (SELECT rid FROM resource WHERE NOT deleted AND rid >= $1 AND rid <= $2 AND ($3::text IS NULL OR resource_type = $3)
+                   ORDER BY rid LIMIT ${BATCH})`,
+          [nextRid, input.lastRid, input.resourceType],
+        );
+        const next = count > 0 ? lastRid + 1 : nextRid;
+        await ctx.progress({ done: processed + count, checkpoint: { nextRid: next } }, client);
+        return { count, next };
+      });
+      processed += step.count;
+      nextRid = step.next;
+      if (step.count === 0) return reindexResult(ctx, processed, ctx.job.progress.total ?? processed);
+    }
+  },
+};
+
+/** The result of a finished job, answered by its status URL. */
+function reindexResult(ctx: JobContext<ReindexInput>, processed: number, total: number): Parameters {
+  const parameter: NonNullable<Parameters['parameter']> = [
+    { name: 'job', valueString: ctx.job.id },
+    { name: 'status', valueCode: 'completed' },
+    { name: 'processed', valueInteger: processed },
+    { name: 'total', valueInteger: total },
+    { name: 'progress', valueDecimal: 100 },
+  ];
+  if (ctx.job.input.resourceType) parameter.push({ name: 'type', valueCode: ctx.job.input.resourceType });
+  return { resourceType: 'Parameters', parameter };
 }

@@ -33,11 +33,11 @@ async function ids(query: string, headers: Record<string, string> = {}) {
   return { status: res.status, ids: (res.body.entry ?? []).filter((e: any) => e.search.mode === 'match').map((e: any) => e.resource.id).sort() };
 }
 
+/** Polls a job's status URL (the async request pattern) until it answers something else than 202. */
 async function waitFor(url: string): Promise<any> {
   for (let i = 0; i < 100; i++) {
     const res = await fhir(server, 'GET', url.slice(server.fhirBase.length + 1));
-    const status = res.body.parameter.find((p: any) => p.name === 'status').valueCode;
-    if (status === 'completed' || status === 'failed') return res.body;
+    if (res.status !== 202) return res;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error('job did not finish');
@@ -65,8 +65,9 @@ describe('runtime SearchParameters and $reindex', () => {
     const res = await fhir(server, 'POST', 'Patient/$reindex');
     expect(res.status).toBe(202);
     const location = res.headers.get('content-location') as string;
-    expect(location).toContain('/$reindex/');
-    const done = await waitFor(location);
+    expect(location).toContain('/$status/');
+    const { status, body: done } = await waitFor(location);
+    expect(status).toBe(200);
     const param = (n: string) => done.parameter.find((p: any) => p.name === n);
     expect(param('status').valueCode).toBe('completed');
     expect(param('processed').valueInteger).toBe(param('total').valueInteger);
@@ -86,12 +87,13 @@ describe('runtime SearchParameters and $reindex', () => {
   it('resumes a job another node left half done', async () => {
     const { rows } = await server.pool.query('SELECT min(rid) AS lo, max(rid) AS hi, count(*) AS n FROM resource');
     const jobId = '00000000-0000-4000-8000-000000000001';
+    // running, leased for another minute by a node whose database session is gone: taken over at once
     await server.pool.query(
-      `INSERT INTO reindex_job (id, status, next_rid, last_rid, processed, total, lease_until)
-       VALUES ($1, 'running', $2, $3, 1, $4, now() + interval '1 second')`,
-      [jobId, Number(rows[0].lo) + 1, rows[0].hi, rows[0].n],
+      `INSERT INTO job (id, kind, input, state, attempts, max_attempts, lease_owner, lease_until, progress_done, progress_total, checkpoint)
+       VALUES ($1, 'reindex', $2, 'running', 1, 5, '1@0', now() + interval '1 minute', 1, $3, $4)`,
+      [jobId, { resourceType: null, lastRid: rows[0].hi }, rows[0].n, { nextRid: Number(rows[0].lo) + 1 }],
     );
-    const done = await waitFor(`${server.fhirBase}/$reindex/${jobId}`);
+    const { body: done } = await waitFor(`${server.fhirBase}/$status/${jobId}`);
     const param = (n: string) => done.parameter.find((p: any) => p.name === n);
     expect(param('status').valueCode).toBe('completed');
     expect(param('processed').valueInteger).toBe(Number(rows[0].n));
@@ -105,7 +107,7 @@ describe('runtime SearchParameters and $reindex', () => {
   });
 
   it('refuses $reindex to callers without system access and unknown jobs', async () => {
-    expect((await fhir(server, 'GET', '$reindex/00000000-0000-4000-8000-00000000dead')).status).toBe(404);
+    expect((await fhir(server, 'GET', '$status/00000000-0000-4000-8000-00000000dead')).status).toBe(404);
     const res = await server.router.handle(
       { repo: server.repo, baseUrl: '', requestId: '', access: { kind: 'user' } },
       { method: 'POST', path: '$reindex', query: {}, headers: {} },
