@@ -70,7 +70,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   repo.onCommit(subscriptions.onCommit);
   const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
   const auth = createAuthServer(config.auth, log);
-  const router = createFhirRouter().useGuard(auth.guard);
+  const router = createFhirRouter().useGuard(auth.guard).useGuard(subscriptions.guard);
   addBotOperations(router, bots);
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
@@ -98,8 +98,8 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
   const fhirBase = config.baseUrl?.replace(/\/+$/, '') ?? `${url}/fhir`;
-  await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, repo, demo: !!embedded });
-  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server, resolveAccess: auth.resolveAccess });
+  await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, databaseUrl, repo, demo: !!embedded });
+  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server, resolveAccess: auth.resolveAccess, onRevoked: auth.onRevoked });
   await bots.start({ router, repo, pool, fhirBase, kick: subscriptions.kick });
   ready = true;
   log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');

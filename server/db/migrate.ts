@@ -6,6 +6,7 @@ import * as containedResources from '../../migrations/20261124000001_contained_r
 import * as auth from '../../migrations/20261124120000_auth.ts';
 import * as searchPlans from '../../migrations/20261125000000_search_plans.ts';
 import * as subscriptions from '../../migrations/20261201000000_subscriptions.ts';
+import * as notificationAccess from '../../migrations/20261210000000_notification_access.ts';
 import { LOCKS } from './locks.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
@@ -16,6 +17,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261124120000_auth': auth,
   '20261125000000_search_plans': searchPlans,
   '20261201000000_subscriptions': subscriptions,
+  '20261210000000_notification_access': notificationAccess,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {
