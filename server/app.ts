@@ -114,9 +114,11 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     pool,
     logger: log,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      server.closeAllConnections();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Subscriptions first: they end the websockets, which the HTTP server would otherwise wait for forever.
       await subscriptions.close();
+      await closed;
+      server.closeAllConnections();
       await bots.close();
       await stopSearchServices();
       await auth.close();
