@@ -83,7 +83,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const jobs = new JobRunner({ pool, databaseUrl, logger: log, config: config.jobs });
   const inbox = new Inbox(pool, jobs, log);
   const auth = createAuthServer(config.auth, log);
-  const router = createFhirRouter().useGuard(auth.guard);
+  const router = createFhirRouter().useGuard(auth.guard).useGuard(subscriptions.guard);
   addJobOperations(router, jobs);
   addReindexOperations(router, jobs);
   addBotOperations(router, bots);
@@ -114,8 +114,8 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   const url = `http://${host}:${port}`;
   const fhirBase = config.baseUrl?.replace(/\/+$/, '') ?? `${url}/fhir`;
-  await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, repo, demo: !!embedded });
-  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server, resolveAccess: auth.resolveAccess });
+  await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, databaseUrl, repo, demo: !!embedded });
+  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server, resolveAccess: auth.resolveAccess, onRevoked: auth.onRevoked });
   await bots.start({ router, repo, pool, fhirBase, kick: subscriptions.kick });
   await jobs.start();
   ready = true;
@@ -133,10 +133,12 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     pool,
     logger: log,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Subscriptions first: they end the websockets, which the HTTP server would otherwise wait for forever.
+      await subscriptions.close();
+      await closed;
       server.closeAllConnections();
       await jobs.stop();
-      await subscriptions.close();
       await bots.close();
       await stopSearchServices();
       await auth.close();

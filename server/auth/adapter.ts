@@ -1,10 +1,15 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
 import type pg from 'pg';
+import { announce } from './revocations.ts';
+
+/** Models whose deletion ends access to the FHIR API (access tokens), announced to every node (revocations.ts). */
+const ACCESS_MODELS = new Set(['AccessToken', 'ClientCredentials']);
 
 /**
  * oidc-provider's storage in Postgres (table `oidc_payload`): one row per artifact (session, interaction, code,
  * token, grant, dynamically registered client, replay record), so every node of a cluster sees the same state and
  * tokens survive restarts. oidc-provider ships only an in-memory adapter; this is the documented adapter interface.
+ * Deleting an access token (revocation) or a grant's artifacts announces it to every node in the same statement.
  */
 export function postgresAdapter(pool: pg.Pool): new (model: string) => Adapter {
   return class PostgresAdapter implements Adapter {
@@ -37,11 +42,23 @@ export function postgresAdapter(pool: pg.Pool): new (model: string) => Adapter {
     }
 
     async destroy(id: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payload WHERE model = $1 AND id = $2', [this.model, id]);
+      if (!ACCESS_MODELS.has(this.model)) {
+        await pool.query('DELETE FROM oidc_payload WHERE model = $1 AND id = $2', [this.model, id]);
+        return;
+      }
+      await pool.query(
+        `WITH gone AS (DELETE FROM oidc_payload WHERE model = $1 AND id = $2 RETURNING payload->>'clientId' AS client)
+         SELECT ${announce('client')} FROM gone WHERE client IS NOT NULL`,
+        [this.model, id],
+      );
     }
 
     async revokeByGrantId(grantId: string): Promise<void> {
-      await pool.query('DELETE FROM oidc_payload WHERE grant_id = $1', [grantId]);
+      await pool.query(
+        `WITH gone AS (DELETE FROM oidc_payload WHERE grant_id = $1 RETURNING payload->>'clientId' AS client)
+         SELECT ${announce('client')} FROM (SELECT DISTINCT client FROM gone WHERE client IS NOT NULL) c`,
+        [grantId],
+      );
     }
 
     private async findWhere(where: string, value: string): Promise<AdapterPayload | undefined> {
@@ -55,6 +72,27 @@ export function postgresAdapter(pool: pg.Pool): new (model: string) => Adapter {
       return row.consumed ? { ...row.payload, consumed: row.consumed } : row.payload;
     }
   };
+}
+
+/**
+ * Deletes a client with everything issued to it (grants, codes, access and refresh tokens) in one transaction, and
+ * announces it to every node: its tokens stop working at once everywhere. False when there was no such client.
+ */
+export async function destroyClient(pool: pg.Pool, clientId: string): Promise<boolean> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const gone = await client.query(`DELETE FROM oidc_payload WHERE model = 'Client' AND id = $1`, [clientId]);
+    await client.query(`DELETE FROM oidc_payload WHERE model <> 'Client' AND payload->>'clientId' = $1`, [clientId]);
+    await client.query(`SELECT ${announce('$1')}`, [clientId]);
+    await client.query('COMMIT');
+    return (gone.rowCount ?? 0) > 0;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.release();
+  }
 }
 
 /** Deletes expired artifacts (oidc-provider never asks the adapter to; rows past expires_at are already invisible). */

@@ -5,7 +5,7 @@ import type Provider from 'oidc-provider';
 import type pg from 'pg';
 import type { Accounts } from './accounts.ts';
 import type { ScopedAccess } from './access.ts';
-import { postgresAdapter } from './adapter.ts';
+import { destroyClient, postgresAdapter } from './adapter.ts';
 import { normalizeClientScopes } from './grant-scopes.ts';
 import { createLaunch } from './launch.ts';
 import { ROLES, type Role } from './policy.ts';
@@ -17,6 +17,8 @@ export interface AdminDeps {
   accounts: Accounts;
   /** Resolves a bearer token (throws when invalid). */
   resolve: (token: string) => Promise<ScopedAccess>;
+  /** Told when a client's tokens stopped being valid on this node's watch (its caches drop them at once). */
+  revoked: (clientId: string) => void;
 }
 
 /** Methods that authenticate with a shared secret, for which a secret is generated when none is given. */
@@ -105,9 +107,13 @@ export function adminRoutes(deps: AdminDeps): express.Router {
     res.json(await saveClient(deps.provider(), deps.pool, { ...(req.body as ClientMetadata), client_id: String(req.params.id) }));
   });
 
+  // Deleting a client revokes everything issued to it, on every node at once (adapter.ts destroyClient).
   router.delete('/admin/clients/:id', authenticate(true), async (req, res) => {
-    await clients().destroy(String(req.params.id));
-    res.status(204).end();
+    const id = String(req.params.id);
+    const existed = await destroyClient(deps.pool, id);
+    deps.revoked(id);
+    if (existed) res.status(204).end();
+    else res.status(404).json({ error: 'not_found' });
   });
 
   router.post('/admin/users', json, authenticate(true), async (req, res) => {

@@ -5,7 +5,7 @@ import { sendResponse } from '../http/fhir-endpoint.ts';
 import { header } from '../http/request-info.ts';
 import type { AccessContext } from '../rest/types.ts';
 import type { Accounts } from './accounts.ts';
-import { ScopedAccess } from './access.ts';
+import { ScopedAccess, type TokenIdentity } from './access.ts';
 import type { TokenCache } from './token-cache.ts';
 
 /** FHIR paths anyone may read without a token (SMART discovery needs them before it has one). */
@@ -17,22 +17,35 @@ const ANONYMOUS: AccessContext = { kind: 'user', permits: () => false, whereFor:
 /** Why a bearer token was refused. */
 class InvalidToken extends Error {}
 
+/** The access of a bearer token, tied to the token it came from (websocket bindings end with it). */
+export class TokenAccess extends ScopedAccess {
+  constructor(
+    identity: TokenIdentity,
+    readonly credential: { token: string; expiresAt: number },
+  ) {
+    super(identity);
+  }
+}
+
 /**
  * Resolves a bearer token to the AccessContext of its holder: an opaque access token (authorization code or client
- * credentials) issued by our provider for the FHIR base, unexpired and not revoked, with the user's role and fhirUser.
+ * credentials) issued by our provider for the FHIR base, unexpired and not revoked, whose client and user (if any)
+ * still exist. Results are cached briefly (`cache`); revocations and deletions invalidate the cache at once.
  */
-export async function accessOfToken(provider: Provider, accounts: Accounts, fhirBase: string, value: string, cache?: TokenCache): Promise<ScopedAccess> {
+export async function accessOfToken(provider: Provider, accounts: Accounts, fhirBase: string, value: string, cache?: TokenCache<TokenAccess>): Promise<TokenAccess> {
   const cached = cache?.get(value);
   if (cached) return cached;
+  const ticket = cache?.ticket() ?? 0;
   const token = (await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value));
   if (!token || token.isExpired) throw new InvalidToken('The access token is unknown, expired or revoked');
   const aud = Array.isArray(token.aud) ? token.aud : [token.aud];
   if (!aud.includes(fhirBase)) throw new InvalidToken('The access token was not issued for this FHIR server');
+  if (!(await provider.Client.find(token.clientId as string))) throw new InvalidToken('The access token belongs to a client that no longer exists');
   const extra = (token.extra ?? {}) as { patient?: string; encounter?: string };
   const accountId = 'accountId' in token ? token.accountId : undefined;
   const account = accountId ? await accounts.find(accountId) : undefined;
   if (accountId && !account) throw new InvalidToken('The access token belongs to an account that no longer exists');
-  const access = new ScopedAccess({
+  const identity: TokenIdentity = {
     clientId: token.clientId as string,
     scope: token.scope ?? '',
     patient: extra.patient,
@@ -40,8 +53,9 @@ export async function accessOfToken(provider: Provider, accounts: Accounts, fhir
     fhirUser: account?.fhirUser,
     role: account?.role,
     ownPatient: account?.patient,
-  });
-  cache?.set(value, access, token.exp ?? 0);
+  };
+  const access = new TokenAccess(identity, { token: value, expiresAt: token.exp ?? 0 });
+  cache?.set(value, access, token.exp ?? 0, ticket);
   return access;
 }
 

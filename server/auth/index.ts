@@ -13,7 +13,7 @@ import { Repository } from '../store/repository.ts';
 import { Accounts } from './accounts.ts';
 import { adminAuthentication, adminRoutes, saveClient } from './admin.ts';
 import { purgeExpired } from './adapter.ts';
-import { accessOfToken, bearerAuthentication } from './bearer.ts';
+import { accessOfToken, bearerAuthentication, type TokenAccess } from './bearer.ts';
 import type { AuthConfig } from './config.ts';
 import { smartConfiguration, smartSecurity } from './discovery.ts';
 import { createAccessGuard, type AccessDecision } from './enforce.ts';
@@ -27,6 +27,7 @@ import { GrantContexts } from './launch.ts';
 import { InvalidClientMetadataError, normalizeClientScopes } from './grant-scopes.ts';
 import { errorPage } from './pages.ts';
 import { cookieKeysOf, createProvider } from './provider.ts';
+import { RevocationFeed, type RevocationListener } from './revocations.ts';
 import { TokenCache } from './token-cache.ts';
 import { upstreamRoutes } from './upstream.ts';
 import { splitScopes } from './scopes.ts';
@@ -41,6 +42,8 @@ export interface AuthStartOptions {
   /** The FHIR base URL (`${origin}/fhir` unless BASE_URL says otherwise). */
   fhirBase: string;
   pool: pg.Pool;
+  /** For the revocation feed's own connection (LISTEN). */
+  databaseUrl: string;
   repo: Repository;
   /** True on the embedded database (a local demo): a bootstrap client is made up and printed if none is configured. */
   demo: boolean;
@@ -61,6 +64,11 @@ export interface AuthServer {
   requireAdmin: RequestHandler;
   /** The access of a bearer token (undefined when missing or invalid), for doors without express (websockets). */
   resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
+  /**
+   * Calls `listener` whenever tokens of a client may have stopped being valid (revoked, expired grant, client
+   * deleted) anywhere in the cluster, with the client id (`*`: any client), after this node's cache forgot them.
+   */
+  onRevoked(listener: RevocationListener): void;
   /** Builds the provider (keys, clients, accounts); call once the server listens. */
   start(options: AuthStartOptions): Promise<void>;
   /** The CapabilityStatement's `rest.security` (SMART oauth-uris), once started; undefined with `AUTH=off`. */
@@ -86,6 +94,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       guard: createAccessGuard(),
       requireAdmin: (_req, _res, next) => next(),
       resolveAccess: async () => SYSTEM_ACCESS,
+      onRevoked: () => {},
       audit: undefined,
       security: () => undefined,
       start: async () => {},
@@ -96,11 +105,13 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
   let state: { provider: Provider; rebuild: () => Promise<Provider>; accounts: Accounts; options: AuthStartOptions; issuer: string } | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   let audit: AuditTrail | undefined;
+  let feed: RevocationFeed | undefined;
+  const revocationListeners: RevocationListener[] = [];
   const ready = () => {
     if (!state) throw Object.assign(new Error('The authorization server is starting'), { status: 503 });
     return state;
   };
-  const tokens = new TokenCache();
+  const tokens = new TokenCache<TokenAccess>();
   const resolve = (token: string) => {
     const s = ready();
     return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token, tokens);
@@ -128,16 +139,23 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     };
     const buildWatched = async () => {
       const provider = await build();
-      // revocations (of a token, or of a whole grant on code replay) take effect on this node at once
-      provider.on('access_token.destroyed', () => tokens.clear());
-      provider.on('client_credentials.destroyed', () => tokens.clear());
-      provider.on('grant.revoked', () => tokens.clear());
+      // Revocations (of a token, or of a whole grant on code replay) take effect on this node before the answer;
+      // the token store announces them to every node (revocations.ts), this one included.
+      provider.on('access_token.destroyed', (token) => tokens.invalidate(token.clientId as string));
+      provider.on('client_credentials.destroyed', (token) => tokens.invalidate(token.clientId as string));
+      provider.on('grant.revoked', (ctx) => tokens.invalidate(ctx.oidc.client?.clientId ?? '*'));
       return provider;
     };
+    feed = new RevocationFeed(options.databaseUrl, logger, { down: () => tokens.suspend(), up: () => tokens.resume() });
+    feed.subscribe((clientId) => {
+      tokens.invalidate(clientId);
+      for (const listener of revocationListeners) listener(clientId);
+    });
+    await feed.start();
     state = { provider: await buildWatched(), rebuild: buildWatched, accounts, options, issuer };
     const provider = () => ready().provider;
     authRouter.use(interactionRoutes({ provider, basePath: AUTH_PATH, pool: options.pool, repo: options.repo, accounts, grantContexts, grantTtlSeconds: 90 * 24 * 3600, upstreamName: config.upstream?.name }));
-    authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve }));
+    authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve, revoked: (clientId) => tokens.invalidate(clientId) }));
     if (config.upstream) {
       authRouter.use(upstreamRoutes({ provider, issuer, basePath: AUTH_PATH, accounts, idp: config.upstream, cookieKeys: cookieKeysOf(config) }));
     }
@@ -191,6 +209,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     guard: createAccessGuard((d) => audit?.record(auditRecordOf(d))),
     requireAdmin: adminAuthentication({ provider: () => ready().provider, resolve })(true),
     resolveAccess: async (token) => (token ? resolve(token).catch(() => undefined) : undefined),
+    onRevoked: (listener) => void revocationListeners.push(listener),
     get audit() {
       return audit;
     },
@@ -203,6 +222,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     },
     async close() {
       clearInterval(purgeTimer);
+      await feed?.close();
       await audit?.flush();
     },
   };

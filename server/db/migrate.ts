@@ -8,6 +8,7 @@ import * as searchPlans from '../../migrations/20261125000000_search_plans.ts';
 import * as subscriptions from '../../migrations/20261201000000_subscriptions.ts';
 import * as jobs from '../../migrations/20261203000000_jobs.ts';
 import * as inbox from '../../migrations/20261203000001_inbox.ts';
+import * as notificationAccess from '../../migrations/20261210000000_notification_access.ts';
 import { LOCKS } from './locks.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
@@ -20,6 +21,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261201000000_subscriptions': subscriptions,
   '20261203000000_jobs': jobs,
   '20261203000001_inbox': inbox,
+  '20261210000000_notification_access': notificationAccess,
 };
 
 const migrationSource: Knex.MigrationSource<string> = {

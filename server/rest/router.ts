@@ -51,7 +51,7 @@ export class FhirRouter {
     return this.routes.map((r) => ({ method: r.method, pattern: r.parts.join('/'), interaction: r.interaction }));
   }
 
-  private guard?: RouteGuard;
+  private readonly guards: RouteGuard[] = [];
 
   /** Registers the handler of an interaction for a method and a path pattern such as `:type/:id/_history/:vid`. */
   add(method: FhirMethod, pattern: string, interaction: string, handler: FhirHandler): this {
@@ -73,9 +73,9 @@ export class FhirRouter {
     throw unknownPath(segments);
   }
 
-  /** Puts a guard around every handler this router dispatches (one guard; set once at startup). */
+  /** Puts a guard around every handler this router dispatches (at startup); the first one added is the outermost. */
   useGuard(guard: RouteGuard): this {
-    this.guard = guard;
+    this.guards.push(guard);
     return this;
   }
 
@@ -86,8 +86,11 @@ export class FhirRouter {
 
   /** Runs an already matched request through the guard and its handler. */
   async dispatch(ctx: FhirContext, req: FhirRequest, match: RouteMatch): Promise<FhirResponse> {
-    const run = (c: FhirContext) => match.handler(c, req, match.params);
-    return this.guard ? this.guard(ctx, req, match, run) : run(ctx);
+    const run = this.guards.reduceRight<(c: FhirContext) => Promise<FhirResponse>>(
+      (inner, guard) => (c) => guard(c, req, match, inner),
+      (c) => match.handler(c, req, match.params),
+    );
+    return run(ctx);
   }
 }
 

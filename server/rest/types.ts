@@ -81,6 +81,11 @@ export interface AccessContext {
   permits?(permission: 'c' | 'r' | 'u' | 'd' | 's', resourceType: string): boolean;
   /** Like `visibleWhere`, for one permission: which resources a create/update/delete may touch or produce. */
   whereFor?(permission: 'c' | 'r' | 'u' | 'd' | 's', resourceType: string): SearchCriteria[] | undefined;
+  /**
+   * The bearer token this access was resolved from and when it expires (epoch seconds), so that what outlives the
+   * request (a websocket binding) can be tied to it and end with it. Absent for in-process doors.
+   */
+  credential?: { token: string; expiresAt: number };
 }
 
 /** Everything a handler may use. */

@@ -7,6 +7,7 @@ import { requireValidId } from '../rest/router.ts';
 import type { FhirContext, FhirHandler, FhirRequest } from '../rest/types.ts';
 import { eventCount, eventsSince, listDead, resendDead, type Delivery } from './deliveries.ts';
 import { eventsOf, notificationBundle } from './notification-bundle.ts';
+import { judgeVersion, readableEvents, readerOf } from './readers.ts';
 import type { SpecSource } from './spec-source.ts';
 import type { PayloadContent, SubscriptionSpec } from './subscription-spec.ts';
 
@@ -74,28 +75,30 @@ function eventsHandler(deps: OperationDeps): FhirHandler {
     const until = intParam(req, 'eventsUntilNumber');
     const content = (req.query.content?.[0] ?? 'id-only') as PayloadContent;
     if (!['empty', 'id-only', 'full-resource'].includes(content)) throw badRequest('content must be empty, id-only or full-resource', 'content');
-    const events = eventsOf(await eventsSince(deps.pool, id, Math.max(0, since - 1), until, MAX_EVENTS));
-    if (content === 'full-resource') {
-      for (const e of events) {
-        if (e.action === 'delete') continue;
-        const row = await ctx.repo.vread(e.resourceType, e.id, e.versionId).catch(() => undefined);
-        if (row?.content) e.resource = JSON.parse(row.content) as Resource;
-      }
-    }
+    const logged = eventsOf(await eventsSince(deps.pool, id, Math.max(0, since - 1), until, MAX_EVENTS));
+    // Only events about versions the caller may read, whatever the content asked for (readers.ts).
+    const events = await readableEvents(ctx.repo, readerOf(ctx.access), logged, content === 'full-resource');
     const eventsSinceStart = await eventCount(deps.pool, id);
     return { status: 200, resource: notificationBundle({ baseUrl: ctx.baseUrl, spec, type: 'query-event', eventsSinceStart, events, content }) };
   };
 }
 
+/**
+ * `$get-ws-binding-token`: a token that binds a websocket to the Subscription with the caller's own access. It is
+ * tied to the caller's access token (it binds only while that token is valid, and expires with it at the latest):
+ * revoking the access token, or deleting its client, ends the binding token too (websocket.ts).
+ */
 function bindingTokenHandler(deps: OperationDeps): FhirHandler {
   return async (ctx, _req, { id }) => {
     const spec = await subscriptionOf(ctx, deps, id);
     if (spec.channel !== 'websocket') throw unprocessable(`Subscription/${id} does not use the websocket channel`);
     const token = randomBytes(24).toString('base64url');
+    const credential = ctx.access.credential;
     const { rows } = await deps.pool.query<{ expires: string }>(
-      `INSERT INTO ws_binding_token (token, subscription_ids, expires_at) VALUES ($1, $2, now() + $3 * interval '1 second')
+      `INSERT INTO ws_binding_token (token, subscription_ids, expires_at, access_token)
+       VALUES ($1, $2, least(now() + $3 * interval '1 second', coalesce(to_timestamp($4), 'infinity')), $5)
        RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS expires`,
-      [token, [id], BINDING_TOKEN_TTL_S],
+      [token, [id], BINDING_TOKEN_TTL_S, credential?.expiresAt ?? null, credential?.token ?? null],
     );
     await deps.pool.query('DELETE FROM ws_binding_token WHERE expires_at < now()');
     const parameter: ParametersParameter[] = [
@@ -111,7 +114,12 @@ function bindingTokenHandler(deps: OperationDeps): FhirHandler {
 function deadLetterHandler(deps: OperationDeps): FhirHandler {
   return async (ctx, _req, { id }) => {
     if (id) await subscriptionOf(ctx, deps, id);
-    const dead = await listDead(deps.pool, id);
+    const dead: Delivery[] = [];
+    // Like events: a dead notification about a version the caller may not read is not listed.
+    const reader = readerOf(ctx.access);
+    for (const d of await listDead(deps.pool, id)) {
+      if (!d.resourceType || (await judgeVersion(ctx.repo, reader, d.resourceType, d.resourceId as string, d.versionId as number, false)).visible) dead.push(d);
+    }
     return { status: 200, resource: { resourceType: 'Parameters', parameter: dead.map((d) => deadEntry(ctx.baseUrl, d)) } as Parameters };
   };
 }

@@ -2,7 +2,7 @@ import type { Resource, Subscription } from '@medplum/fhirtypes';
 import type { Server } from 'node:http';
 import type { Logger } from 'pino';
 import pg from 'pg';
-import type { FhirRouter } from '../rest/router.ts';
+import type { FhirRouter, RouteGuard } from '../rest/router.ts';
 import type { AccessContext } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import type { SubscriptionConfig } from './config.ts';
@@ -13,13 +13,15 @@ import { addSubscriptionOperations } from './handlers.ts';
 import { Heartbeats } from './heartbeats.ts';
 import { TriggerMatcher } from './matcher.ts';
 import { outgoingNotification } from './outgoing.ts';
+import { subscriptionOwnerGuard } from './owner.ts';
+import { judgeVersion, readerOfSnapshot } from './readers.ts';
 import { SubscriptionRegistry } from './registry.ts';
 import { postNotification } from './rest-hook.ts';
 import { SpecSource } from './spec-source.ts';
 import { subscriptionRule } from './subscription-rules.ts';
 import type { SubscriptionSpec } from './subscription-spec.ts';
 import { WEBSOCKET_PATH, WebsocketHub } from './websocket.ts';
-import { DeliveryWorker, type Send } from './worker.ts';
+import { DeliveryWorker, SkipDelivery, type Send } from './worker.ts';
 
 /** How often old delivered notifications are purged. */
 const PURGE_MS = 3600_000;
@@ -46,14 +48,18 @@ export interface SubscriptionStartOptions {
   router: FhirRouter;
   fhirBase: string;
   httpServer: Server;
-  /** The access of a bearer token (server/auth), for websocket clients binding the R4 way. */
+  /** The access of a bearer token (server/auth), for websocket clients: undefined when missing, invalid or revoked. */
   resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
+  /** Registers for news that a client's tokens may have been revoked (server/auth): its websockets are checked. */
+  onRevoked(listener: (clientId: string) => void): void;
 }
 
 /** The subscription service of one node. */
 export interface SubscriptionService {
   /** The write rule for Subscriptions and topics (part of the Repository's write check). */
   writeRule(resource: Resource): Promise<Resource | undefined>;
+  /** The router guard that records who wrote each Subscription (owner.ts); inside the access guard. */
+  guard: RouteGuard;
   /** Starts reading the outbox (when this node becomes the reader) and delivering. */
   start(options: SubscriptionStartOptions): Promise<void>;
   /** Call after every local commit of a write: wakes the outbox reader. */
@@ -99,6 +105,7 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
 
   return {
     writeRule: rule,
+    guard: subscriptionOwnerGuard(),
     onCommit,
     isReader: () => !!fanout?.isReader,
     kick: () => worker?.kick(),
@@ -124,6 +131,11 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
       const restHook: Send = async (delivery, spec) => {
         // Checked again here: a Subscription stored without the write rule (VALIDATE_WRITES=off) gets no further.
         policy.checkUrl(spec?.endpoint ?? '', 'Subscription.channel.endpoint');
+        // Only what the Subscription's owner may read goes out; the rest is not sent at all (readers.ts).
+        if (spec?.owner && delivery.resourceType) {
+          const judged = await judgeVersion(options.repo, readerOfSnapshot(spec.owner), delivery.resourceType, delivery.resourceId as string, delivery.versionId as number, false);
+          if (!judged.visible) throw new SkipDelivery("outside what the Subscription's owner may read");
+        }
         const n = await outgoingNotification(spec as SubscriptionSpec, delivery, {
           baseUrl: options.fhirBase,
           maxPayloadBytes: config.maxPayloadBytes,
@@ -160,17 +172,15 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         specs,
         baseUrl: options.fhirBase,
         logger,
-        mayRead: async (req, id) => {
-          const url = new URL(req.url ?? '/', 'http://localhost');
-          const token = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? undefined;
-          const access = await options.resolveAccess(token);
-          if (!access) return false;
+        resolveAccess: options.resolveAccess,
+        mayRead: async (access, id) => {
           const ctx = { repo: options.repo, baseUrl: options.fhirBase, requestId: 'websocket', access };
           const res = await options.router.handle(ctx, { method: 'GET', path: `Subscription/${id}`, query: {}, headers: {} }).catch(() => undefined);
           return res?.status === 200;
         },
       });
       hub.attach(options.httpServer);
+      options.onRevoked((clientId) => void hub?.revoked(clientId).catch((err) => logger.error({ err }, 'closing revoked websockets failed')));
       // The listener hears about new notifications, and its session vouches for this node's delivery leases
       // (deliveries.ts claimDue). If it drops, it is reconnected; leases taken under the old session may then be
       // taken over by another node (at-least-once delivery covers that).

@@ -1,6 +1,7 @@
 import type { Subscription } from '@medplum/fhirtypes';
 import type pg from 'pg';
 import type { Repository } from '../store/repository.ts';
+import type { ReadSnapshot } from './readers.ts';
 import { isClassicCriteria, readSubscription, type SubscriptionSpec, type Trigger } from './subscription-spec.ts';
 import { loadTopics } from './topics.ts';
 
@@ -13,7 +14,8 @@ const TOPIC_TTL_MS = 5000;
  * claim), topics from their Basic resources (cached briefly).
  */
 export class SpecSource {
-  private readonly cache = new Map<string, { versionId: string; spec: SubscriptionSpec | undefined }>();
+  /** Specs by id, valid while the version and the owner's access are those of `key`. */
+  private readonly cache = new Map<string, { key: string; spec: SubscriptionSpec | undefined }>();
   private topics?: { at: number; map: Map<string, Trigger[]> };
 
   constructor(
@@ -22,22 +24,29 @@ export class SpecSource {
     private readonly knownBots: () => ReadonlySet<string>,
   ) {}
 
-  /** The specs of these Subscriptions (undefined for deleted or undeliverable ones). */
+  /**
+   * The specs of these Subscriptions (undefined for deleted or undeliverable ones), with what their owner may read
+   * (`subscription_owner`, owner.ts).
+   */
   async load(ids: string[]): Promise<Map<string, SubscriptionSpec | undefined>> {
     const out = new Map<string, SubscriptionSpec | undefined>(ids.map((id) => [id, undefined]));
     if (ids.length === 0) return out;
-    const { rows } = await this.pool.query<{ id: string; version_id: string; content: string | null }>(
-      `SELECT id, version_id, content FROM resource WHERE resource_type = 'Subscription' AND id = ANY($1::text[]) AND NOT deleted`,
+    const { rows } = await this.pool.query<{ id: string; key: string; content: string | null; owner: ReadSnapshot | null }>(
+      `SELECT r.id, r.version_id || ':' || coalesce(md5(o.read_access::text), '') AS key, r.content,
+         o.read_access AS owner
+       FROM resource r LEFT JOIN subscription_owner o ON o.subscription_id = r.id
+       WHERE r.resource_type = 'Subscription' AND r.id = ANY($1::text[]) AND NOT r.deleted`,
       [ids],
     );
     for (const row of rows) {
       const cached = this.cache.get(row.id);
-      if (cached?.versionId === row.version_id) {
+      if (cached?.key === row.key) {
         out.set(row.id, cached.spec);
         continue;
       }
       const spec = await this.read(JSON.parse(row.content as string) as Subscription);
-      this.cache.set(row.id, { versionId: row.version_id, spec });
+      if (spec && row.owner) spec.owner = row.owner;
+      this.cache.set(row.id, { key: row.key, spec });
       out.set(row.id, spec);
     }
     return out;

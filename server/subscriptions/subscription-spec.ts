@@ -3,6 +3,7 @@ import { loadDefinitions } from '../fhir/definitions.ts';
 import { unprocessable } from '../fhir/outcomes.ts';
 import { parseConditionalQuery } from '../rest/conditional.ts';
 import type { SearchCriteria } from '../rest/types.ts';
+import type { ReadSnapshot } from './readers.ts';
 
 /** Extensions Tributary reads on a Subscription. */
 export const EXT = {
@@ -68,6 +69,11 @@ export interface SubscriptionSpec {
   timeoutSeconds?: number;
   /** `Subscription.end`: no notifications after it. */
   end?: string;
+  /**
+   * What the client that wrote the Subscription may read (owner.ts; set by SpecSource.load): its rest-hook
+   * notifications carry nothing else. Absent: it was written with unconfined access.
+   */
+  owner?: ReadSnapshot;
 }
 
 const ALL_INTERACTIONS: ReadonlySet<Interaction> = new Set(['create', 'update', 'delete']);

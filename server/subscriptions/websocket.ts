@@ -1,12 +1,13 @@
-import type { Resource } from '@medplum/fhirtypes';
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type pg from 'pg';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { AccessContext } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import { eventCount, eventsSince } from './deliveries.ts';
 import { eventsOf, notificationBundle, type NotificationType } from './notification-bundle.ts';
+import { readableEvents, readerOf, type Reader } from './readers.ts';
 import type { SpecSource } from './spec-source.ts';
 import type { SubscriptionSpec } from './subscription-spec.ts';
 
@@ -22,8 +23,10 @@ export interface WebsocketDeps {
   specs: SpecSource;
   baseUrl: string;
   logger: Logger;
-  /** Whether the client that opened this socket may read the Subscription (R4 `bind <id>`). */
-  mayRead(req: IncomingMessage, subscriptionId: string): Promise<boolean>;
+  /** The access of a bearer token; undefined when it is missing, unknown, expired or revoked (server/auth). */
+  resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
+  /** Whether an access may read the Subscription (and so bind to it). */
+  mayRead(access: AccessContext, subscriptionId: string): Promise<boolean>;
 }
 
 /** One subscription bound on one socket. */
@@ -36,7 +39,16 @@ interface Binding {
   last: number;
   pumping: Promise<void>;
   heartbeat?: NodeJS.Timeout;
+  /** Whose access the binding serves: only events it may read are sent; the socket closes when its token ends. */
+  access: AccessContext;
+  reader: Reader;
+  expiry?: NodeJS.Timeout;
 }
+
+/** Close code for a socket whose access ended (RFC 6455 1008: policy violation). */
+const ACCESS_ENDED = 1008;
+/** Longest delay setTimeout takes. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * The websocket channel. A client binds a socket to websocket subscriptions, either the R4 way (`bind <id>`, with a
@@ -46,6 +58,9 @@ interface Binding {
  * the last event the client saw: the events after it are sent first, so a reconnecting client catches up.
  * Events come from the subscription's event log (`subscription_delivery`), so every node serves its own sockets
  * whichever node read the outbox; NOTIFY tells it when to look.
+ * A binding serves the access of the token it was made with (the upgrade request's bearer token, or the one
+ * `$get-ws-binding-token` was called with): only events about versions that access may read are sent (readers.ts),
+ * and the socket is closed when that token expires or is revoked, or its client deleted (`revoked`).
  */
 export class WebsocketHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 16 * 1024 });
@@ -65,6 +80,25 @@ export class WebsocketHub {
   notify(payload: string): void {
     const ids = payload === '*' || payload === '' ? [...this.bindings.keys()] : (JSON.parse(payload) as string[]);
     for (const id of ids) for (const b of this.bindings.get(id) ?? []) this.pump(b);
+  }
+
+  /**
+   * Tokens of a client (`*`: of any) may have been revoked: sockets whose bindings serve a token that no longer
+   * resolves are closed.
+   */
+  async revoked(clientId: string): Promise<void> {
+    const byToken = new Map<string, Binding[]>();
+    for (const set of this.bindings.values()) {
+      for (const b of set) {
+        const token = b.access.credential?.token;
+        if (!token || (clientId !== '*' && b.access.clientId !== clientId)) continue;
+        byToken.set(token, [...(byToken.get(token) ?? []), b]);
+      }
+    }
+    for (const [token, bindings] of byToken) {
+      if (await this.deps.resolveAccess(token)) continue;
+      for (const b of bindings) b.ws.close(ACCESS_ENDED, 'the access token was revoked');
+    }
   }
 
   /** Closes every socket. */
@@ -92,15 +126,21 @@ export class WebsocketHub {
     if (last !== undefined && !(Number.isInteger(last) && last >= 0)) return send(ws, `error the last event number must be a non-negative integer`);
     if (verb === 'bind') {
       const spec = await this.websocketSpec(arg);
-      if (!spec || !(await this.deps.mayRead(req, arg))) return send(ws, `error ${arg}: no such websocket subscription, or not allowed`);
-      return this.bind(ws, spec, 'ping', last, mine);
+      const access = await this.deps.resolveAccess(bearerTokenOf(req));
+      if (!spec || !access || !(await this.deps.mayRead(access, arg))) return send(ws, `error ${arg}: no such websocket subscription, or not allowed`);
+      return this.bind(ws, spec, 'ping', last, mine, access);
     }
     if (verb === 'bind-with-token') {
-      const { rows } = await this.deps.pool.query<{ subscription_ids: string[] }>('SELECT subscription_ids FROM ws_binding_token WHERE token = $1 AND expires_at > now()', [arg]);
-      if (!rows[0]) return send(ws, 'error the binding token is unknown or expired');
+      const { rows } = await this.deps.pool.query<{ subscription_ids: string[]; access_token: string | null }>(
+        'SELECT subscription_ids, access_token FROM ws_binding_token WHERE token = $1 AND expires_at > now()',
+        [arg],
+      );
+      // The binding token binds with the access of the token it was made with, while that token is valid.
+      const access = rows[0] && (await this.deps.resolveAccess(rows[0].access_token ?? undefined));
+      if (!access) return send(ws, 'error the binding token is unknown, expired or revoked');
       for (const id of rows[0].subscription_ids) {
         const spec = await this.websocketSpec(id);
-        if (spec) await this.bind(ws, spec, 'bundle', last, mine);
+        if (spec && (await this.deps.mayRead(access, id))) await this.bind(ws, spec, 'bundle', last, mine, access);
       }
       return;
     }
@@ -117,9 +157,15 @@ export class WebsocketHub {
     return spec?.channel === 'websocket' ? spec : undefined;
   }
 
-  private async bind(ws: WebSocket, spec: SubscriptionSpec, mode: Binding['mode'], last: number | undefined, mine: Set<Binding>): Promise<void> {
+  /** Binds and sends the catch-up (events after `last`) before the next command is answered. */
+  private async bind(ws: WebSocket, spec: SubscriptionSpec, mode: Binding['mode'], last: number | undefined, mine: Set<Binding>, access: AccessContext): Promise<void> {
     const count = await eventCount(this.deps.pool, spec.id);
-    const b: Binding = { ws, spec, mode, last: last ?? count, pumping: Promise.resolve() };
+    const b: Binding = { ws, spec, mode, last: last ?? count, pumping: Promise.resolve(), access, reader: readerOf(access) };
+    const expiresAt = access.credential?.expiresAt;
+    if (expiresAt !== undefined) {
+      b.expiry = setTimeout(() => ws.close(ACCESS_ENDED, 'the access token expired'), Math.min(MAX_TIMER_MS, Math.max(0, expiresAt * 1000 - Date.now())));
+      b.expiry.unref();
+    }
     mine.add(b);
     const set = this.bindings.get(spec.id) ?? new Set<Binding>();
     this.bindings.set(spec.id, set.add(b));
@@ -130,10 +176,12 @@ export class WebsocketHub {
       b.heartbeat.unref();
     }
     this.pump(b);
+    await b.pumping;
   }
 
   private unbind(b: Binding): void {
     clearInterval(b.heartbeat);
+    clearTimeout(b.expiry);
     this.bindings.get(b.spec.id)?.delete(b);
     if (this.bindings.get(b.spec.id)?.size === 0) this.bindings.delete(b.spec.id);
   }
@@ -143,17 +191,16 @@ export class WebsocketHub {
     b.pumping = b.pumping.then(async () => {
       for (;;) {
         const rows = await eventsSince(this.deps.pool, b.spec.id, b.last, undefined, PAGE);
-        for (const e of eventsOf(rows)) {
+        for (const logged of eventsOf(rows)) {
           if (b.ws.readyState !== b.ws.OPEN) return;
-          if (b.mode === 'ping') send(b.ws, `ping ${b.spec.id}`);
-          else {
-            if (b.spec.payload === 'full-resource' && e.action !== 'delete') {
-              const row = await this.deps.repo.vread(e.resourceType, e.id, e.versionId).catch(() => undefined);
-              if (row?.content) e.resource = JSON.parse(row.content) as Resource;
-            }
+          const withContent = b.mode === 'bundle' && b.spec.payload === 'full-resource';
+          const [e] = await readableEvents(this.deps.repo, b.reader, [logged], withContent);
+          if (b.ws.readyState !== b.ws.OPEN) return;
+          if (e && b.mode === 'ping') send(b.ws, `ping ${b.spec.id}`);
+          else if (e) {
             b.ws.send(JSON.stringify(notificationBundle({ baseUrl: this.deps.baseUrl, spec: b.spec, type: 'event-notification', eventsSinceStart: e.eventNumber, events: [e], content: b.spec.payload })));
           }
-          b.last = e.eventNumber;
+          b.last = logged.eventNumber;
         }
         if (rows.length < PAGE) return;
       }
@@ -163,6 +210,12 @@ export class WebsocketHub {
   private sendBundle(b: Binding, type: NotificationType, eventsSinceStart: number): void {
     if (b.ws.readyState === b.ws.OPEN) b.ws.send(JSON.stringify(notificationBundle({ baseUrl: this.deps.baseUrl, spec: b.spec, type, eventsSinceStart, content: 'empty' })));
   }
+}
+
+/** The bearer token of the upgrade request: `Authorization: Bearer`, or `access_token` in the URL (browsers). */
+function bearerTokenOf(req: IncomingMessage): string | undefined {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? undefined;
 }
 
 function send(ws: WebSocket, text: string): void {

@@ -107,7 +107,7 @@ describe('websocket subscriptions', () => {
     await socket.waitFor(5);
     expect(socket.messages.slice(2)).toEqual([
       expect.stringMatching(/^error no-such-subscription: no such websocket subscription/),
-      expect.stringMatching(/^error the binding token is unknown or expired/),
+      expect.stringMatching(/^error the binding token is unknown, expired or revoked/),
       expect.stringMatching(/^error unknown command/),
     ]);
     await socket.close();
