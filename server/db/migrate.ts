@@ -6,6 +6,7 @@ import * as containedResources from '../../migrations/20261124000001_contained_r
 import * as auth from '../../migrations/20261124120000_auth.ts';
 import * as searchPlans from '../../migrations/20261125000000_search_plans.ts';
 import * as subscriptions from '../../migrations/20261201000000_subscriptions.ts';
+import * as tokenStatistics from '../../migrations/20261202000000_token_statistics.ts';
 import * as jobs from '../../migrations/20261203000000_jobs.ts';
 import * as inbox from '../../migrations/20261203000001_inbox.ts';
 import * as notificationAccess from '../../migrations/20261210000000_notification_access.ts';
@@ -19,13 +20,17 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261124120000_auth': auth,
   '20261125000000_search_plans': searchPlans,
   '20261201000000_subscriptions': subscriptions,
+  '20261202000000_token_statistics': tokenStatistics,
   '20261203000000_jobs': jobs,
   '20261203000001_inbox': inbox,
   '20261210000000_notification_access': notificationAccess,
 };
 
+/** The names of the registered migrations, in order (a test checks every file of migrations/ is among them). */
+export const MIGRATION_NAMES: readonly string[] = Object.keys(MIGRATIONS).sort();
+
 const migrationSource: Knex.MigrationSource<string> = {
-  getMigrations: async () => Object.keys(MIGRATIONS).sort(),
+  getMigrations: async () => [...MIGRATION_NAMES],
   getMigrationName: (name) => name,
   getMigration: async (name) => MIGRATIONS[name],
 };
