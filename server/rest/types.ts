@@ -77,6 +77,11 @@ export interface AccessContext {
   permits?(permission: 'c' | 'r' | 'u' | 'd' | 's', resourceType: string): boolean;
   /** Like `visibleWhere`, for one permission: which resources a create/update/delete may touch or produce. */
   whereFor?(permission: 'c' | 'r' | 'u' | 'd' | 's', resourceType: string): SearchCriteria[] | undefined;
+  /**
+   * Whether a create/update/delete may produce or replace this version. Stricter than matching `whereFor`: a
+   * compartment-confined identity may not write into another patient's compartment. Absent: `whereFor` decides.
+   */
+  mayWrite?(permission: 'c' | 'u' | 'd', resource: Resource): boolean;
 }
 
 /** Everything a handler may use. */
