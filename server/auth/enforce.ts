@@ -225,8 +225,8 @@ async function create(ctx: FhirContext, access: AccessContext, type: string, run
  */
 async function write(ctx: FhirContext, access: AccessContext, type: string, p: 'u' | 'd', run: Run, targets: (ctx: FhirContext) => Promise<string[]>): Promise<FhirResponse> {
   requirePermit(access, p, type);
-  const visible = access.visibleWhere?.(type);
   if (access.whereFor?.(p, type) === undefined && (p === 'd' || access.whereFor?.('c', type) === undefined)) return run(ctx);
+  const visible = access.visibleWhere?.(type);
   return ctx.repo.transaction(async (repo) => {
     const txCtx = { ...ctx, repo };
     for (const targetId of await targets(txCtx)) {

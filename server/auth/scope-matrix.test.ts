@@ -7,7 +7,7 @@ import { fhir } from '../../test/harness.ts';
 import type { Permission } from './scopes.ts';
 import { classify, matrixCases, mayOnTypeOf, type Case, type Result, type Target, type TokenKind, type World } from './scope-matrix-cases.ts';
 import { runCompartmentWrites, shapedWrites, WRITE_INTERACTIONS } from './scope-matrix-writes.ts';
-import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, launchToken as launch, oidcClient, startAuthServer } from './test-helpers.ts';
 
 /** CompartmentDefinition Patient (spec data): each member type with its parameters. */
 const PATIENT_COMPARTMENT = new Map(
@@ -27,16 +27,8 @@ let server: Tributary;
 let world: World;
 const kinds: TokenKind[] = [];
 
-async function launchToken(app: client.Configuration, scope: string, user: { username: string; password: string }, launchPatient?: string): Promise<string> {
-  const verifier = client.randomPKCECodeVerifier();
-  const extra: Record<string, string> = {};
-  if (launchPatient) extra.launch = (await adminApi(server, world.admin, 'POST', '/launch', { patient: launchPatient })).launch;
-  const url = client.buildAuthorizationUrl(app, {
-    redirect_uri: REDIRECT, scope, state: 's', aud: server.fhirBase,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
-  });
-  const { redirect } = await authorizeAsUser(url, user);
-  return (await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+function launchToken(app: client.Configuration, scope: string, user: { username: string; password: string }, launchPatient?: string): Promise<string> {
+  return launch(server, world.admin, app, REDIRECT, scope, user, launchPatient);
 }
 
 beforeAll(async () => {
