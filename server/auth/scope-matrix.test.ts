@@ -191,16 +191,18 @@ describe('scope matrix', () => {
     // the fixtures cover every type of the compartment with every one of its parameters
     const covered = (pairs: string[]) => [...new Set(pairs)].sort();
     expect(covered(shapedWrites().map((w) => `${w.type}.${w.param}`))).toEqual(covered([...PATIENT_COMPARTMENT].flatMap(([t, ps]) => ps.map((p) => `${t}.${p}`))));
+    // kinds that may write no type of the compartment are refused before any of this (the interactions above show it)
+    const writers = kinds.filter((k) => [...PATIENT_COMPARTMENT.keys()].some(k.writes));
     const failures: string[] = [];
     let size = 0;
-    for (const kind of kinds) {
+    for (const kind of writers) {
       for (const o of await runCompartmentWrites(world, kind)) {
         size++;
         failures.push(...o.violations.map((v) => `BROKEN ${o.label}: ${v}`), ...judgeOne(o.label, o.expected, o.status, o.changed, {}));
       }
     }
     const shapes = shapedWrites().length;
-    console.log(`scope matrix (compartment writes): ${kinds.length} token kinds × ${shapes} type/parameter/shape writes × ${WRITE_INTERACTIONS.length} interactions = ${size} cases, ${failures.length} failures`);
+    console.log(`scope matrix (compartment writes): ${writers.length} writing token kinds × ${shapes} type/parameter/shape writes × ${WRITE_INTERACTIONS.length} interactions = ${size} cases, ${failures.length} failures`);
     expect(failures).toEqual([]);
   }, 600_000);
 });
