@@ -1,3 +1,4 @@
+import type { Resource } from '@medplum/fhirtypes';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { ScopedAccess } from './access.ts';
@@ -92,6 +93,53 @@ describe('ScopedAccess', () => {
     expect(backend.permits('u', 'Patient')).toBe(false);
     const user = new ScopedAccess({ clientId: 'app', scope: 'system/*.*', role: 'practitioner' });
     expect(user.permits('r', 'Patient')).toBe(false);
+  });
+});
+
+describe('ScopedAccess.mayWrite', () => {
+  const observation = (subject: string, more: Record<string, unknown> = {}) =>
+    ({ resourceType: 'Observation', id: 'o', status: 'final', code: { text: 'x' }, subject: { reference: subject }, ...more }) as Resource;
+  const patientApp = new ScopedAccess({ clientId: 'app', scope: 'patient/*.cruds', patient: '1' });
+
+  it('keeps a compartment-confined write inside the patient’s compartment alone', () => {
+    expect(patientApp.mayWrite('c', observation('Patient/1'))).toBe(true);
+    expect(patientApp.mayWrite('c', observation('Patient/1', { performer: [{ reference: 'Practitioner/9' }, { reference: 'Patient/1' }] }))).toBe(true);
+    expect(patientApp.mayWrite('c', observation('Patient/2', { performer: [{ reference: 'Patient/1' }] }))).toBe(false);
+    expect(patientApp.mayWrite('u', observation('Patient/1', { performer: [{ reference: 'Patient/2' }] }))).toBe(false);
+    expect(patientApp.mayWrite('d', observation('http://elsewhere.example/fhir/Patient/2/_history/3', { performer: [{ reference: 'Patient/1' }] }))).toBe(false);
+    // no compartment parameter names the patient: not in the compartment at all
+    expect(patientApp.mayWrite('c', observation('Group/1', { performer: [{ reference: 'Practitioner/1' }] }))).toBe(false);
+    // focus is not a compartment parameter of Observation
+    expect(patientApp.mayWrite('c', observation('Patient/1', { focus: [{ reference: 'Patient/2' }] }))).toBe(true);
+  });
+
+  it('looks into contained resources', () => {
+    const inner = { ...observation('Patient/2'), id: 'inner' };
+    expect(patientApp.mayWrite('c', observation('Patient/1', { contained: [inner], hasMember: [{ reference: '#inner' }] }))).toBe(false);
+    const local = { resourceType: 'Patient', id: 'p' };
+    expect(patientApp.mayWrite('c', observation('#p', { contained: [local], performer: [{ reference: 'Patient/1' }] }))).toBe(true);
+  });
+
+  it('lets a patient write only its own Patient, linked to no other patient', () => {
+    const patient = (id: string, link?: string) =>
+      ({ resourceType: 'Patient', id, ...(link ? { link: [{ other: { reference: link }, type: 'seealso' }] } : {}) }) as Resource;
+    expect(patientApp.mayWrite('u', patient('1'))).toBe(true);
+    expect(patientApp.mayWrite('u', patient('1', 'RelatedPerson/4'))).toBe(true);
+    expect(patientApp.mayWrite('u', patient('1', 'Patient/2'))).toBe(false);
+    expect(patientApp.mayWrite('c', patient('3', 'Patient/1'))).toBe(false);
+  });
+
+  it('applies the rule per grant: granular criteria AND it, an unconfined grant lifts it', () => {
+    const vitals = new ScopedAccess({ clientId: 'app', scope: 'patient/Observation.cu?category=vital-signs', patient: '1' });
+    const vital = { category: [{ coding: [{ code: 'vital-signs' }] }] };
+    expect(vitals.mayWrite('c', observation('Patient/1', vital))).toBe(true);
+    expect(vitals.mayWrite('c', observation('Patient/1'))).toBe(false);
+    expect(vitals.mayWrite('c', observation('Patient/1', { ...vital, performer: [{ reference: 'Patient/2' }] }))).toBe(false);
+    const user = new ScopedAccess({ clientId: 'app', scope: 'user/*.cruds', role: 'patient', fhirUser: 'RelatedPerson/5', ownPatient: '1' });
+    expect(user.mayWrite('c', observation('Patient/1'))).toBe(true);
+    expect(user.mayWrite('c', observation('Patient/2', { performer: [{ reference: 'Patient/1' }] }))).toBe(false);
+    const both = new ScopedAccess({ clientId: 'app', scope: 'patient/*.cruds user/*.cruds', patient: '1', role: 'practitioner' });
+    expect(both.mayWrite('c', observation('Patient/2', { performer: [{ reference: 'Patient/1' }] }))).toBe(true);
   });
 });
 

@@ -1,6 +1,8 @@
+import type { Resource } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import type { AccessContext, SearchCriteria } from '../rest/types.ts';
-import { inPatientCompartment, patientCompartmentCriteria, SHARED_REFERENCE_TYPES } from './compartment.ts';
+import { inPatientCompartment, patientCompartmentCriteria, SHARED_REFERENCE_TYPES, staysInPatientCompartment } from './compartment.ts';
+import { matchesAny } from './match.ts';
 import { ROLE_POLICIES, type Role } from './policy.ts';
 import { parseResourceScope, splitScopes, type Permission, type ResourceScope } from './scopes.ts';
 
@@ -23,17 +25,30 @@ export interface TokenIdentity {
 /** Criteria alternatives: undefined = every resource of the type, [] = none. */
 type Where = SearchCriteria[] | undefined;
 
-/** One way a token reaches resources: a scope, resolved against its context (launch patient, user role). */
-type Grant = (permission: Permission, resourceType: string) => Where;
+/**
+ * One alternative a grant reaches: search criteria, and for a grant confined to a patient's compartment that patient
+ * (what such a grant writes must stay inside that compartment alone).
+ */
+interface Reach {
+  criteria: SearchCriteria;
+  patient?: string;
+}
 
-const NONE: SearchCriteria[] = [];
+/** Reach alternatives: undefined = every resource of the type, [] = none. */
+type Reaches = Reach[] | undefined;
+
+/** One way a token reaches resources: a scope, resolved against its context (launch patient, user role). */
+type Grant = (permission: Permission, resourceType: string) => Reaches;
+
+const NONE: Reach[] = [];
 
 /**
  * The AccessContext of a SMART token: which interactions it may perform on which types (`permits`) and which resources
  * it reaches (`visibleWhere` for reads, `whereFor` for each permission), as search criteria the store and search
  * engine AND into their SQL. `patient/` scopes are confined to the launch patient's compartment, `user/` scopes to the
  * user's role policy, `system/` scopes (backend services) are not confined; granular `?param=value` criteria are
- * ANDed into whatever the scope reaches.
+ * ANDed into whatever the scope reaches. Writes (`mayWrite`) under a compartment-confined grant must also leave the
+ * resource in that compartment alone.
  */
 export class ScopedAccess implements AccessContext {
   readonly kind: AccessContext['kind'];
@@ -61,19 +76,34 @@ export class ScopedAccess implements AccessContext {
 
   /** The resources of a type this token may act on with `permission` (undefined: all of them; []: none). */
   whereFor(permission: Permission, resourceType: string): Where {
-    const alternatives: SearchCriteria[] = [];
-    for (const grant of this.grants) {
-      const where = grant(permission, resourceType);
-      if (where === undefined) return undefined;
-      alternatives.push(...where);
-    }
-    return alternatives;
+    return this.reaches(permission, resourceType)?.map((r) => r.criteria);
+  }
+
+  /**
+   * Whether the token may create, update or delete this resource (a version written or replaced): it must match one
+   * of the permission's alternatives, and under a compartment-confined grant stay inside that patient's compartment
+   * alone (no compartment parameter may name another patient; compartment.ts).
+   */
+  mayWrite(permission: 'c' | 'u' | 'd', resource: Resource): boolean {
+    const reaches = this.reaches(permission, resource.resourceType);
+    if (reaches === undefined) return true;
+    return reaches.some((r) => matchesAny(resource, [r.criteria]) && (r.patient === undefined || staysInPatientCompartment(resource, r.patient)));
   }
 
   /** True when the token may perform `permission` on at least some resources of the type. */
   permits(permission: Permission, resourceType: string): boolean {
     const where = this.whereFor(permission, resourceType);
     return where === undefined || where.length > 0;
+  }
+
+  private reaches(permission: Permission, resourceType: string): Reaches {
+    const alternatives: Reach[] = [];
+    for (const grant of this.grants) {
+      const reaches = grant(permission, resourceType);
+      if (reaches === undefined) return undefined;
+      alternatives.push(...reaches);
+    }
+    return alternatives;
   }
 
   /** Resources of a type the token may see: those it may read or search. */
@@ -108,19 +138,19 @@ function grantOf(scope: ResourceScope, identity: TokenIdentity): Grant | undefin
     case 'patient': {
       const patient = identity.patient;
       if (!patient) return undefined;
-      return (p, type) => (covers(p, type) ? and(patientScopeWhere(p, type, patient), scope.criteria) : NONE);
+      return (p, type) => (covers(p, type) ? and(patientScopeReaches(p, type, patient), scope.criteria) : NONE);
     }
     case 'user': {
       if (!identity.role) return undefined;
       const rules = ROLE_POLICIES[identity.role];
       return (p, type) => {
         if (!covers(p, type)) return NONE;
-        const out: SearchCriteria[] = [];
+        const out: Reach[] = [];
         for (const rule of rules) {
           if (!rule.permissions.includes(p) || (rule.types !== '*' && !rule.types.includes(type))) continue;
           if (!rule.ownCompartment) return and(undefined, scope.criteria);
           if (!identity.ownPatient) continue;
-          const own = patientScopeWhere(p, type, identity.ownPatient);
+          const own = patientScopeReaches(p, type, identity.ownPatient);
           if (own === undefined) return and(undefined, scope.criteria);
           out.push(...own);
         }
@@ -134,19 +164,19 @@ function grantOf(scope: ResourceScope, identity: TokenIdentity): Grant | undefin
 }
 
 /** What a patient-confined permission reaches: the compartment; shared reference types are readable, never writable. */
-function patientScopeWhere(p: Permission, type: string, patient: string): SearchCriteria[] | undefined {
-  if (inPatientCompartment(type)) return patientCompartmentCriteria(type, patient);
+function patientScopeReaches(p: Permission, type: string, patient: string): Reaches {
+  if (inPatientCompartment(type)) return patientCompartmentCriteria(type, patient).map((criteria) => ({ criteria, patient }));
   if (SHARED_REFERENCE_TYPES.has(type) && (p === 'r' || p === 's')) return undefined;
   return NONE;
 }
 
 /** ANDs granular criteria into each alternative (repeated parameters AND in SearchCriteria). */
-function and(where: Where, criteria: SearchCriteria | undefined): Where {
-  if (!criteria) return where;
-  if (where === undefined) return [criteria];
-  return where.map((alt) => {
-    const merged: SearchCriteria = { ...alt };
+function and(reaches: Reaches, criteria: SearchCriteria | undefined): Reaches {
+  if (!criteria) return reaches;
+  if (reaches === undefined) return [{ criteria }];
+  return reaches.map((alt) => {
+    const merged: SearchCriteria = { ...alt.criteria };
     for (const [k, v] of Object.entries(criteria)) merged[k] = [...(merged[k] ?? []), ...v];
-    return merged;
+    return { ...alt, criteria: merged };
   });
 }

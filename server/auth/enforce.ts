@@ -3,12 +3,11 @@ import { forbidden, notFound } from '../fhir/outcomes.ts';
 import { lockAndMatch } from '../rest/conditional.ts';
 import { responseResource } from '../rest/respond.ts';
 import type { RouteGuard, RouteMatch } from '../rest/router.ts';
-import type { AccessContext, FhirContext, FhirRequest, FhirResponse, SearchCriteria } from '../rest/types.ts';
+import type { AccessContext, FhirContext, FhirRequest, FhirResponse } from '../rest/types.ts';
 import type { Repository } from '../store/repository.ts';
 import { matchesAny } from './match.ts';
 import type { Permission } from './scopes.ts';
 
-type Where = SearchCriteria[] | undefined;
 type Run = (ctx: FhirContext) => Promise<FhirResponse>;
 
 /** Operations that only read the instance or type they are called on; their results are confined by the search engine. */
@@ -35,9 +34,11 @@ export interface AccessDecision {
  *   type/system history, `c` create, `u` update/patch, `d` delete) or the request gets 403;
  * - searches are confined by the search engine, which ANDs `visibleWhere` into its SQL;
  * - reads by id are judged on the resource with the same criteria (outside: 404, as if absent; a deleted resource
- *   is judged on its last live version);
+ *   is judged on its last live version); under a confined token an unknown id gets the guard's own 404, so hidden and
+ *   absent ids answer alike;
  * - writes run in one DB transaction with the check: the current version must be inside the scope and so must the
- *   written one, or the transaction rolls back (403) and nothing is left behind;
+ *   written one, or the transaction rolls back (403) and nothing is left behind; a compartment-confined token's
+ *   writes must stay inside its patient's compartment alone (AccessContext.mayWrite);
  * - interactions it does not know need unrestricted access (fail closed).
  */
 export function createAccessGuard(onDecision: (d: AccessDecision) => void = () => {}): RouteGuard {
@@ -101,12 +102,17 @@ async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext
     case 'create':
       return create(ctx, access, type, run);
     case 'update':
-      return write(ctx, access, type, 'u', run, async () => [id]);
     case 'patch':
-      return write(ctx, access, type, 'u', run, async () => [id], true);
+      return write(ctx, access, type, 'u', run, async () => [id]);
     case 'delete':
-      return write(ctx, access, type, 'd', run, async () => [id], true);
+      return write(ctx, access, type, 'd', run, async () => [id]);
     case 'conditional-update':
+      return write(ctx, access, type, 'u', run, async (c) => {
+        const ids = await lockAndMatch(c, type, req.query);
+        // no match: the handler writes the body's id when it has one, which may name an existing resource
+        const bodyId = (req.body as Resource | undefined)?.id;
+        return ids.length === 0 && typeof bodyId === 'string' ? [bodyId] : ids;
+      });
     case 'conditional-patch':
       return write(ctx, access, type, 'u', run, (c) => lockAndMatch(c, type, req.query));
     case 'conditional-delete':
@@ -157,18 +163,31 @@ async function read(ctx: FhirContext, access: AccessContext, type: string, id: s
     bundle.entry = (bundle.entry ?? []).filter((e) => !e.resource || matchesAny(e.resource, where));
     return { ...res, resource: bundle, content: undefined };
   }
-  if (resource && !matchesAny(resource, where)) throw notFound(`${type}/${id} is not known`);
+  if (resource && !matchesAny(resource, where)) throw unknown(type, id);
   if (!resource) await requireVisibleInstance(ctx, access, type, id);
   return res;
 }
 
-/** The resource must be readable: its current version, or its last live one once deleted (else 404, as if absent). */
+/**
+ * The resource must be readable: its current version, or its last live one once deleted. Else 404, the same answer
+ * (status and text) an unknown id gets from a confined token, so the two cannot be told apart.
+ */
 async function requireVisibleInstance(ctx: FhirContext, access: AccessContext, type: string, id: string): Promise<void> {
   requirePermit(access, 'r', type);
   const where = access.whereFor?.('r', type);
   if (where === undefined) return;
   const judged = await judgedVersion(ctx.repo, type, id);
-  if (judged !== undefined && !matchesAny(judged, where)) throw notFound(`${type}/${id} is not known`);
+  if (judged === undefined || !matchesAny(judged, where)) throw unknown(type, id);
+}
+
+/** The one answer for an id a token may not see, whether it exists or not (the store's own words for an unknown id). */
+function unknown(type: string, id: string) {
+  return notFound(`${type}/${id} is not known`);
+}
+
+/** Whether the token may write this version with `p`: AccessContext.mayWrite, or its `whereFor` criteria. */
+function mayWrite(access: AccessContext, p: 'c' | 'u' | 'd', resource: Resource): boolean {
+  return access.mayWrite ? access.mayWrite(p, resource) : matchesAny(resource, access.whereFor?.(p, resource.resourceType));
 }
 
 /**
@@ -191,57 +210,56 @@ async function create(ctx: FhirContext, access: AccessContext, type: string, run
     const txCtx = { ...ctx, repo };
     const res = await run(txCtx);
     const written = await writtenResource(txCtx, res, type);
-    const where = res.status === 201 ? access.whereFor?.('c', type) : access.visibleWhere?.(type);
-    if (written && !matchesAny(written, where)) throw forbidden(`Insufficient scope: this ${type} is outside what the token may ${res.status === 201 ? 'create' : 'read'}`);
+    const allowed = res.status === 201 ? mayWrite(access, 'c', written) : matchesAny(written, access.visibleWhere?.(type));
+    if (!allowed) throw forbidden(`Insufficient scope: this ${type} is outside what the token may ${res.status === 201 ? 'create' : 'read'}`);
     return res;
   });
 }
 
 /**
- * Update, patch and delete (by id or conditional): in one transaction, every targeted current version must be inside
- * what the token may update/delete, and the written version inside what it may update (or create, for
- * update-as-create). With `hidden` (patch and delete by id, which never create), a target the token may not even see
- * answers 404, as if absent.
+ * Update, patch and delete (by id or conditional): in one transaction, every targeted current version must be one the
+ * token may update/delete, and the written version one it may update (or create, for update-as-create). A target
+ * the token may see but not write answers 403. One it may not see answers 404, like an unknown id; so, to a token
+ * that cannot see every resource of the type, does an unknown id: update-as-create would tell the two apart, and
+ * such a token creates with POST.
  */
-async function write(
-  ctx: FhirContext,
-  access: AccessContext,
-  type: string,
-  p: 'u' | 'd',
-  run: Run,
-  targets: (ctx: FhirContext) => Promise<string[]>,
-  hidden = false,
-): Promise<FhirResponse> {
+async function write(ctx: FhirContext, access: AccessContext, type: string, p: 'u' | 'd', run: Run, targets: (ctx: FhirContext) => Promise<string[]>): Promise<FhirResponse> {
   requirePermit(access, p, type);
-  const where = access.whereFor?.(p, type);
-  const createWhere = access.whereFor?.('c', type);
-  if (where === undefined && (p === 'd' || createWhere === undefined)) return run(ctx);
+  if (access.whereFor?.(p, type) === undefined && (p === 'd' || access.whereFor?.('c', type) === undefined)) return run(ctx);
+  const visible = access.visibleWhere?.(type);
   return ctx.repo.transaction(async (repo) => {
     const txCtx = { ...ctx, repo };
     for (const targetId of await targets(txCtx)) {
       const current = await judgedVersion(repo, type, targetId);
-      if (current === undefined) continue;
-      if (hidden && !matchesAny(current, access.visibleWhere?.(type))) throw notFound(`${type}/${targetId} is not known`);
-      if (!matchesAny(current, where)) throw forbidden(`Insufficient scope: ${type}/${targetId} is outside what the token may ${permissionName(p)}`);
+      if (current !== undefined && mayWrite(access, p, current)) continue;
+      if (current !== undefined && matchesAny(current, visible)) {
+        throw forbidden(`Insufficient scope: ${type}/${targetId} is outside what the token may ${permissionName(p)}`);
+      }
+      if (current !== undefined || visible !== undefined) throw unknown(type, targetId);
     }
     const res = await run(txCtx);
     if (p === 'u') {
       const written = await writtenResource(txCtx, res, type);
-      const target: Where = res.status === 201 ? createWhere : where;
-      if (written && !matchesAny(written, target)) throw forbidden(`Insufficient scope: the written ${type} would be outside what the token may ${res.status === 201 ? 'create' : 'update'}`);
+      const created = res.status === 201;
+      if (!mayWrite(access, created ? 'c' : 'u', written)) {
+        throw forbidden(`Insufficient scope: the written ${type} would be outside what the token may ${created ? 'create' : 'update'}`);
+      }
     }
     return res;
   });
 }
 
-/** The version a write produced: from the response body, or read back (in the transaction) from its Location. */
-async function writtenResource(ctx: FhirContext, res: FhirResponse, type: string): Promise<Resource | undefined> {
+/**
+ * The version a write produced: from the response body, or read back (in the transaction) from its Location. A write
+ * whose result cannot be found is refused (fail closed).
+ */
+async function writtenResource(ctx: FhirContext, res: FhirResponse, type: string): Promise<Resource> {
   const body = responseResource(res);
   if (body?.resourceType === type) return body;
   const m = /\/([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})\/_history\/(\d+)$/.exec(res.headers?.location ?? '');
-  if (!m) return undefined;
-  const row = await ctx.repo.vread(m[1], m[2], Number(m[3]));
-  return row.content ? (JSON.parse(row.content) as Resource) : undefined;
+  const row = m ? await ctx.repo.vread(m[1], m[2], Number(m[3])) : undefined;
+  if (!row?.content) throw forbidden(`Insufficient scope: the written ${type} cannot be checked`);
+  return JSON.parse(row.content) as Resource;
 }
 
 /** Other operations: read-only ones need read access to the instance (or search on the type); others full access. */

@@ -33,6 +33,8 @@ export interface TokenKind {
   unconfined: boolean;
   /** True when it reaches every resource type (system-level interactions). */
   allTypes: boolean;
+  /** Whether it may create and update (some) resources of a type. */
+  writes: (type: string) => boolean;
 }
 
 /** One Bundle entry's outcome, judged like a single interaction with permission `p` on target `t`. */
@@ -242,6 +244,22 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       },
     },
     {
+      // a PUT to an id the token cannot see must answer exactly as a PUT to an unknown id (which then must not create)
+      interaction: 'update (hidden vs unknown id)',
+      targets: OBSERVATION_TARGETS,
+      expected: may('u'),
+      run: async (tk, t) => {
+        const x = await make(t);
+        const seen = (await call(tk, 'GET', `Observation/${x.id}`)).status !== 404;
+        const unknown = randomUUID();
+        // the probe an app confined to the own patient could send: its own data under the id
+        const res = await call(tk, 'PUT', `Observation/${x.id}`, { ...observation('own-vital'), id: x.id });
+        const probe = await call(tk, 'PUT', `Observation/${unknown}`, { ...observation('own-vital'), id: unknown });
+        const same = probe.status === res.status && JSON.stringify(probe.body).replaceAll(unknown, '') === JSON.stringify(res.body).replaceAll(x.id, '');
+        return { ...res, violations: seen || same ? [] : [`existence leak: ${res.status} for a hidden id, ${probe.status} for an unknown one`] };
+      },
+    },
+    {
       interaction: 'update-to-other-patient',
       targets: ['own-vital'],
       expected: moveToOther,
@@ -377,6 +395,8 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
 
   const searches: Case[] = [
     search('search', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({ ...(await call(tk, 'GET', `Observation?_id=${x.id}&_total=accurate`)), target: x.id })),
+    // the planner's estimate would count what the token cannot see
+    search('search _total=estimate', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({ ...(await call(tk, 'GET', `Observation?_id=${x.id}&_total=estimate`)), target: x.id })),
     search('search (POST _search)', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({
       ...(await call(tk, 'POST', 'Observation/_search', `_id=${x.id}`, { 'content-type': 'application/x-www-form-urlencoded' })),
       target: x.id,

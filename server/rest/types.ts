@@ -86,6 +86,11 @@ export interface AccessContext {
    * request (a websocket binding) can be tied to it and end with it. Absent for in-process doors.
    */
   credential?: { token: string; expiresAt: number };
+  /**
+   * Whether a create/update/delete may produce or replace this version. Stricter than matching `whereFor`: a
+   * compartment-confined identity may not write into another patient's compartment. Absent: `whereFor` decides.
+   */
+  mayWrite?(permission: 'c' | 'u' | 'd', resource: Resource): boolean;
 }
 
 /** Everything a handler may use. */

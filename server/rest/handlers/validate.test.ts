@@ -97,7 +97,7 @@ describe('$validate', () => {
     expect(unknown.body.issue[0].expression).toEqual(['profile']);
   });
 
-  it('instance level: update mode checks the id; GET validates the stored resource; delete mode checks it exists', async () => {
+  it('instance level: update mode checks the id; GET validates the stored resource; delete mode checks it exists (404 when unknown)', async () => {
     const mismatch = await fhir(server, 'POST', `Patient/${patientId}/$validate?mode=update`, { resourceType: 'Patient', id: 'other' });
     expect(codes(mismatch.body)).toEqual(['error:invalid:Patient.id']);
     const noId = await fhir(server, 'POST', `Patient/${patientId}/$validate?mode=update`, { resourceType: 'Patient' });
@@ -108,7 +108,7 @@ describe('$validate', () => {
     const del = await fhir(server, 'POST', `Patient/${patientId}/$validate?mode=delete`);
     expect(codes(del.body)).toEqual(['information:informational:']);
     const missing = await fhir(server, 'GET', 'Patient/not-there/$validate?mode=delete');
-    expect(missing.status).toBe(200);
+    expect(missing.status).toBe(404);
     expect(codes(missing.body)).toEqual(['error:not-found:']);
   });
 

@@ -77,14 +77,17 @@ function modeIssues(resource: Resource, type: string, id: string | undefined, mo
   return issues;
 }
 
-/** mode=delete: whether the resource exists to be deleted (this server has no referential delete rules). */
+/**
+ * mode=delete: whether the resource can be deleted (this server has no referential delete rules). An unknown id
+ * answers 404, as the DELETE would, and as an id the caller may not see does (server/auth/enforce.ts).
+ */
 async function deleteIssues(ctx: FhirContext, type: string, id: string | undefined): Promise<OperationOutcomeIssue[]> {
   if (!id) throw badRequest('mode=delete validates the deletion of an existing resource: use [type]/[id]/$validate', 'mode');
   try {
     await ctx.repo.read(type, id);
     return [issue('information', 'informational', `${type}/${id} can be deleted`)];
   } catch (err) {
-    if (err instanceof OutcomeError) return err.outcome.issue ?? [];
+    if (err instanceof OutcomeError && err.status !== 404) return err.outcome.issue ?? [];
     throw err;
   }
 }
