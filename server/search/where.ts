@@ -168,11 +168,26 @@ async function hasSql(ctx: WhereContext, resourceType: string, alias: string, c:
  * resource row, whose correlation with the index rows' type the planner cannot see either.
  */
 async function probeTargets(ctx: WhereContext, resourceType: string, c: Extract<Criterion, { kind: 'has' }>): Promise<boolean> {
-  const sub: WhereContext = { ...ctx, sql: new SqlParams(), trusted: true };
-  const sources = `SELECT 1 FROM resource s WHERE NOT s.deleted AND ${await criterionSql(sub, c.sourceType, 's', c.next)}`;
-  const [matching, targets] = await Promise.all([plannedRows(ctx.repo, sources, sub.sql.values), plannedTypeRows(ctx.repo, resourceType)]);
-  return matching >= targets;
+  // Asked once per request and criterion: building the probe of a nested `_has` builds (and so probes) the level
+  // below it, which the search's own SQL then builds again; without this each level doubled the probes.
+  let byType = probes.get(c);
+  if (!byType) probes.set(c, (byType = new Map()));
+  let answer = byType.get(resourceType);
+  if (!answer) {
+    answer = (async () => {
+      const sub: WhereContext = { ...ctx, sql: new SqlParams(), trusted: true };
+      const sources = `SELECT 1 FROM resource s WHERE NOT s.deleted AND ${await criterionSql(sub, c.sourceType, 's', c.next)}`;
+      const matching = await plannedRows(ctx.repo, sources, sub.sql.values);
+      return matching >= (await plannedTypeRows(ctx.repo, resourceType));
+    })();
+    byType.set(resourceType, answer);
+    answer.catch(() => byType.delete(resourceType)); // a failed probe (a cancelled request) is not an answer
+  }
+  return answer;
 }
+
+/** Probe answers by criterion (parsed per request, so they live as long as the request) and target type. */
+const probes = new WeakMap<Criterion, Map<string, Promise<boolean>>>();
 
 function appliesTo(resourceType: string, c: Criterion): boolean {
   try {
