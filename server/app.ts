@@ -68,7 +68,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     return subscriptions.writeRule(resource);
   });
   repo.onCommit(subscriptions.onCommit);
-  const stopSearchServices = await startSearchServices(pool, databaseUrl, log);
+  const stopSearchServices = await startSearchServices(pool, databaseUrl, log, config.search);
   const auth = createAuthServer(config.auth, log);
   const router = createFhirRouter().useGuard(auth.guard);
   addBotOperations(router, bots);

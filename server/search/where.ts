@@ -189,15 +189,25 @@ async function probeTargets(ctx: WhereContext, resourceType: string, c: Extract<
 /** Probe answers by criterion (parsed per request, so they live as long as the request) and target type. */
 const probes = new WeakMap<Criterion, Map<string, Promise<boolean>>>();
 
+/** Whether a criterion applies to a type; remembered per criterion (each check walks the chain below it). */
 function appliesTo(resourceType: string, c: Criterion): boolean {
-  try {
-    checkCriterion(resourceType, c);
-    return true;
-  } catch (err) {
-    if (err instanceof UnknownParameter) return false;
-    throw err;
+  let byType = applicable.get(c);
+  if (!byType) applicable.set(c, (byType = new Map()));
+  let applies = byType.get(resourceType);
+  if (applies === undefined) {
+    try {
+      checkCriterion(resourceType, c);
+      applies = true;
+    } catch (err) {
+      if (!(err instanceof UnknownParameter)) throw err;
+      applies = false;
+    }
+    byType.set(resourceType, applies);
   }
+  return applies;
 }
+
+const applicable = new WeakMap<Criterion, Map<string, boolean>>();
 
 async function valueSql(ctx: WhereContext, resourceType: string, alias: string, c: ValueCriterion): Promise<string> {
   const special = await specialPredicate(ctx, resourceType, alias, c, (type, a) => visibilitySql(ctx, type, a));
