@@ -87,6 +87,15 @@ describe('search limits', () => {
     expect(ids(res.body)).toEqual(expected);
   });
 
+  it('checks criteria past the eighth (planned row by row, not as joins) like the others', async () => {
+    const nine = repeat('name=Limitson', 9, '&');
+    expect(ids((await fhir(server, 'GET', `Patient?${nine}&gender=female&_total=accurate`)).body)).toEqual(['lim-p']);
+    const none = await fhir(server, 'GET', `Patient?${nine}&gender=male&_total=accurate`);
+    expect(ids(none.body)).toEqual([]);
+    expect(none.body.total).toBe(0);
+    expect(ids((await fhir(server, 'GET', `Patient?${nine}&_id:not=lim-p`)).body)).toEqual([]);
+  });
+
   it('refuses a query over the length limit sent as a POST _search body too', async () => {
     const res = await fhir(server, 'POST', 'Patient/_search', `name=${'y'.repeat(9000)}`, { 'content-type': 'application/x-www-form-urlencoded' });
     expect(res.status).toBe(400);
