@@ -7,6 +7,8 @@ import { intEnv } from '../env.ts';
 export interface SearchConfig {
   /** Longest a search request may run, in ms: each statement in Postgres (`statement_timeout`) and the whole request. */
   timeoutMs: number;
+  /** Connections of the pool searches run on (their own, beside the store's). */
+  poolSize: number;
   /** Longest query (parameter names and values, as in the URL or a `_search` form body), in characters. */
   maxQueryLength: number;
   /** Most parameters (name=value pairs) in one query. */
@@ -27,6 +29,7 @@ export interface SearchConfig {
 export function loadSearchConfig(env: NodeJS.ProcessEnv): SearchConfig {
   return {
     timeoutMs: intEnv(env, 'SEARCH_TIMEOUT_MS', 5_000),
+    poolSize: intEnv(env, 'SEARCH_POOL_SIZE', intEnv(env, 'DB_POOL_SIZE', 10)) || 1,
     maxQueryLength: intEnv(env, 'SEARCH_MAX_QUERY_LENGTH', 8_192),
     maxParameters: intEnv(env, 'SEARCH_MAX_PARAMETERS', 50),
     maxValues: intEnv(env, 'SEARCH_MAX_VALUES', 100),

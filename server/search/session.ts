@@ -4,21 +4,31 @@ import { Repository } from '../store/repository.ts';
 import { searchConfig } from './config.ts';
 
 /**
- * A search's statements run in a session: on one pooled connection whose `statement_timeout` is the search timeout
- * (so Postgres itself stops a runaway statement), under a deadline for the whole request, and stopped when the
- * caller goes away. A statement running when the deadline passes or the client disconnects is cancelled in Postgres
+ * A search's statements run in a session: on one connection whose `statement_timeout` is the search timeout (so
+ * Postgres itself stops a runaway statement), under a deadline for the whole request, and stopped when the caller
+ * goes away. A statement running when the deadline passes or the client disconnects is cancelled in Postgres
  * (`pg_cancel_backend`), and no further statement (a planner probe, a count, an include) is sent after that.
  */
 
 /** Cancels the statement a backend runs (`pg_cancel_backend` over a connection of its own, not the pool's). */
 export type Canceller = (pid: number) => Promise<void>;
 
-const cancellers = new WeakMap<pg.Pool, Canceller>();
-
-/** Registers how statements of a pool's connections are cancelled (server/search/services.ts). */
-export function registerCanceller(pool: pg.Pool, cancel: Canceller): void {
-  cancellers.set(pool, cancel);
+/** Where the searches of a store run: connections opened with the search timeout, and how to cancel their work. */
+export interface SearchConnections {
+  /** A pool whose connections start with `statement_timeout` = SEARCH_TIMEOUT_MS. */
+  pool: pg.Pool;
+  cancel: Canceller;
 }
+
+const registered = new WeakMap<pg.Pool, SearchConnections>();
+
+/** Registers the search connections of a store's pool (server/search/services.ts). */
+export function registerSearchConnections(pool: pg.Pool, connections: SearchConnections): void {
+  registered.set(pool, connections);
+}
+
+/** The backend pid of each search connection, asked once per connection. */
+const backendPids = new WeakMap<pg.PoolClient, number>();
 
 /** Why a session stopped early. */
 class SessionStopped extends Error {
@@ -78,30 +88,36 @@ export async function withSearchSession<T>(repo: Repository, signal: AbortSignal
   }
 }
 
-/** A session on a connection of its own from `pool`, with the search timeout as its `statement_timeout`. */
+/**
+ * A session on a connection of its own: from the registered search pool (its connections carry the timeout from
+ * their start: no statement more per search), else from `pool` with the timeout set for the session and reset after.
+ */
 async function onOwnConnection<T>(pool: pg.Pool, origin: Repository, stop: AbortSignal, fn: (repo: Repository) => Promise<T>): Promise<T> {
-  const client = await connect(pool, stop);
+  const search = registered.get(pool);
+  const client = await connect(search?.pool ?? pool, stop);
   let running = 0;
   let cancelled = false;
-  let pid: number | undefined;
-  const cancel = cancellers.get(pool);
+  let pid = backendPids.get(client);
   const onStop = () => {
-    if (running === 0 || pid === undefined || !cancel) return;
+    if (running === 0 || pid === undefined || !search) return;
     cancelled = true;
-    cancel(pid).catch(() => {}); // the statement then ends on its own timeout
+    search.cancel(pid).catch(() => {}); // the statement then ends on its own timeout
   };
   stop.addEventListener('abort', onStop, { once: true });
   let broken: Error | undefined;
   try {
-    const { timeoutMs } = searchConfig();
-    const { rows } = await client.query<{ pid: number }>("SELECT pg_backend_pid() AS pid, set_config('statement_timeout', $1, false)", [`${timeoutMs}ms`]);
-    pid = rows[0].pid;
+    if (!search) {
+      await client.query("SELECT set_config('statement_timeout', $1, false)", [`${searchConfig().timeoutMs}ms`]);
+    } else if (pid === undefined) {
+      pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      backendPids.set(client, pid);
+    }
     return await fn(new SessionRepository(new Repository(client, refuseWrites), origin, stop, (d) => (running += d)));
   } finally {
     stop.removeEventListener('abort', onStop);
     // After a cancel the connection is closed, not reused: a cancel that arrives late must not stop another request's
     // statement on it.
-    if (!cancelled) await client.query('RESET statement_timeout').catch((err: Error) => (broken = err));
+    if (!search && !cancelled) await client.query('RESET statement_timeout').catch((err: Error) => (broken = err));
     client.release(cancelled || broken || undefined);
   }
 }

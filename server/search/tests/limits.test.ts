@@ -47,7 +47,7 @@ const ids = (body: any) => (body.entry ?? []).filter((e: any) => e.search?.mode 
 describe('search limits', () => {
   it('uses the documented defaults', () => {
     expect(searchConfig()).toEqual({
-      timeoutMs: 5000, maxQueryLength: 8192, maxParameters: 50, maxValues: 100, maxChainDepth: 3, maxHasDepth: 3,
+      timeoutMs: 5000, poolSize: 10, maxQueryLength: 8192, maxParameters: 50, maxValues: 100, maxChainDepth: 3, maxHasDepth: 3,
       maxChainTargets: 128, maxSortKeys: 5,
     });
   });

@@ -82,6 +82,15 @@ describe('search timeout', () => {
     }
   });
 
+  it("runs searches on connections that carry the timeout as Postgres's statement_timeout", async () => {
+    const setting = await withSearchSession(server.repo, undefined, async (session) =>
+      (await session.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t", [])).rows[0].t,
+    );
+    expect(setting).toBe(`${TIMEOUT_MS}ms`);
+    const { rows } = await server.pool.query("SELECT current_setting('statement_timeout') AS t");
+    expect(rows[0].t).toBe('0');
+  });
+
   it('applies to the GET entries of a transaction Bundle', async () => {
     const res = await whileLocked(async () =>
       fhir(server, 'POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'GET', url: 'Basic?_text=x' } }] }),
