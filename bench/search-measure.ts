@@ -36,7 +36,7 @@ export async function prepareTarget(pool: pg.Pool, size: number, vacuum: boolean
   // pool takes a connection of its own: server/search/session.ts) and their statements are recorded.
   const recording = {
     query: (text: string, values: unknown[]) => {
-      if (!text.includes("set_config('statement_timeout'")) statements.push({ text, values });
+      statements.push({ text, values });
       return pool.query(text, values);
     },
   } as unknown as pg.Pool;

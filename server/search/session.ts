@@ -79,7 +79,10 @@ export async function withSearchSession<T>(repo: Repository, signal: AbortSignal
   const timer = timeoutMs ? setTimeout(() => stop.abort(new SessionStopped('timeout')), timeoutMs) : undefined;
   try {
     const db = repo.queryable;
-    return db instanceof pg.Pool ? await onOwnConnection(db, repo, stop.signal, fn) : await onCallersConnection(repo, stop.signal, fn);
+    if (db instanceof pg.Pool) return await onOwnConnection(db, repo, stop.signal, fn);
+    if (db instanceof pg.Client) return await inCallersTransaction(repo, stop.signal, fn);
+    // Another queryable (a benchmark's recorder): the deadline and the caller's signal still stop the session.
+    return await fn(new SessionRepository(repo, repo, stop.signal, () => {}));
   } catch (err) {
     throw stoppedOutcome(err, stop.signal, timeoutMs);
   } finally {
@@ -123,12 +126,11 @@ async function onOwnConnection<T>(pool: pg.Pool, origin: Repository, stop: Abort
 }
 
 /**
- * A session on the caller's connection, usually inside its database transaction (a transaction Bundle's GET entry):
- * the search timeout applies to its statements (`set_config(…, true)`, put back after), and nothing runs once it is
- * stopped; a statement already running is not cancelled (that would abort the caller's transaction) and ends on its
- * own timeout.
+ * A session inside the caller's database transaction (a transaction Bundle's GET entry): the search timeout applies
+ * to its statements (`set_config(…, true)`, put back after), and nothing runs once it is stopped; a statement
+ * already running is not cancelled (that would abort the caller's transaction) and ends on its own timeout.
  */
-async function onCallersConnection<T>(origin: Repository, stop: AbortSignal, fn: (repo: Repository) => Promise<T>): Promise<T> {
+async function inCallersTransaction<T>(origin: Repository, stop: AbortSignal, fn: (repo: Repository) => Promise<T>): Promise<T> {
   const { timeoutMs } = searchConfig();
   const { rows } = await origin.query<{ previous: string }>(
     "SELECT current_setting('statement_timeout') AS previous, set_config('statement_timeout', $1, true)",
