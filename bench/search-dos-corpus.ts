@@ -49,7 +49,7 @@ export const DOS_CORPUS: DosQuery[] = [
   { name: '101 ORed codes', expect: 'refused', build: (f) => `Observation?code=${[...f.codes, ...f.codes].slice(0, 101).join(',')}` },
   { name: 'untyped chain, 3 links (30 branches)', expect: 'answered', build: () => `Observation?${repeat('part-of', 3, '.')}.status=final` },
   { name: 'chain via Reference(Any) (112 branches)', expect: 'answered', build: (f) => `Provenance?target.identifier=${f.patients[0].id}` },
-  { name: 'system search, chain on all types', expect: 'answered', build: (f) => `?_type=Observation,Condition,Encounter,Procedure&patient.family=${f.patients[0].family}` },
+  { name: 'system search of 4 types, chained', expect: 'answered', build: (f) => `?_type=Observation,Condition,Encounter,Procedure&patient.family=${f.patients[0].family}` },
   { name: '_has nested 3 levels', expect: 'answered', build: () => `Patient?_has:Observation:subject:${nestedHas(2)}:status=final` },
   { name: '_has 3 levels, _total=accurate', expect: 'answered', build: () => `Patient?_has:Observation:subject:${nestedHas(2)}:status=final&_total=accurate` },
   { name: '_has, _total=estimate', expect: 'answered', build: (f) => `Patient?_has:Observation:patient:code=${f.codes[0]}&_total=estimate` },
