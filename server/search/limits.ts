@@ -21,14 +21,18 @@ const NOT_CRITERIA = new Set([
   '_cursor', '_format', '_pretty', '_type',
 ]);
 
-/** Checks the size of a query as a whole: its length, its number of parameters, the values of each parameter. */
+/**
+ * Checks the size of a query as a whole: its length, its number of parameters, the values of each parameter. The
+ * `_cursor` of a paging link is the server's own (its keyset values) and does not count towards the length, so the
+ * next page of a query within the limit is within it too.
+ */
 export function checkQueryLimits(query: Record<string, string[]>): void {
   const limits = searchConfig();
   let length = 0;
   let parameters = 0;
   for (const [name, values] of Object.entries(query)) {
     for (const value of values) {
-      length += name.length + value.length + 2;
+      if (name !== '_cursor') length += name.length + value.length + 2;
       if (value !== '') parameters++;
     }
   }
