@@ -32,11 +32,14 @@ export async function prepareTarget(pool: pg.Pool, size: number, vacuum: boolean
   await pool.query(vacuum ? 'VACUUM (ANALYZE)' : 'ANALYZE');
   process.stderr.write(`${size}: ${vacuum ? 'VACUUM (ANALYZE)' : 'ANALYZE'} took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
   const statements: Target['statements'] = [];
-  const recording = Object.create(pool) as pg.Pool;
-  recording.query = ((text: string, values: unknown[]) => {
-    statements.push({ text, values });
-    return pool.query(text, values);
-  }) as pg.Pool['query'];
+  // Not a pg.Pool but a plain queryable over it, so that searches send every statement through it (a search on a
+  // pool takes a connection of its own: server/search/session.ts) and their statements are recorded.
+  const recording = {
+    query: (text: string, values: unknown[]) => {
+      statements.push({ text, values });
+      return pool.query(text, values);
+    },
+  } as unknown as pg.Pool;
   const router = createFhirRouter();
   const ctx: FhirContext = { repo: new Repository(recording, () => {}), baseUrl: 'http://localhost/fhir', requestId: 'bench', access: { kind: 'system' } };
   const run = async (query: string) => {

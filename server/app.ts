@@ -79,7 +79,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     return subscriptions.writeRule(resource);
   });
   repo.onCommit(subscriptions.onCommit);
-  const stopSearchServices = await startSearchServices(pool, databaseUrl);
+  const stopSearchServices = await startSearchServices(pool, databaseUrl, config.search);
   const jobs = new JobRunner({ pool, databaseUrl, logger: log, config: config.jobs });
   const inbox = new Inbox(pool, jobs, log);
   const auth = createAuthServer(config.auth, log);

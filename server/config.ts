@@ -1,6 +1,7 @@
 import { loadAuthConfig, type AuthConfig } from './auth/config.ts';
 import { intEnv } from './env.ts';
 import { loadJobConfig, type JobConfig } from './jobs/config.ts';
+import { loadSearchConfig, type SearchConfig } from './search/config.ts';
 import { loadSubscriptionConfig, type SubscriptionConfig } from './subscriptions/config.ts';
 
 /** Server configuration, read from the environment (see README's configuration table). */
@@ -25,6 +26,8 @@ export interface TributaryConfig {
   logLevel: string;
   /** Validate every write against StructureDefinitions (always on by default). */
   validateWrites: boolean;
+  /** Search limits and timeout (server/search/config.ts). */
+  search: SearchConfig;
   /** SMART authorization (server/auth/config.ts). */
   auth: AuthConfig;
   /** Subscription delivery and bots (server/subscriptions/config.ts). */
@@ -53,6 +56,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     dbPoolSize: intEnv(env, 'DB_POOL_SIZE', 10),
     logLevel: env.LOG_LEVEL || 'info',
     validateWrites: env.VALIDATE_WRITES !== 'off',
+    search: loadSearchConfig(env),
     auth: loadAuthConfig(env),
     subscriptions: loadSubscriptionConfig(env),
     jobs: loadJobConfig(env),

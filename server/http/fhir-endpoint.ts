@@ -68,6 +68,7 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
         baseUrl: deps.baseUrl ?? `${protocolOf(req)}://${req.headers.host}/fhir`,
         requestId: req.id ?? '',
         access,
+        signal: clientGone(res),
       };
       const result = await deps.router.dispatch(ctx, fhirReq, match);
       sendResponse(res, result, format, pretty, shape);
@@ -82,6 +83,15 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
       deps.metrics.observeRequest(interaction, resourceType, res.statusCode, seconds);
     }
   };
+}
+
+/** A signal aborted when the connection closes before the response is sent (the client went away). */
+function clientGone(res: ServerResponse): AbortSignal {
+  const gone = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort();
+  });
+  return gone.signal;
 }
 
 function queryOf(params: URLSearchParams): Record<string, string[]> {

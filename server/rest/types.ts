@@ -100,6 +100,8 @@ export interface FhirContext {
   baseUrl: string;
   requestId: string;
   access: AccessContext;
+  /** Aborted when the caller is gone (HTTP: the connection closed before the response was sent); long work stops. */
+  signal?: AbortSignal;
 }
 
 /** A handler of one interaction; route parameters come from the path pattern. */

@@ -1,6 +1,7 @@
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { badRequest } from '../fhir/outcomes.ts';
 import { checkCriterion, parseCriterion, UnknownParameter } from './criteria.ts';
+import { checkCriterionLimits, checkQueryLimits, checkSortLimit } from './limits.ts';
 import type { Cursor, IncludeSpec, SearchRequest, SortKey, TotalMode } from './model.ts';
 import { searchParam } from './registry.ts';
 
@@ -24,8 +25,11 @@ const SORTABLE = new Set(['string', 'token', 'date', 'number', 'quantity', 'uri'
 /**
  * Parses a search query for one or more resource types into a SearchRequest. Unknown parameters are dropped with a
  * warning (lenient) or refused (strict); invalid values of known parameters are always a 400 naming the parameter.
+ * A query over the limits of server/search/limits.ts is refused (400) before anything else is done with it.
  */
 export function parseSearch(resourceTypes: string[], query: Record<string, string[]>, handling: Handling): SearchRequest {
+  checkQueryLimits(query);
+  const budget = { branches: 0 };
   const req: SearchRequest = {
     resourceTypes,
     criteria: [],
@@ -53,6 +57,7 @@ export function parseSearch(resourceTypes: string[], query: Record<string, strin
       } else {
         const criterion = parseCriterion(rawName, value);
         try {
+          checkCriterionLimits(resourceTypes, criterion, budget);
           for (const type of resourceTypes) checkCriterion(type, criterion);
         } catch (err) {
           if (!(err instanceof UnknownParameter)) throw err;
@@ -132,7 +137,9 @@ function parseResultParam(
 
 function parseSort(resourceTypes: string[], value: string, ignore: (m: string) => void): SortKey[] {
   const keys: SortKey[] = [];
-  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
+  checkSortLimit(parts.length);
+  for (const part of parts) {
     const descending = part.startsWith('-');
     const code = descending ? part.slice(1) : part;
     if (code === '_id' || code === '_lastUpdated') {

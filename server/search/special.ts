@@ -36,7 +36,7 @@ export async function specialPredicate(
       return `(${c.values.map((v) => datePredicate(pctx, cols, v)).join(' OR ')})`;
     }
     case '_text':
-      return fullText(ctx, `regexp_replace(coalesce(${alias}.content::jsonb #>> '{text,div}', ''), '<[^>]*>', ' ', 'g')`, c);
+      return fullText(ctx, `regexp_replace(coalesce(${storedJson(`${alias}.content`)} #>> '{text,div}', ''), '<[^>]*>', ' ', 'g')`, c);
     case '_content':
       return fullText(ctx, `${alias}.content`, c);
     case '_list':
@@ -48,6 +48,25 @@ export async function specialPredicate(
     return nearPredicate(ctx, resourceType, alias, c);
   }
   return undefined;
+}
+
+/**
+ * JSON escapes Postgres refuses to read as text (the NUL escape, and UTF-16 surrogate escapes that are not a pair),
+ * as a regular expression over JSON text in which every escaped backslash was replaced first.
+ */
+const UNREADABLE_ESCAPES = String.raw`\\u0000|\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}`;
+
+/**
+ * A stored resource's JSON text as `json`, readable whatever an older version stored: numbers such as `1e999999`
+ * (valid JSON) break a `jsonb` cast, but not `json`, which keeps number text as it is; `\u0000` and lone surrogate
+ * escapes (which JSON.stringify writes for such strings) break both, so they become spaces first. Escaped backslashes
+ * are set aside meanwhile (`\\u0000` is text, not an escape), as U+0001, which stored JSON never holds unescaped.
+ * Rows without any `\u` escape, nearly all, are cast as they are.
+ */
+function storedJson(column: string): string {
+  const b = 'chr(92)';
+  const cleaned = `replace(regexp_replace(replace(${column}, ${b} || ${b}, chr(1)), '${UNREADABLE_ESCAPES}', ' ', 'g'), chr(1), ${b} || ${b})`;
+  return `(CASE WHEN strpos(${column}, ${b} || 'u') = 0 THEN ${column} ELSE ${cleaned} END)::json`;
 }
 
 function fullText(ctx: WhereContext, document: string, c: ValueCriterion): string {

@@ -64,7 +64,7 @@ export const TABLE_OF: Record<ParamType, string> = {
  */
 export async function typeWhere(ctx: WhereContext, resourceType: string, alias: string, criteria: Criterion[]): Promise<string> {
   const parts = [`${alias}.resource_type = ${ctx.sql.add(resourceType)}`, `NOT ${alias}.deleted`];
-  for (const c of criteria) parts.push(await criterionSql(ctx, resourceType, alias, c));
+  for (const [i, c] of criteria.entries()) parts.push(plannedAsJoin(i, await criterionSql(ctx, resourceType, alias, c)));
   const visible = await visibilitySql(ctx, resourceType, alias);
   if (visible) parts.push(visible);
   return parts.join(' AND ');
@@ -82,12 +82,26 @@ export async function typesWhere(ctx: WhereContext, resourceTypes: string[], ali
     return `(${clauses.join(' OR ')})`;
   }
   const parts = [`NOT ${alias}.deleted`];
-  for (const c of criteria) parts.push(await criterionSql(ctx, ANY_TYPE, alias, c));
+  for (const [i, c] of criteria.entries()) parts.push(plannedAsJoin(i, await criterionSql(ctx, ANY_TYPE, alias, c)));
   for (const type of resourceTypes) {
     const visible = await visibilitySql(ctx, type, alias);
     if (visible) parts.push(`(${alias}.resource_type <> ${ctx.sql.add(type)} OR ${visible})`);
   }
   return parts.join(' AND ');
+}
+
+/** Criteria Postgres may plan as joins; the ones after are checked row by row. */
+const JOINED_CRITERIA = 8;
+
+/**
+ * The `i`th criterion of a query as it goes into the WHERE clause. Postgres turns `EXISTS` criteria into semi-joins
+ * and searches their join orders, a search that grows exponentially with their number (past 12, its genetic
+ * optimizer: 50 ANDed parameters took 0.4–3 s and up to 340 MB to plan). The first eight (`join_collapse_limit`'s
+ * default) stay joins the planner orders; the rest are wrapped in a sub-select, checked for each row that the first
+ * ones let through (an index probe by rid each), so planning stays linear in the number of criteria.
+ */
+function plannedAsJoin(i: number, criterion: string): string {
+  return i < JOINED_CRITERIA ? criterion : `(SELECT ${criterion})`;
 }
 
 /** The access restriction on one type as SQL over `alias`, or undefined when there is none. */
@@ -168,21 +182,46 @@ async function hasSql(ctx: WhereContext, resourceType: string, alias: string, c:
  * resource row, whose correlation with the index rows' type the planner cannot see either.
  */
 async function probeTargets(ctx: WhereContext, resourceType: string, c: Extract<Criterion, { kind: 'has' }>): Promise<boolean> {
-  const sub: WhereContext = { ...ctx, sql: new SqlParams(), trusted: true };
-  const sources = `SELECT 1 FROM resource s WHERE NOT s.deleted AND ${await criterionSql(sub, c.sourceType, 's', c.next)}`;
-  const [matching, targets] = await Promise.all([plannedRows(ctx.repo, sources, sub.sql.values), plannedTypeRows(ctx.repo, resourceType)]);
-  return matching >= targets;
+  // Asked once per request and criterion: building the probe of a nested `_has` builds (and so probes) the level
+  // below it, which the search's own SQL then builds again; without this each level doubled the probes.
+  let byType = probes.get(c);
+  if (!byType) probes.set(c, (byType = new Map()));
+  let answer = byType.get(resourceType);
+  if (!answer) {
+    answer = (async () => {
+      const sub: WhereContext = { ...ctx, sql: new SqlParams(), trusted: true };
+      const sources = `SELECT 1 FROM resource s WHERE NOT s.deleted AND ${await criterionSql(sub, c.sourceType, 's', c.next)}`;
+      const matching = await plannedRows(ctx.repo, sources, sub.sql.values);
+      return matching >= (await plannedTypeRows(ctx.repo, resourceType));
+    })();
+    byType.set(resourceType, answer);
+    answer.catch(() => byType.delete(resourceType)); // a failed probe (a cancelled request) is not an answer
+  }
+  return answer;
 }
 
+/** Probe answers by criterion (parsed per request, so they live as long as the request) and target type. */
+const probes = new WeakMap<Criterion, Map<string, Promise<boolean>>>();
+
+/** Whether a criterion applies to a type; remembered per criterion (each check walks the chain below it). */
 function appliesTo(resourceType: string, c: Criterion): boolean {
-  try {
-    checkCriterion(resourceType, c);
-    return true;
-  } catch (err) {
-    if (err instanceof UnknownParameter) return false;
-    throw err;
+  let byType = applicable.get(c);
+  if (!byType) applicable.set(c, (byType = new Map()));
+  let applies = byType.get(resourceType);
+  if (applies === undefined) {
+    try {
+      checkCriterion(resourceType, c);
+      applies = true;
+    } catch (err) {
+      if (!(err instanceof UnknownParameter)) throw err;
+      applies = false;
+    }
+    byType.set(resourceType, applies);
   }
+  return applies;
 }
+
+const applicable = new WeakMap<Criterion, Map<string, boolean>>();
 
 async function valueSql(ctx: WhereContext, resourceType: string, alias: string, c: ValueCriterion): Promise<string> {
   const special = await specialPredicate(ctx, resourceType, alias, c, (type, a) => visibilitySql(ctx, type, a));

@@ -10,6 +10,7 @@ import { anyTypeVisibility } from '../include.ts';
 import type { SearchRequest } from '../model.ts';
 import { decodeCursor, MAX_COUNT } from '../parse.ts';
 import { SqlParams } from '../sql.ts';
+import { withSearchSession } from '../session.ts';
 import { typeWhere, type WhereContext } from '../where.ts';
 import { scopeOf } from './search.ts';
 
@@ -49,14 +50,16 @@ export const everythingHandler: FhirHandler = async (ctx, req, { id }) => {
     if (!['_count', '_type', '_since', '_cursor', '_format', '_pretty'].includes(name)) warnings.push(`${name} is not supported by $everything; it was ignored`);
   }
 
-  const sql = new SqlParams();
-  const wctx: WhereContext = { sql, baseUrl: ctx.baseUrl, repo: ctx.repo, access: ctx.access };
-  const patientWhere = await typeWhere(wctx, 'Patient', 'p', [{ kind: 'value', name: '_id', code: '_id', values: [id] }]);
-  const exists = await ctx.repo.query(`SELECT 1 FROM resource p WHERE ${patientWhere}`, sql.values);
-  if (exists.rowCount === 0) throw notFound(`Patient/${id} is not known`);
-
-  const { text, params } = await everythingQuery(ctx, id, { types, since, after, count });
-  const { rows } = await ctx.repo.query<FoundResource>(text, params);
+  // One search session (server/search/session.ts): the timeout applies, and the client leaving cancels it.
+  const rows = await withSearchSession(ctx.repo, ctx.signal, async (repo) => {
+    const sql = new SqlParams();
+    const wctx: WhereContext = { sql, baseUrl: ctx.baseUrl, repo, access: ctx.access };
+    const patientWhere = await typeWhere(wctx, 'Patient', 'p', [{ kind: 'value', name: '_id', code: '_id', values: [id] }]);
+    const exists = await repo.query(`SELECT 1 FROM resource p WHERE ${patientWhere}`, sql.values);
+    if (exists.rowCount === 0) throw notFound(`Patient/${id} is not known`);
+    const { text, params } = await everythingQuery({ ...ctx, repo }, id, { types, since, after, count });
+    return (await repo.query<FoundResource>(text, params)).rows;
+  });
   const matches = rows.slice(0, count).map((r) => ({ ...r, rid: Number(r.rid) }));
   const page: SearchPage = { matches };
   if (rows.length > count) page.next = { direction: 'next', rid: matches[matches.length - 1].rid, values: [] };

@@ -8,13 +8,17 @@ import { executeSearch, type SearchScope } from '../engine.ts';
 import { resolveIncludes } from '../include.ts';
 import type { Criterion } from '../model.ts';
 import { parseSearch } from '../parse.ts';
+import { withSearchSession } from '../session.ts';
 
 /** The scope of a search made by a request: its store, base URL and the caller's access. */
 export function scopeOf(ctx: FhirContext): SearchScope {
   return { repo: ctx.repo, baseUrl: ctx.baseUrl, access: ctx.access };
 }
 
-/** Parses, runs and answers a search over `resourceTypes` (extra criteria: e.g. compartment membership). */
+/**
+ * Parses, runs and answers a search over `resourceTypes` (extra criteria: e.g. compartment membership); its
+ * statements run in a search session (server/search/session.ts: timeout, cancelled when the client goes away).
+ */
 async function answer(
   ctx: FhirContext,
   req: FhirRequest,
@@ -26,9 +30,11 @@ async function answer(
   const request = parseSearch(resourceTypes, req.query, req.headers.preferHandling ?? 'lenient');
   request.criteria.push(...extra);
   request.used.unshift(...used);
-  const scope = scopeOf(ctx);
-  const page = await executeSearch(scope, request);
-  const { included, warnings } = await resolveIncludes(scope, request.includes, request.revincludes, page.matches);
+  const { page, included, warnings } = await withSearchSession(ctx.repo, ctx.signal, async (repo) => {
+    const scope: SearchScope = { ...scopeOf(ctx), repo };
+    const page = await executeSearch(scope, request);
+    return { page, ...(await resolveIncludes(scope, request.includes, request.revincludes, page.matches)) };
+  });
   return searchsetResponse({
     baseUrl: ctx.baseUrl,
     path,
