@@ -77,8 +77,8 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
       const outcome = toOutcomeError(err);
       if (outcome.status >= 500) req.log?.error({ err }, 'request failed');
       else req.log?.info({ status: outcome.status, issue: outcome.message }, 'request refused');
-      if (!res.headersSent) sendResponse(res, { status: outcome.status, resource: outcome.outcome }, format, pretty);
-      else res.destroy();
+      if (res.headersSent) res.destroy();
+      else sendError(req, res, outcome.status, outcome.outcome, format, pretty);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.observeRequest(interaction, resourceType, res.statusCode, seconds);
@@ -110,10 +110,23 @@ function toFhirRequest(req: IncomingMessage, url: URL, query: Record<string, str
     if (kind === 'xml') fhirReq.body = parseXmlResource(text);
     else if (kind === 'form') parseQueryString(text, query);
     else fhirReq.body = parseJsonBody(text);
+    if (fhirReq.body === null || (fhirReq.body !== undefined && typeof fhirReq.body !== 'object')) {
+      throw badRequest('The body must be a FHIR resource (a JSON object), or a JSON Patch array');
+    }
     // JSON strings reach NUL and lone surrogates only through `\u` escapes; XML through character references.
     if (fhirReq.body !== undefined && (kind === 'xml' || text.includes('\\u'))) refuseIllFormed(fhirReq.body);
   }
   return fhirReq;
+}
+
+/** Sends an error response; if even that fails (a bug), drops the connection rather than leave the client waiting. */
+function sendError(req: IncomingMessage, res: ServerResponse, status: number, resource: Resource, format: FhirFormat, pretty: boolean): void {
+  try {
+    sendResponse(res, { status, resource }, format, pretty);
+  } catch (err) {
+    req.log?.error({ err }, 'the error response could not be sent');
+    res.destroy();
+  }
 }
 
 /** The path, percent-decoded; 400 for a malformed escape (`%zz`, a truncated UTF-8 sequence). */
