@@ -1,4 +1,4 @@
-import { decimalText } from './decimals.ts';
+import { decimalText, keptNumberTexts } from './decimals.ts';
 
 /*
  * Values no FHIR resource or request may carry, whatever the door: strings with U+0000 or a lone surrogate (neither is
@@ -10,12 +10,18 @@ import { decimalText } from './decimals.ts';
 /** Longest number text accepted; a double has at most 17 significant digits, FHIR asks for 18 at least. */
 export const MAX_NUMBER_TEXT = 100;
 
+/** NUL or any surrogate: a cheap first look (paired surrogates, i.e. emoji, are fine). */
+const SUSPECT = /[\u0000\uD800-\uDFFF]/;
 /** NUL, or a surrogate code unit that is not half of a pair (with the u flag a pair reads as one code point). */
 const NOT_TEXT = /[\u0000\p{Cs}]/u;
 
+function isText(text: string): boolean {
+  return !SUSPECT.test(text) || !NOT_TEXT.test(text);
+}
+
 /** Why a string is not valid FHIR text (a NUL, a lone surrogate), or undefined when it is fine. */
 export function textProblem(text: string): string | undefined {
-  if (!NOT_TEXT.test(text)) return undefined;
+  if (isText(text)) return undefined;
   return text.includes('\u0000') ? 'contains a NUL character (U+0000)' : 'contains a lone surrogate (not a Unicode character)';
 }
 
@@ -48,6 +54,38 @@ export interface IllFormedValue {
  * Walks iteratively, so no nesting depth can overflow the stack.
  */
 export function findIllFormedValue(value: unknown, root: string): IllFormedValue | undefined {
+  return allWellFormed(value) ? undefined : locate(value, root);
+}
+
+/**
+ * The check on its own, without building paths: it runs on every write, and nearly every value passes. A number is
+ * judged on its kept source text when it has one (a value changed since parsing is judged again by `locate`).
+ */
+function allWellFormed(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node === 'string') {
+      if (!isText(node)) return false;
+    } else if (typeof node === 'number') {
+      if (!Number.isFinite(node)) return false;
+    } else if (node !== null && typeof node === 'object') {
+      for (const text of keptNumberTexts(node) ?? []) if (numberProblem(text)) return false;
+      if (Array.isArray(node)) {
+        for (let i = 0; i < node.length; i++) stack.push(node[i]);
+      } else {
+        for (const key in node) {
+          if (!isText(key)) return false;
+          stack.push((node as Record<string, unknown>)[key]);
+        }
+      }
+    }
+  }
+  return true;
+}
+
+/** Where the first value breaking the rules is, and why. */
+function locate(value: unknown, root: string): IllFormedValue | undefined {
   const stack: [unknown, string][] = [[value, root]];
   while (stack.length > 0) {
     const [node, path] = stack.pop() as [unknown, string];
