@@ -138,7 +138,7 @@ function decodePath(path: string): string {
   }
 }
 
-/** 400 for a body holding a string no FHIR content may hold (NUL, a lone surrogate). */
+/** 400 for a body holding a value no FHIR content may hold (NUL, a lone surrogate, a number out of range). */
 function refuseIllFormed(body: unknown): void {
   const root = typeof (body as { resourceType?: unknown })?.resourceType === 'string' ? (body as { resourceType: string }).resourceType : 'body';
   const bad = findIllFormedValue(body, root);

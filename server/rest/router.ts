@@ -61,8 +61,8 @@ export class FhirRouter {
   }
 
   /**
-   * Finds the route of a request; throws an OutcomeError (400 text that is not text, 404 unknown path/type, 405
-   * method) when none fits.
+   * Finds the route of a request; throws an OutcomeError (400 NUL or a lone surrogate in the path, query or headers,
+   * 404 unknown path/type, 405 method) when none fits.
    */
   match(req: FhirRequest): RouteMatch {
     checkRequestText(req);
