@@ -26,7 +26,7 @@ import { selectBots } from '../bots/runtime/registrations.ts';
 import { BotRuntime } from '../bots/runtime/runtime.ts';
 import type { FhirRouter } from './rest/router.ts';
 import { Repository } from './store/repository.ts';
-import { checkWrite, prepareValidation } from './validation/validator.ts';
+import { checkWellFormed, checkWrite, prepareValidation } from './validation/validator.ts';
 
 /** A running Tributary: its URL and the in-process API other doors (MLLP, MQTT, bots) call. */
 export interface Tributary {
@@ -74,7 +74,10 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const bots = new BotRuntime(botDefinitions, config.subscriptions.maxAttempts, log);
   const subscriptions = createSubscriptionService(config.subscriptions, log, bots);
   const repo = new Repository(pool, async (resource) => {
-    if (!config.validateWrites) return undefined;
+    if (!config.validateWrites) {
+      checkWellFormed(resource); // what no resource may hold, and Postgres cannot store, is refused all the same
+      return undefined;
+    }
     checkWrite(resource);
     return subscriptions.writeRule(resource);
   });

@@ -1,6 +1,7 @@
 import { hash, verify } from '@node-rs/argon2';
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { textProblem } from '../fhir/well-formed.ts';
 import type { Role } from './policy.ts';
 
 /** A user who can log in: locally (password) or through the upstream IdP. */
@@ -47,6 +48,10 @@ export class Accounts {
 
   /** Checks a password; counts failures and locks the account for a while after too many. */
   async login(username: string, password: string): Promise<LoginResult> {
+    if (textProblem(username)) {
+      await verify(await DUMMY_HASH, password); // no such user can exist; answer as slowly as for an unknown one
+      return { error: 'invalid' };
+    }
     const r = await this.pool.query<Account & { passwordHash: string | null; locked: boolean }>(
       `SELECT ${COLUMNS}, password_hash AS "passwordHash", coalesce(locked_until > now(), false) AS locked
        FROM auth_user WHERE username = $1`,

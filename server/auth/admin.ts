@@ -9,6 +9,7 @@ import { destroyClient, postgresAdapter } from './adapter.ts';
 import { normalizeClientScopes } from './grant-scopes.ts';
 import { createLaunch } from './launch.ts';
 import { ROLES, type Role } from './policy.ts';
+import { findIllFormedValue } from '../fhir/well-formed.ts';
 
 /** What the admin API needs. */
 export interface AdminDeps {
@@ -73,7 +74,8 @@ export function adminAuthentication(deps: Pick<AdminDeps, 'provider' | 'resolve'
  */
 export function adminRoutes(deps: AdminDeps): express.Router {
   const router = express.Router();
-  const json = express.json({ limit: '64kb' });
+  const parseJson = express.json({ limit: '64kb' });
+  const json: RequestHandler = (req, res, next) => parseJson(req, res, (err?: unknown) => (err ? next(err) : refuseIllFormedBody(req, res, next)));
   const clients = () => new (postgresAdapter(deps.pool))('Client');
 
   const authenticate = adminAuthentication(deps);
@@ -143,6 +145,13 @@ export function adminRoutes(deps: AdminDeps): express.Router {
     res.status(status).json({ error: e.error ?? 'invalid_request', error_description: e.error_description ?? err.message });
   });
   return router;
+}
+
+/** 400 for a JSON body holding text Postgres cannot store (NUL, a lone surrogate) or an out-of-range number. */
+function refuseIllFormedBody(req: Request, res: Response, next: NextFunction): void {
+  const bad = req.body === undefined ? undefined : findIllFormedValue(req.body, 'body');
+  if (bad) res.status(400).json({ error: 'invalid_request', error_description: `${bad.path}: ${bad.problem}` });
+  else next();
 }
 
 function withoutSecret(metadata: ClientMetadata): ClientMetadata {

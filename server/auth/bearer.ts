@@ -73,7 +73,7 @@ export function bearerAuthentication(opts: {
   return async (req: IncomingMessage, res: ServerResponse): Promise<AccessContext | undefined> => {
     const authorization = header(req, 'authorization');
     const path = (req.url ?? '').split('?')[0].replace(/^\/fhir/, '').replace(/^\/+|\/+$/g, '');
-    if (!authorization && PUBLIC_PATHS.has(path) && req.method === 'GET') return ANONYMOUS;
+    if (!authorization && PUBLIC_PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD')) return ANONYMOUS;
     const m = /^Bearer\s+([\x21-\x7e]+)$/i.exec(authorization ?? '');
     if (!m) {
       const reason = authorization ? 'Malformed Authorization header' : 'An access token is required';

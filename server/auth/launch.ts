@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
+import { textProblem } from '../fhir/well-formed.ts';
 import { postgresAdapter } from './adapter.ts';
 
 /** An EHR launch: the context an EHR hands to an app through the `launch` parameter. */
@@ -33,8 +34,9 @@ export async function createLaunch(pool: pg.Pool, context: Omit<LaunchRecord, 'i
   return { id, ...context };
 }
 
-/** The launch context of an unexpired launch id. */
+/** The launch context of an unexpired launch id (none for a value that is not text, such as `%00`). */
 export async function findLaunch(pool: pg.Pool, id: string): Promise<LaunchRecord | undefined> {
+  if (textProblem(id)) return undefined;
   const r = await pool.query<{ id: string; patient: string | null; encounter: string | null }>(
     'SELECT id, patient, encounter FROM auth_launch WHERE id = $1 AND expires_at > now()',
     [id],

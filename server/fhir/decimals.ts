@@ -35,6 +35,11 @@ export function decimalText(holder: object, key: string | number, value: number)
   return text !== undefined && Number(text) === value ? text : String(value);
 }
 
+/** The source texts kept for numbers held by `holder` (those JavaScript would write differently), if any. */
+export function keptNumberTexts(holder: object): Iterable<string> | undefined {
+  return texts.get(holder)?.values();
+}
+
 function holderToJson(this: Record<string | number, unknown>): unknown {
   const copy = (Array.isArray(this) ? [...this] : { ...this }) as Record<string | number, unknown>;
   for (const [key, text] of texts.get(this) ?? []) {

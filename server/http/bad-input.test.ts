@@ -109,6 +109,54 @@ describe('malformed bodies', () => {
   });
 });
 
+describe('malformed URLs and query parameters', () => {
+  it('400 for malformed percent-escapes in the path', async () => {
+    for (const path of ['Patient/%E0%A4%A', '%zz', 'Patient/%', 'Patient/abc%2']) {
+      const res = await send('GET', path);
+      expect(res.status, path).toBe(400);
+      expect(res.issue.diagnostics).toMatch(/percent-escape/);
+    }
+  });
+
+  it('query parameter names that are Object.prototype members are plain unknown parameters', async () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf']) {
+      expect((await fetch(`${server.fhirBase}/metadata?${name}=1`)).status, name).toBe(200);
+      const search = await fetch(`${server.fhirBase}/Patient?${name}=1`);
+      expect(search.status, name).toBe(200);
+      expect((await search.json()).resourceType).toBe('Bundle');
+      expect((await send('GET', `Patient?${name}=1`, undefined, { prefer: 'handling=strict' })).status, name).toBe(400);
+    }
+  });
+
+  it('400 for NUL in query names and values, search values out of range, and NUL in If-None-Exist', async () => {
+    for (const path of ['Patient?name=%00', 'Patient?_id=%00', 'Patient?_text=a%00', 'Patient?%00=1', 'Observation?code=%00', 'Patient/x/_history?_since=%00']) {
+      const res = await send('GET', path);
+      expect(res.status, path).toBe(400);
+      expect(res.issue.diagnostics, path).toMatch(/NUL/);
+    }
+    for (const value of ['gt1e999999', '1e-999999', '0.1e9999999']) {
+      const res = await send('GET', `RiskAssessment?probability=${value}`);
+      expect(res.status, value).toBe(400);
+      expect(res.issue.diagnostics).toMatch(/out of range/);
+    }
+    const patient = JSON.stringify({ resourceType: 'Patient' });
+    for (const condition of ['name=%00', '_id=%00', 'identifier=a|%00']) {
+      expect((await post('Patient', patient, JSON_TYPE, { 'if-none-exist': condition })).status, condition).toBe(400);
+    }
+  });
+
+  it('400 for NUL and lone surrogates in any JSON or XML body, not only in resources written', async () => {
+    const parameters = '{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"family":"\\u0000"}]}}]}';
+    expect((await post('Patient/$validate', parameters)).status).toBe(400);
+    expect((await post('_search', '_id=%00', 'application/x-www-form-urlencoded')).status).toBe(400);
+    for (const bad of ['&#xD800;', '&#0;', '&#x1;', '\u0000', '\u0001']) {
+      const xml = await post('Patient', `<Patient ${NS}><name><family value="a${bad}b"/></name></Patient>`, XML_TYPE);
+      expect(xml.status, bad).toBe(400);
+      expect(xml.issue.diagnostics, bad).toMatch(/not an XML character/);
+    }
+  });
+});
+
 describe('requests that do not fit the URL', () => {
   it('400 for a resourceType other than the URL type, naming resourceType', async () => {
     const res = await post('Patient', JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'x' } }));

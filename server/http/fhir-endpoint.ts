@@ -1,7 +1,9 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { methodNotAllowed, toOutcomeError } from '../fhir/outcomes.ts';
+import { badRequest, methodNotAllowed, outcomeError, toOutcomeError } from '../fhir/outcomes.ts';
 import { parseJsonKeepingDecimals } from '../fhir/decimals.ts';
+import { findIllFormedValue } from '../fhir/well-formed.ts';
+import { parseQueryString } from '../rest/query.ts';
 import type { FhirRouter } from '../rest/router.ts';
 import { parseShape, shapeResource, type ResourceShape } from '../rest/summary.ts';
 import type { AccessContext, FhirContext, FhirMethod, FhirRequest, FhirResponse } from '../rest/types.ts';
@@ -50,7 +52,7 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
     let pretty = false;
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
-      const query = queryOf(url.searchParams);
+      const query = parseQueryString(url.search.slice(1));
       pretty = query._pretty?.[0] === 'true';
       const access = await deps.admit(req, res);
       if (!access) return;
@@ -76,8 +78,8 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
       const outcome = toOutcomeError(err);
       if (outcome.status >= 500) req.log?.error({ err }, 'request failed');
       else req.log?.info({ status: outcome.status, issue: outcome.message }, 'request refused');
-      if (!res.headersSent) sendResponse(res, { status: outcome.status, resource: outcome.outcome }, format, pretty);
-      else res.destroy();
+      if (res.headersSent) res.destroy();
+      else sendError(req, res, outcome.status, outcome.outcome, format, pretty);
     } finally {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       deps.metrics.observeRequest(interaction, resourceType, res.statusCode, seconds);
@@ -94,19 +96,13 @@ function clientGone(res: ServerResponse): AbortSignal {
   return gone.signal;
 }
 
-function queryOf(params: URLSearchParams): Record<string, string[]> {
-  const query: Record<string, string[]> = {};
-  for (const [k, v] of params) (query[k] ??= []).push(v);
-  return query;
-}
-
 function toFhirRequest(req: IncomingMessage, url: URL, query: Record<string, string[]>, raw: Buffer | undefined): FhirRequest {
-  const method = (req.method ?? '').toUpperCase() as FhirMethod;
+  // HEAD is GET without the body (RFC 9110 9.3.2): node's response drops the body of an answer to HEAD.
+  const method = (req.method === 'HEAD' ? 'GET' : (req.method ?? '').toUpperCase()) as FhirMethod;
   if (!METHODS.has(method)) throw methodNotAllowed(`Method ${req.method} is not supported`);
-  const path = decodeURIComponent(url.pathname.replace(/^\/fhir\/?/, '')).replace(/\/+$/, '');
   const fhirReq: FhirRequest = {
     method,
-    path,
+    path: decodePath(url.pathname.replace(/^\/fhir\/?/, '')).replace(/\/+$/, ''),
     query,
     headers: {
       ifMatch: header(req, 'if-match'),
@@ -122,14 +118,41 @@ function toFhirRequest(req: IncomingMessage, url: URL, query: Record<string, str
     fhirReq.contentType = (contentType ?? '').toLowerCase().split(';')[0].trim();
     const text = raw.toString('utf8').replace(/^\uFEFF/, ''); // a byte-order mark is not content
     if (kind === 'xml') fhirReq.body = parseXmlResource(text);
-    else if (kind === 'form') mergeForm(query, text);
+    else if (kind === 'form') parseQueryString(text, query);
     else fhirReq.body = parseJsonBody(text);
+    if (fhirReq.body === null || (fhirReq.body !== undefined && typeof fhirReq.body !== 'object')) {
+      throw badRequest('The body must be a FHIR resource (a JSON object), or a JSON Patch array');
+    }
+    // JSON strings reach NUL and lone surrogates only through `\u` escapes; XML through character references.
+    if (fhirReq.body !== undefined && (kind === 'xml' || text.includes('\\u'))) refuseIllFormed(fhirReq.body);
   }
   return fhirReq;
 }
 
-function mergeForm(query: Record<string, string[]>, text: string): void {
-  for (const [k, v] of new URLSearchParams(text)) (query[k] ??= []).push(v);
+/** Sends an error response; if even that fails (a bug), drops the connection rather than leave the client waiting. */
+function sendError(req: IncomingMessage, res: ServerResponse, status: number, resource: Resource, format: FhirFormat, pretty: boolean): void {
+  try {
+    sendResponse(res, { status, resource }, format, pretty);
+  } catch (err) {
+    req.log?.error({ err }, 'the error response could not be sent');
+    res.destroy();
+  }
+}
+
+/** The path, percent-decoded; 400 for a malformed escape (`%zz`, a truncated UTF-8 sequence). */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    throw badRequest(`The request path has a malformed percent-escape: ${path.slice(0, 200)}`);
+  }
+}
+
+/** 400 for a body holding a value no FHIR content may hold (NUL, a lone surrogate, a number out of range). */
+function refuseIllFormed(body: unknown): void {
+  const root = typeof (body as { resourceType?: unknown })?.resourceType === 'string' ? (body as { resourceType: string }).resourceType : 'body';
+  const bad = findIllFormedValue(body, root);
+  if (bad) throw outcomeError(400, [{ severity: 'error', code: 'value', diagnostics: bad.problem, expression: [bad.path] }]);
 }
 
 function parsePrefer(header: string | undefined): Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling' | 'preferAsync'> {

@@ -3,7 +3,8 @@ import { notAcceptable, unsupportedMediaType } from '../fhir/outcomes.ts';
 /** Wire formats of FHIR resources. */
 export type FhirFormat = 'json' | 'xml';
 
-const FORMAT_ALIASES: Record<string, FhirFormat> = {
+/** Media types and `_format` aliases of each format (a Map: `_format=constructor` must not find Object's members). */
+const FORMAT_ALIASES = new Map<string, FhirFormat>(Object.entries({
   json: 'json',
   'application/json': 'json',
   'application/fhir+json': 'json',
@@ -13,7 +14,7 @@ const FORMAT_ALIASES: Record<string, FhirFormat> = {
   'application/xml': 'xml',
   'application/fhir+xml': 'xml',
   'application/xml+fhir': 'xml',
-};
+} satisfies Record<string, FhirFormat>));
 
 /** The media type sent for each format. */
 export const MEDIA_TYPES: Record<FhirFormat, string> = {
@@ -25,7 +26,7 @@ export const MEDIA_TYPES: Record<FhirFormat, string> = {
 export function negotiateFormat(formatParam: string | undefined, accept: string | undefined): FhirFormat {
   if (formatParam) {
     // An unescaped `+` in `_format=application/fhir+xml` arrives as a space.
-    const f = FORMAT_ALIASES[formatParam.trim().toLowerCase().split(';')[0].trim().replace(' ', '+')];
+    const f = FORMAT_ALIASES.get(formatParam.trim().toLowerCase().split(';')[0].trim().replace(' ', '+'));
     if (!f) throw notAcceptable(`Unsupported _format "${formatParam}"`);
     return f;
   }
@@ -40,7 +41,8 @@ export function negotiateFormat(formatParam: string | undefined, accept: string 
     .filter((r) => r.q > 0)
     .sort((a, b) => b.q - a.q);
   for (const r of ranges) {
-    if (FORMAT_ALIASES[r.type]) return FORMAT_ALIASES[r.type];
+    const f = FORMAT_ALIASES.get(r.type);
+    if (f) return f;
     if (r.type === '*/*' || r.type === 'application/*' || r.type === 'text/*') return r.type === 'text/*' ? 'xml' : 'json';
   }
   throw notAcceptable(`None of the accepted media types can be produced: ${accept}`);
@@ -54,7 +56,7 @@ export function bodyKind(contentType: string | undefined): BodyKind {
   const type = (contentType ?? '').toLowerCase().split(';')[0].trim();
   if (type === 'application/json-patch+json') return 'json-patch';
   if (type === 'application/x-www-form-urlencoded') return 'form';
-  const f = FORMAT_ALIASES[type];
+  const f = FORMAT_ALIASES.get(type);
   if (!f) throw unsupportedMediaType(`Unsupported Content-Type "${contentType ?? ''}"`);
   return f;
 }

@@ -32,6 +32,24 @@ const parser = new XMLParser({
 /** An entity reference other than XML's five and character references: not well-formed without a DTD. */
 const UNKNOWN_ENTITY = /&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)/;
 
+/** Characters XML 1.0 does not allow in a document (C0 controls other than tab, LF and CR; U+FFFE, U+FFFF). */
+const NOT_XML_CHARACTER = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
+const CHARACTER_REFERENCE = /&#(x[0-9a-fA-F]+|[0-9]+);/g;
+
+/**
+ * The first character reference to something XML 1.0 does not allow (NUL and other controls, surrogates, U+FFFE,
+ * U+FFFF, beyond U+10FFFF): not well-formed, though fast-xml-parser would silently drop it.
+ */
+function notACharacterReference(text: string): string | undefined {
+  if (!text.includes('&#')) return undefined;
+  for (const m of text.matchAll(CHARACTER_REFERENCE)) {
+    const code = m[1][0] === 'x' ? parseInt(m[1].slice(1), 16) : Number(m[1]);
+    const allowed = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+    if (!allowed) return m[0];
+  }
+  return undefined;
+}
+
 const DECIMAL = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
 const INTEGER = /^[+-]?[0-9]+$/;
 
@@ -45,6 +63,10 @@ export function parseFhirXml(text: string): Resource {
   if (/<!DOCTYPE/i.test(text)) throw invalidContent('XML with a DOCTYPE (DTD or entity declarations) is not accepted');
   const entity = UNKNOWN_ENTITY.exec(text);
   if (entity) throw invalidContent(`Malformed XML: undefined entity at "${text.slice(entity.index, entity.index + 12)}"`);
+  const control = NOT_XML_CHARACTER.exec(text);
+  if (control) throw invalidContent(`Malformed XML: U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} is not an XML character`);
+  const badReference = notACharacterReference(text);
+  if (badReference) throw invalidContent(`Malformed XML: the character reference ${badReference} is not an XML character`);
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     throw invalidContent(`Malformed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);

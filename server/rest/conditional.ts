@@ -1,5 +1,6 @@
 import { badRequest, preconditionFailed } from '../fhir/outcomes.ts';
 import { findMatchingIds } from '../search/conditional.ts';
+import { checkQueryText, parseQueryString } from './query.ts';
 import type { FhirContext } from './types.ts';
 
 /**
@@ -7,10 +8,9 @@ import type { FhirContext } from './types.ts';
  * `Type?` (as Bundle `ifNoneExist` values often have) is ignored.
  */
 export function parseConditionalQuery(query: string): Record<string, string[]> {
-  const params = new URLSearchParams(query.replace(/^(?:[A-Z][A-Za-z]+)?\?/, ''));
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of params) (out[k] ??= []).push(v);
+  const out = parseQueryString(query.replace(/^(?:[A-Z][A-Za-z]+)?\?/, ''));
   if (Object.keys(out).length === 0) throw badRequest('Empty conditional query');
+  checkQueryText(out, 'The conditional query');
   return out;
 }
 

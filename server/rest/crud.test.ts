@@ -45,6 +45,47 @@ describe('create / read / update / delete', () => {
     expect((await fhir(server, 'GET', 'Patient/client-chosen-1')).body.id).toBe('client-chosen-1');
   });
 
+  it('If-None-Match: * on PUT creates a new id but answers 412 for an existing one, changing nothing', async () => {
+    const fresh = await fhir(server, 'PUT', 'Patient/create-only-1', { resourceType: 'Patient', id: 'create-only-1', gender: 'male' }, { 'if-none-match': '*' });
+    expect(fresh.status).toBe(201);
+    const again = await fhir(server, 'PUT', 'Patient/create-only-1', { resourceType: 'Patient', id: 'create-only-1', gender: 'female' }, { 'if-none-match': '*' });
+    expect(again.status).toBe(412);
+    expect(again.body.resourceType).toBe('OperationOutcome');
+    const read = await fhir(server, 'GET', 'Patient/create-only-1');
+    expect(read.body).toMatchObject({ gender: 'male', meta: { versionId: '1' } });
+    // An ETag list refuses the listed versions only; a deleted resource has no current version, so `*` lets it be made again.
+    expect((await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': 'W/"1"' })).status).toBe(412);
+    expect((await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': 'W/"7", W/"8"' })).status).toBe(200);
+    expect((await fhir(server, 'DELETE', 'Patient/create-only-1')).status).toBe(200);
+    expect((await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': '*' })).status).toBe(201);
+  });
+
+  it('If-None-Match: * in a batch entry answers that entry 412', async () => {
+    await fhir(server, 'PUT', 'Patient/create-only-2', { resourceType: 'Patient', id: 'create-only-2' });
+    const batch = await fhir(server, 'POST', '', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [{ resource: { resourceType: 'Patient', id: 'create-only-2', active: true }, request: { method: 'PUT', url: 'Patient/create-only-2', ifNoneMatch: '*' } }],
+    });
+    expect(batch.status).toBe(200);
+    expect(batch.body.entry[0].response.status).toMatch(/^412/);
+  });
+
+  it('HEAD answers like GET without a body: status, ETag, Content-Type', async () => {
+    await fhir(server, 'PUT', 'Patient/head-1', { resourceType: 'Patient', id: 'head-1' });
+    for (const path of ['Patient/head-1', 'Patient?_id=head-1', 'metadata', 'Patient/head-1/_history/1']) {
+      const get = await fetch(`${server.fhirBase}/${path}`);
+      const head = await fetch(`${server.fhirBase}/${path}`, { method: 'HEAD' });
+      expect(head.status, path).toBe(200);
+      expect(head.headers.get('content-type'), path).toBe(get.headers.get('content-type'));
+      expect(head.headers.get('etag'), path).toBe(get.headers.get('etag'));
+      expect(await head.text(), path).toBe('');
+    }
+    const missing = await fetch(`${server.fhirBase}/Patient/no-such-head`, { method: 'HEAD' });
+    expect(missing.status).toBe(404);
+    expect(await missing.text()).toBe('');
+  });
+
   it('answers unknown types with 404 and a wrong resourceType with 400', async () => {
     expect((await fhir(server, 'GET', 'Nonsense/1')).status).toBe(404);
     const wrong = await fhir(server, 'POST', 'Patient', { resourceType: 'Observation' });

@@ -14,6 +14,12 @@ export function parseVersionTag(header: string): number {
   return Number(m[1]);
 }
 
+/** `If-None-Match` of a write: `*` (any version), or the version ids of a list of ETags (`W/"1", W/"2"`). */
+export function parseIfNoneMatch(header: string): '*' | number[] {
+  if (header.trim() === '*') return '*';
+  return header.split(',').map(parseVersionTag);
+}
+
 /** The HTTP date of an instant, for Last-Modified. */
 export function httpDate(instant: string): string {
   return new Date(instant).toUTCString();

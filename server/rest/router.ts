@@ -1,6 +1,7 @@
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { CapabilityRegistry } from './capability-registry.ts';
 import { badRequest, methodNotAllowed, notFound } from '../fhir/outcomes.ts';
+import { checkRequestText } from './query.ts';
 import type { FhirContext, FhirHandler, FhirMethod, FhirRequest, FhirResponse } from './types.ts';
 
 interface Route {
@@ -59,8 +60,12 @@ export class FhirRouter {
     return this;
   }
 
-  /** Finds the route of a request; throws an OutcomeError (404 unknown path/type, 405 method) when none fits. */
+  /**
+   * Finds the route of a request; throws an OutcomeError (400 NUL or a lone surrogate in the path, query or headers,
+   * 404 unknown path/type, 405 method) when none fits.
+   */
   match(req: FhirRequest): RouteMatch {
+    checkRequestText(req);
     const segments = req.path.split('/').filter((s) => s !== '');
     let pathMatched = false;
     for (const route of this.routes) {

@@ -1,4 +1,5 @@
 import { badRequest } from '../fhir/outcomes.ts';
+import { numberProblem } from '../fhir/well-formed.ts';
 import { dateRange, type InstantRange } from './dates.ts';
 import { splitUnescaped, unescapeValue } from './escape.ts';
 
@@ -43,6 +44,8 @@ export function parseNumber(name: string, raw: string): NumberValue {
   const [prefix, text] = splitPrefix(unescapeValue(raw));
   const m = NUMBER_RE.exec(text);
   if (!m) throw badRequest(`Invalid number "${raw}" for parameter ${name}`, name);
+  const problem = numberProblem(text);
+  if (problem) throw badRequest(`Invalid number "${raw}" for parameter ${name}: it ${problem}`, name);
   const decimals = m[2]?.length ?? 0;
   const exponent = Number(m[3] ?? 0);
   return { prefix, text, half: `5e${exponent - decimals - 1}` };

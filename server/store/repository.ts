@@ -183,11 +183,12 @@ export class Repository {
 
   /**
    * Updates (or creates, with the client's id) a resource. With `ifMatch`, the current version must be that one,
-   * or 412. Locks the row, so concurrent updates serialise and each gets the next version.
+   * or 412; with `ifNoneMatch` (`*`: any version), a live current version must not be one of those, or 412. Locks the
+   * row, so concurrent updates serialise and each gets the next version.
    */
   async update<T extends Resource>(
     resource: T & { id: string },
-    options: { ifMatch?: number; method?: PendingWrite['method'] } = {},
+    options: { ifMatch?: number; ifNoneMatch?: '*' | number[]; method?: PendingWrite['method'] } = {},
   ): Promise<{ resource: T; created: boolean }> {
     return this.transaction(async (repo) => {
       const current = await repo.lockCurrent(resource.resourceType, resource.id);
@@ -195,6 +196,10 @@ export class Repository {
         throw preconditionFailed(
           `Version ${options.ifMatch} does not match the current version ${current?.versionId ?? 'none'}`,
         );
+      }
+      const none = options.ifNoneMatch;
+      if (none !== undefined && current && !current.deleted && (none === '*' || none.includes(current.versionId))) {
+        throw preconditionFailed(`If-None-Match: ${resource.resourceType}/${resource.id} exists (version ${current.versionId})`);
       }
       const created = !current || current.deleted;
       const next = (current?.versionId ?? 0) + 1;

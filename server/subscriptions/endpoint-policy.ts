@@ -2,15 +2,27 @@ import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 import { unprocessable } from '../fhir/outcomes.ts';
 
-/** Address ranges no notification may reach unless allow-listed: loopback, private, link-local (cloud metadata), … */
-const PRIVATE = new BlockList();
+/**
+ * IPv4 ranges no notification may reach unless allow-listed: "this network", private, shared (CGNAT), loopback,
+ * link-local (cloud metadata), IETF protocol assignments, documentation, benchmarking, multicast, reserved/broadcast.
+ */
+const PRIVATE_V4 = new BlockList();
 for (const [net, prefix] of [
   ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) PRIVATE.addSubnet(net, prefix, 'ipv4');
-for (const [net, prefix] of [['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) {
-  PRIVATE.addSubnet(net, prefix, 'ipv6');
-}
+  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
+  ['224.0.0.0', 4], ['240.0.0.0', 4],
+] as const) PRIVATE_V4.addSubnet(net, prefix, 'ipv4');
+
+/**
+ * IPv6 is judged by what may be reached rather than by what may not: only global unicast (2000::/3) passes. That
+ * leaves out, whatever way they are written, loopback and unspecified, IPv4-compatible (`::7f00:1`) and IPv4-mapped
+ * (`::ffff:127.0.0.1`) forms, NAT64 (64:ff9b::/96), unique-local, link-local, multicast and discard addresses.
+ */
+const GLOBAL_V6 = new BlockList();
+GLOBAL_V6.addSubnet('2000::', 3, 'ipv6');
+/** Inside 2000::/3, the ranges that carry or reach other addresses (Teredo and the IETF block, 6to4) or none. */
+const SPECIAL_V6 = new BlockList();
+for (const [net, prefix] of [['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['3fff::', 20]] as const) SPECIAL_V6.addSubnet(net, prefix, 'ipv6');
 
 /**
  * Where notifications may go (SSRF protection): http(s) URLs whose host resolves only to public addresses, plus the
@@ -26,11 +38,11 @@ export class EndpointPolicy {
   constructor(allowed: string[]) {
     this.any = allowed.includes('*');
     for (const entry of allowed) {
-      const [address, prefix] = entry.split('/');
+      const [address, prefix] = entry.replace(/^\[|\]$/g, '').split('/');
       const family = isIP(address);
       if (family && prefix !== undefined) this.ranges.addSubnet(address, Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
       else if (family) this.ranges.addAddress(address, family === 4 ? 'ipv4' : 'ipv6');
-      else this.names.add(entry.toLowerCase());
+      else this.names.add(normalizeHost(entry));
     }
   }
 
@@ -46,7 +58,7 @@ export class EndpointPolicy {
       throw unprocessable(`The endpoint must be an http or https URL, not ${url.protocol}`, expression);
     }
     if (url.username || url.password) throw unprocessable('The endpoint must not carry credentials; use channel.header', expression);
-    const host = hostOf(url);
+    const host = normalizeHost(url.hostname);
     if (this.hostAllowed(host)) return url;
     if (host === 'localhost' || host.endsWith('.localhost') || (isIP(host) && this.isBlocked(host))) {
       throw unprocessable(`The endpoint host ${host} is a private or loopback address, which SUBSCRIPTION_ALLOWED_HOSTS does not allow`, expression);
@@ -57,7 +69,7 @@ export class EndpointPolicy {
   /** A `lookup` for http.request that fails the connection when the host resolves to a blocked address. */
   lookup(): LookupFunction {
     return (hostname, options, callback) => {
-      const allowedName = this.hostAllowed(hostname.toLowerCase());
+      const allowedName = this.hostAllowed(normalizeHost(hostname));
       dnsLookup(hostname, { ...options, all: true }, (err, addresses: LookupAddress[]) => {
         if (err) return callback(err, '', 0);
         const blocked = allowedName ? undefined : addresses.find((a) => this.isBlocked(a.address));
@@ -78,13 +90,16 @@ export class EndpointPolicy {
   private isBlocked(address: string): boolean {
     const family = isIP(address);
     if (family === 0) return true;
-    const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-    if (v4) return !this.hostAllowed(v4) && PRIVATE.check(v4, 'ipv4');
-    return !this.hostAllowed(address) && PRIVATE.check(address, family === 4 ? 'ipv4' : 'ipv6');
+    if (this.hostAllowed(address)) return false;
+    if (family === 4) return PRIVATE_V4.check(address, 'ipv4');
+    return !GLOBAL_V6.check(address, 'ipv6') || SPECIAL_V6.check(address, 'ipv6');
   }
 }
 
-/** The URL's host without IPv6 brackets, lower-cased. */
-function hostOf(url: URL): string {
-  return url.hostname.replace(/^\[|\]$/g, '').toLowerCase();
+/**
+ * A host as the checks compare it: lower-case, without IPv6 brackets or trailing dots (`localhost.` is `localhost`).
+ * The URL parser has already turned other IPv4 spellings (`2130706433`, `0x7f.1`, `017700000001`) into dotted quads.
+ */
+function normalizeHost(host: string): string {
+  return host.replace(/^\[|\]$/g, '').replace(/\.+$/, '').toLowerCase();
 }

@@ -148,7 +148,7 @@ function resendHandler(deps: OperationDeps): FhirHandler {
         .map((p) => Number(p.valueString ?? p.valueInteger ?? p.valueUnsignedInt ?? p.valuePositiveInt));
     const eventNumbers = values('eventNumber');
     const ids = values('delivery');
-    if ([...eventNumbers, ...ids].some((n) => !Number.isInteger(n) || n < 0)) throw badRequest('eventNumber and delivery must be non-negative integers');
+    if ([...eventNumbers, ...ids].some((n) => !Number.isSafeInteger(n) || n < 0)) throw badRequest('eventNumber and delivery must be non-negative integers');
     const count = await resendDead(deps.pool, {
       subscriptionId: id,
       eventNumbers: eventNumbers.length ? eventNumbers : undefined,
@@ -163,6 +163,6 @@ function intParam(req: FhirRequest, name: string): number | undefined {
   const raw = req.query[name]?.[0];
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw badRequest(`${name} must be a non-negative integer`, name);
+  if (!Number.isSafeInteger(n) || n < 0) throw badRequest(`${name} must be a non-negative integer`, name);
   return n;
 }

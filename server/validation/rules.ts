@@ -7,7 +7,9 @@ import {
   type TypedValue,
 } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
+import { decimalText } from '../fhir/decimals.ts';
 import { tryTypeModel, type PropertyInfo, type TypeModel } from '../fhir/elements.ts';
+import { txt1Problem, txt2Problem, xhtmlProblem } from './narrative.ts';
 
 /*
  * The StructureDefinition rules of the base R4 spec, checked on every write: cardinality (min, and max above one),
@@ -25,6 +27,14 @@ import { tryTypeModel, type PropertyInfo, type TypeModel } from '../fhir/element
 const SKIPPED_CONSTRAINTS = new Set(['ele-1', 'dom-3', 'org-1', 'sdf-19']);
 
 const UCUM: TypedValue = toTypedValue('http://unitsofmeasure.org');
+
+/** The R4 integer types and their ranges (32-bit; larger values are decimals). */
+const INTEGER_RANGES: Record<string, [number, number]> = {
+  integer: [-2147483648, 2147483647],
+  positiveInt: [1, 2147483647],
+  unsignedInt: [0, 2147483647],
+};
+const INTEGER = /^-?(?:0|[1-9][0-9]*)$/;
 
 type Json = Record<string, unknown>;
 
@@ -55,9 +65,16 @@ const TRIVIALLY_TRUE: Record<string, (value: Json) => boolean> = {
   'dom-5': (v) => v.contained === undefined,
 };
 
+/**
+ * Invariants checked in code instead of FHIRPath: the narrative's txt-1 and txt-2 read `htmlChecks()`, which FHIRPath
+ * engines answer with true. Each gives the problem it found, or undefined.
+ */
+const CHECKED_IN_CODE: Record<string, (div: string) => string | undefined> = { 'txt-1': txt1Problem, 'txt-2': txt2Problem };
+
 interface CompiledConstraint {
   key: string;
   trivial?: (value: Json) => boolean;
+  inCode?: (div: string) => string | undefined;
   human: string;
   expression: ReturnType<typeof parseFhirPath> | undefined;
   source: string;
@@ -78,7 +95,7 @@ function constraintsOf(owner: { constraints?: Constraint[] }): CompiledConstrain
         } catch {
           expression = undefined;
         }
-        return { key: c.key, trivial: TRIVIALLY_TRUE[c.key], human: c.description, expression, source: c.expression };
+        return { key: c.key, trivial: TRIVIALLY_TRUE[c.key], inCode: CHECKED_IN_CODE[c.key], human: c.description, expression, source: c.expression };
       });
     compiledConstraints.set(owner, list);
   }
@@ -169,11 +186,13 @@ class RuleChecker {
         continue;
       }
       if (extension) this.primitiveExtras(value[key], value[prop.name], prop, `${path}.${prop.name}`);
-      else this.property(value[key], value[`_${key}`], prop, `${path}.${key}`);
+      else this.property(value, key, prop, `${path}.${key}`);
     }
   }
 
-  private property(value: unknown, extras: unknown, prop: PropertyInfo, path: string): void {
+  private property(holder: Json, key: string, prop: PropertyInfo, path: string): void {
+    const value = holder[key];
+    const extras = holder[`_${key}`];
     if (prop.isArray) {
       if (!Array.isArray(value)) return; // reported by the JSON schema
       if (value.length === 0) this.issue('structure', 'Empty arrays are not allowed; leave the element out', path);
@@ -187,7 +206,7 @@ class RuleChecker {
           if (prop.kind !== 'primitive' || !partner) this.issue('structure', 'Null values are not allowed here', `${path}[${i}]`);
           return;
         }
-        this.value(item, prop, `${path}[${i}]`);
+        this.value(item, prop, `${path}[${i}]`, value, i);
       });
       return;
     }
@@ -195,17 +214,24 @@ class RuleChecker {
       this.issue('structure', 'Null values are not allowed', path);
       return;
     }
-    this.value(value, prop, path);
+    this.value(value, prop, path, holder, key);
   }
 
-  private value(item: unknown, prop: PropertyInfo, path: string): void {
+  /** A value of `prop`, held at `holder[key]` (where a number's source text is kept). */
+  private value(item: unknown, prop: PropertyInfo, path: string, holder: object, key: string | number): void {
     switch (prop.kind) {
       case 'primitive':
         if (typeof item === 'string') this.primitive(item, prop.type, path);
+        else if (typeof item === 'number' && INTEGER_RANGES[prop.type]) this.integer(decimalText(holder, key, item), prop.type, path);
         break;
       case 'resource':
         this.resource(item as Json, path);
         return;
+      case 'xhtml': {
+        const problem = typeof item === 'string' ? xhtmlProblem(item) : undefined;
+        if (problem) this.issue('structure', `Invalid narrative: ${problem}`, path);
+        break;
+      }
       case 'complex': {
         const child = tryTypeModel(prop.type);
         if (!child || typeof item !== 'object') return;
@@ -231,6 +257,16 @@ class RuleChecker {
     }
   }
 
+  /**
+   * integer, positiveInt, unsignedInt: the JSON schema checks only that they are numbers; R4 wants integer syntax
+   * (`1.5`, `1.0` and `1e3` are not) and 32 bits (`99999999999999999999` would be stored rounded).
+   */
+  private integer(text: string, type: string, path: string): void {
+    const [min, max] = INTEGER_RANGES[type];
+    if (!INTEGER.test(text)) this.issue('value', `Invalid ${type} ${text}: not an integer`, path);
+    else if (Number(text) < min || Number(text) > max) this.issue('value', `Invalid ${type} ${text}: outside ${min}..${max}`, path);
+  }
+
   /** `_name`: the id and extensions of primitive values, aligned with them when a list. */
   private primitiveExtras(extras: unknown, values: unknown, prop: PropertyInfo, path: string): void {
     const element = tryTypeModel('Element') as TypeModel;
@@ -252,6 +288,11 @@ class RuleChecker {
     let typed: TypedValue | undefined;
     let variables: Record<string, TypedValue> | undefined;
     for (const c of list) {
+      if (c.inCode) {
+        const problem = typeof value === 'string' ? c.inCode(value) : undefined;
+        if (problem) this.issue('invariant', `Constraint ${c.key} failed: ${c.human} (${problem})`, path);
+        continue;
+      }
       if (!c.expression || c.trivial?.(value as Json)) continue;
       typed ??= { type, value };
       variables ??= this.variables(typed);

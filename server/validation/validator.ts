@@ -2,6 +2,7 @@ import { validateResource } from '@medplum/core';
 import type { OperationOutcomeIssue, Resource, StructureDefinition } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { outcomeError } from '../fhir/outcomes.ts';
+import { findIllFormedValue } from '../fhir/well-formed.ts';
 import { checkStructure, compileStructuralValidator, schemaCoversType } from './json-schema.ts';
 import { checkRules } from './rules.ts';
 
@@ -14,13 +15,15 @@ export function prepareValidation(): void {
 }
 
 /**
- * Validates a resource against the R4 base definitions: the JSON schema first (structure, types, value syntax,
- * required bindings), then, when that passes, the StructureDefinition rules (cardinality, invariants). With a
- * profile, @medplum/core's validator also checks the resource against it (slicing, fixed values, profile bindings).
+ * Validates a resource against the R4 base definitions: values no resource may hold first (NUL, lone surrogates,
+ * numbers out of range), the JSON schema (structure, types, value syntax, required bindings), then, when that passes,
+ * the StructureDefinition rules (cardinality, invariants). With a profile, @medplum/core's validator also checks the resource against it (slicing, fixed values, profile bindings).
  * A type the JSON schema lacks is checked by @medplum/core's validator alone. Returns every issue found (errors and
  * warnings).
  */
 export function validate(resource: Resource, profile?: StructureDefinition): OperationOutcomeIssue[] {
+  const illFormed = wellFormedIssues(resource);
+  if (illFormed.length > 0) return illFormed;
   if (typeof resource.resourceType === 'string' && !schemaCoversType(resource.resourceType) && isStoredType(resource.resourceType)) {
     return coreIssues(resource, profile);
   }
@@ -54,6 +57,21 @@ export function errorsOf(issues: OperationOutcomeIssue[]): OperationOutcomeIssue
 /** The HTTP status for a list of errors: 400 when the content is malformed, 422 when it breaks rules. */
 export function statusOf(errors: OperationOutcomeIssue[]): 400 | 422 {
   return errors.some((i) => STRUCTURAL_CODES.has(i.code)) ? 400 : 422;
+}
+
+/**
+ * A string with NUL or a lone surrogate, or a number no decimal can be (1e999999), anywhere in the resource: not FHIR,
+ * and not storable (Postgres' jsonb refuses them, which would break every full-text search of the type).
+ */
+function wellFormedIssues(resource: Resource): OperationOutcomeIssue[] {
+  const bad = findIllFormedValue(resource, typeof resource.resourceType === 'string' ? resource.resourceType : 'Resource');
+  return bad ? [{ severity: 'error', code: 'value', diagnostics: bad.problem, expression: [bad.path] }] : [];
+}
+
+/** The check every write gets even with VALIDATE_WRITES=off: refuses (400) values no resource may hold and none can store. */
+export function checkWellFormed(resource: Resource): void {
+  const issues = wellFormedIssues(resource);
+  if (issues.length > 0) throw outcomeError(400, issues);
 }
 
 /** The write check: refuses a resource with any error, 400 (structure) or 422 (rules), naming the element paths. */

@@ -1,6 +1,7 @@
 import type { Binary, Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { STATUS_CODES } from 'node:http';
 import { badRequest, informational, OutcomeError, toOutcomeError } from '../../fhir/outcomes.ts';
+import { parseQueryString } from '../query.ts';
 import { responseResource } from '../respond.ts';
 import type { FhirContext, FhirMethod, FhirRequest, FhirRequestHeaders, FhirResponse } from '../types.ts';
 
@@ -118,8 +119,7 @@ function splitUrl(ctx: FhirContext, url: string, where: string): { path: string;
   rest = rest.replace(/^\/+/, '');
   const q = rest.indexOf('?');
   const rawPath = q < 0 ? rest : rest.slice(0, q);
-  const query: Record<string, string[]> = {};
-  if (q >= 0) for (const [k, v] of new URLSearchParams(rest.slice(q + 1))) (query[k] ??= []).push(v);
+  const query = parseQueryString(q >= 0 ? rest.slice(q + 1) : '');
   try {
     return { path: decodeURIComponent(rawPath).replace(/\/+$/, ''), query };
   } catch {

@@ -1,11 +1,14 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { badRequest } from '../../fhir/outcomes.ts';
 import { lockAndMatch, singleMatch } from '../conditional.ts';
-import { applyPrefer, keyOf, parseVersionTag, requireResource, versionResponse } from '../respond.ts';
+import { applyPrefer, keyOf, parseIfNoneMatch, parseVersionTag, requireResource, versionResponse } from '../respond.ts';
 import { requireResourceType, requireValidId } from '../router.ts';
 import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../types.ts';
 
-/** `PUT [type]/[id]`: updates, or creates with the client's id (update-as-create); `If-Match` → 412 on mismatch. */
+/**
+ * `PUT [type]/[id]`: updates, or creates with the client's id (update-as-create); `If-Match` → 412 on mismatch,
+ * `If-None-Match: *` → 412 when the resource exists (create-only), as HTTP defines.
+ */
 export const updateHandler: FhirHandler = async (ctx, req, { type, id }) => {
   requireResourceType(type);
   requireValidId(id);
@@ -44,7 +47,8 @@ export async function storeUpdate(
   method: 'update' | 'patch' = 'update',
 ): Promise<FhirResponse> {
   const ifMatch = req.headers.ifMatch ? parseVersionTag(req.headers.ifMatch) : undefined;
-  const { resource: stored, created } = await ctx.repo.update(resource, { ifMatch, method });
+  const ifNoneMatch = req.headers.ifNoneMatch ? parseIfNoneMatch(req.headers.ifNoneMatch) : undefined;
+  const { resource: stored, created } = await ctx.repo.update(resource, { ifMatch, ifNoneMatch, method });
   const res = versionResponse(ctx, created ? 201 : 200, keyOf(stored), { resource: stored }, { location: true });
   return applyPrefer(req, res, created ? 'Created' : 'Updated');
 }

@@ -85,6 +85,36 @@ describe('Subscription bad input', () => {
     expect((await fhir(server, 'GET', 'Patient?name=KeptOut&_summary=count')).body.total).toBe(0);
   });
 
+  it('normalises hosts before the SSRF check: IPv6 forms of IPv4, other IPv4 spellings, trailing dots, upper case', async () => {
+    for (const endpoint of [
+      'http://[::7f00:1]:18080/', // IPv4-compatible ::127.0.0.1
+      'http://[::ffff:127.0.0.1]/', // IPv4-mapped
+      'http://[0:0:0:0:0:ffff:a9fe:a9fe]/', // mapped 169.254.169.254 (cloud metadata)
+      'http://[64:ff9b::a00:1]/', // NAT64 of 10.0.0.1
+      'http://[2002:7f00:1::1]/', // 6to4 of 127.0.0.1
+      'http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/', // Teredo
+      'http://[::]/',
+      'http://[fd00::1]/',
+      'http://2130706433/', // 127.0.0.1 as a number
+      'http://0x7f.1/',
+      'http://017700000001/',
+      'http://127.1/',
+      'http://0/',
+      'http://localhost.:18080/',
+      'http://LOCALHOST/',
+      'http://api.localhost./',
+    ]) {
+      await refused(subscription({}, { endpoint }), 422, /private or loopback/, 'Subscription.channel.endpoint');
+    }
+    const policy = new EndpointPolicy([]);
+    expect(policy.checkUrl('https://[2606:4700:4700::1111]/hook', 'x').hostname).toBe('[2606:4700:4700::1111]');
+    expect(policy.checkUrl('https://receiver.example.org./hook', 'x').hostname).toBe('receiver.example.org.');
+    // The allow-list is normalised the same way, and covers the address whatever form it is written in.
+    const allowed = new EndpointPolicy(['127.0.0.1', 'Hooks.Internal.']);
+    expect(allowed.checkUrl('http://[::ffff:7f00:1]:9/', 'x').port).toBe('9');
+    expect(allowed.checkUrl('http://hooks.internal/', 'x').hostname).toBe('hooks.internal');
+  });
+
   it('checks resolved addresses on every connection: a host name that resolves to loopback is refused', async () => {
     const lookup = new EndpointPolicy([]).lookup();
     const refusal = await new Promise<Error | null>((resolve) => lookup('localhost', {}, (err) => resolve(err)));
