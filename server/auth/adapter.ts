@@ -88,6 +88,7 @@ export function postgresAdapter(pool: pg.Pool): new (model: string) => Adapter {
  * announces it to every node: its tokens stop working at once everywhere. False when there was no such client.
  */
 export async function destroyClient(pool: pg.Pool, clientId: string): Promise<boolean> {
+  if (textProblem(clientId)) return false; // no stored client has such an id
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
