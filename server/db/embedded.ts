@@ -56,6 +56,7 @@ const RESTART_MAX_PAUSE_MS = 30_000;
  * postmaster.ts). As root, the cluster belongs to and runs as the OS user `postgres`.
  */
 export async function startEmbeddedPostgres(dataDir: string, port: number, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
+  const started = performance.now();
   const log = options.logger ?? pino({ level: 'silent' });
   const keepRunning = options.keepRunning ?? true;
   const clusterDir = resolve(dataDir, 'postgres');
@@ -81,6 +82,7 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, optio
     await current.stop();
     throw err;
   }
+  log.info({ ms: Math.round(performance.now() - started), pid: current.pid }, 'the embedded Postgres is ready');
 
   /** After an exit nobody asked for, starts the cluster again until it runs or stop() is called. */
   const supervise = (postmaster: Postmaster) => {
