@@ -6,7 +6,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { postmasterPid, postmastersOf, pgCtl, tempDataDir } from '../../test/embedded-cluster.ts';
 import { freePort } from '../../test/global-setup.ts';
-import { fhir, startTestServer } from '../../test/harness.ts';
+import { fhir as fhirAs, startTestServer } from '../../test/harness.ts';
+import { ADMIN, adminToken } from '../auth/test-helpers.ts';
 import { startServerProcess } from '../../test/server-process.ts';
 import { until } from '../../test/until.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.ts';
@@ -44,14 +45,18 @@ function expectUnavailable(res: { status: number; body: any }): void {
   expect(res.body.issue[0].diagnostics).toMatch(/^The database is unavailable \(.+\); retry shortly$/);
 }
 
+const fhir = fhirAs;
+
 describe('with DATABASE_URL', () => {
   it('a stopped database: /healthz 503 with the reason, FHIR 503 OperationOutcomes, then recovery once it is back', async () => {
     const dir = tempDataDir('outage-url');
     dirs.push(dir);
     const pgPort = await freePort();
     const cluster = await startEmbeddedPostgres(dir, pgPort, { keepRunning: false });
-    const server = await startTestServer({ databaseUrl: cluster.url });
+    const server = await startTestServer({ databaseUrl: cluster.url }, { AUTH: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, AUTH_RATE_LIMIT: '0' });
     servers.push(server);
+    const token = { authorization: `Bearer ${await adminToken(server)}` };
+    const fhir = (base: Tributary, method: string, path: string, body?: unknown, headers = token) => fhirAs(base, method, path, body, headers);
     const created = await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Before' }] });
     expect(created.status).toBe(201);
     expect(await health(server.url)).toEqual({ status: 200, body: { status: 'ok', database: 'up' } });
@@ -70,6 +75,8 @@ describe('with DATABASE_URL', () => {
     const batch = await fhir(server, 'POST', '', { resourceType: 'Bundle', type: 'batch', entry: [entry] });
     expect(batch.status).toBe(200);
     expect(batch.body.entry[0].response.status).toBe('503 Service Unavailable');
+    // A token that cannot be looked up is not called invalid (401 would make the client drop it): 503 too.
+    expectUnavailable(await fhir(server, 'GET', `Patient/${created.body.id}`, undefined, { authorization: 'Bearer not-yet-known' }));
 
     const again = await startEmbeddedPostgres(dir, pgPort, { keepRunning: false });
     clusters.push(again);
