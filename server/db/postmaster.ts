@@ -59,6 +59,8 @@ export async function startPostmaster(
     stdio: ['pipe', 'pipe', 'pipe'],
     env: { ...process.env, LC_MESSAGES: 'C' },
   });
+  // Ending the pipe of a shell that has already exited fails with EPIPE: nothing to do then.
+  child.stdin.on('error', () => {});
   let output = '';
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
     output = (output + chunk).slice(-KEEP_OUTPUT);

@@ -42,7 +42,7 @@ export async function clearStalePostmaster(clusterDir: string, log: Logger): Pro
     unlinkSync(pidFile);
     return;
   }
-  const owner = watchingOwner(info);
+  const owner = liveOwner(info);
   if (owner !== undefined) {
     throw new EmbeddedPostgresError(
       `${clusterDir} is in use by the embedded Postgres of another running Tributary (process ${owner}); stop it, or give this one another DATA_DIR`,
@@ -121,11 +121,14 @@ function samePath(a: string, b: string): boolean {
   return resolve(a) === resolve(b) || real(a) === real(b);
 }
 
-/** The pid of a live Tributary (not this one) whose watchdog is the postmaster's parent, if any. */
-function watchingOwner(postmaster: ProcessInfo): number | undefined {
+/**
+ * The pid of a live Tributary (not this one) that runs the postmaster: the one its watchdog names, or its parent
+ * when that is a Node process (versions before the watchdog started Postgres straight from Node).
+ */
+function liveOwner(postmaster: ProcessInfo): number | undefined {
   const parent = processInfo(postmaster.ppid);
-  const at = parent?.args.indexOf(WATCHDOG_NAME) ?? -1;
-  if (!parent || at < 0) return undefined;
-  const owner = Number(parent.args[at + 1]);
-  return Number.isInteger(owner) && owner !== process.pid && isAlive(owner) ? owner : undefined;
+  if (!parent) return undefined;
+  const at = parent.args.indexOf(WATCHDOG_NAME);
+  const owner = at >= 0 ? Number(parent.args[at + 1]) : /(^|\/)node$/.test(parent.args[0] ?? '') ? postmaster.ppid : undefined;
+  return owner !== undefined && Number.isInteger(owner) && owner !== process.pid && isAlive(owner) ? owner : undefined;
 }
