@@ -23,8 +23,25 @@ export function postmasterPid(clusterDir: string): number | undefined {
   }
 }
 
-/** Pids of every running postmaster whose data directory (`-D`) is `clusterDir` (Linux: read from /proc). */
+/**
+ * Pids of every running postmaster whose data directory (`-D`) is `clusterDir` (Linux: read from /proc). A child the
+ * postmaster has just forked shows the same command line until it names itself; it is told apart by its parent.
+ */
 export function postmastersOf(clusterDir: string): number[] {
+  const pids = postgresProcessesOf(clusterDir);
+  return pids.filter((pid) => !pids.includes(parentOf(pid)));
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+  } catch {
+    return 0;
+  }
+}
+
+function postgresProcessesOf(clusterDir: string): number[] {
   const pids: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;

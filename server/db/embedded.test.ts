@@ -3,7 +3,7 @@ import { readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { postmasterPid, postmastersOf, pgCtl, tempDataDir } from '../../test/embedded-cluster.ts';
 import { freePort } from '../../test/global-setup.ts';
 import { startServerProcess } from '../../test/server-process.ts';
@@ -19,6 +19,8 @@ const dataDir = tempDataDir('embedded');
 const clusterDir = join(dataDir, 'postgres');
 let port: number;
 const children: ChildProcess[] = [];
+/** The cluster a test started in this process; stopped after each test, whatever its outcome. */
+let db: EmbeddedDatabase | undefined;
 
 async function connects(password: string): Promise<boolean | string> {
   const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', password });
@@ -49,6 +51,10 @@ async function stopChild(child: ChildProcess): Promise<void> {
 beforeAll(async () => {
   port = await freePort();
 });
+afterEach(async () => {
+  await db?.stop();
+  db = undefined;
+});
 afterAll(async () => {
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const pid of postmastersOf(clusterDir)) process.kill(pid, 'SIGQUIT');
@@ -56,8 +62,6 @@ afterAll(async () => {
 });
 
 describe('the embedded Postgres password', () => {
-  let db: EmbeddedDatabase;
-
   it('is made up for each data directory and kept owner-only; the superuser no longer answers to "postgres"', async () => {
     db = await startEmbeddedPostgres(dataDir, port, { keepRunning: false });
     const file = passwordFile(dataDir);
@@ -78,6 +82,7 @@ describe('the embedded Postgres password', () => {
   });
 
   it('of a data directory made by an older version (fixed password, no password file) is changed at start', async () => {
+    db = await startEmbeddedPostgres(dataDir, port, { keepRunning: false });
     const admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
     await admin.query(`ALTER ROLE postgres PASSWORD 'postgres'`);
@@ -93,7 +98,6 @@ describe('the embedded Postgres password', () => {
     expect(await connects(password)).toBe(true);
     expect(await connects('postgres')).toBe('28P01');
     expect(readFileSync(hba, 'utf8')).toMatch(/^host\s+all\s+all\s+127\.0\.0\.1\/32\s+scram-sha-256$/m);
-    await db.stop();
   });
 });
 
@@ -104,7 +108,7 @@ describe('a postmaster left behind', () => {
     const orphan = postmasterPid(clusterDir)!;
     expect(isAlive(orphan)).toBe(true);
 
-    const db = await startEmbeddedPostgres(dataDir, port, { keepRunning: false });
+    db = await startEmbeddedPostgres(dataDir, port, { keepRunning: false });
     expect(isAlive(orphan)).toBe(false);
     expect(postmastersOf(clusterDir)).toEqual([postmasterPid(clusterDir)]);
     expect(postmasterPid(clusterDir)).not.toBe(orphan);
@@ -113,14 +117,14 @@ describe('a postmaster left behind', () => {
     expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
     await client.end();
     await db.stop();
+    db = undefined;
     expect(postmastersOf(clusterDir)).toEqual([]);
   });
 
   it('by a pid file whose process id now belongs to another program is ignored', async () => {
     writeFileSync(join(clusterDir, 'postmaster.pid'), `${process.pid}\n${clusterDir}\n0\n${port}\n`);
-    const db = await startEmbeddedPostgres(dataDir, port, { keepRunning: false });
+    db = await startEmbeddedPostgres(dataDir, port, { keepRunning: false });
     expect(postmasterPid(clusterDir)).not.toBe(process.pid);
-    await db.stop();
   });
 
   it('by a running server is not touched: a second server on the same DATA_DIR stops with one clear line', async () => {
