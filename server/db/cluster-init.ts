@@ -76,7 +76,11 @@ export async function initCluster(bin: PostgresBinaries, clusterDir: string, pas
     }
     const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--lc-messages=C'];
     const { code, output } = await runToEnd(bin.initdb, args, runAs);
-    if (code !== 0) throw new EmbeddedPostgresError(`initdb failed for ${clusterDir}: ${lastLines(output)}`);
+    if (code !== 0) {
+      const hint = runAs && /Permission denied/.test(output) ? ' (the OS user postgres must be able to enter every directory above it)' : '';
+      const errors = output.split('\n').filter((line) => /\berror:/i.test(line));
+      throw new EmbeddedPostgresError(`initdb failed for ${clusterDir}: ${errors.length ? errors.join(' / ') : lastLines(output)}${hint}`);
+    }
   } finally {
     await rm(secretDir, { recursive: true, force: true });
   }
