@@ -5,6 +5,7 @@ import type pg from 'pg';
 import { createAuthServer, type AuthServer } from './auth/index.ts';
 import type { TributaryConfig } from './config.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded.ts';
+import { DatabaseMonitor } from './db/health.ts';
 import { migrate } from './db/migrate.ts';
 import { createPool } from './db/pool.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
@@ -59,10 +60,11 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   // The database starts (embedded: a child process) and migrates while this thread loads the definitions.
   const database = (async () => {
     if (config.databaseUrl) return config.databaseUrl;
-    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, (line) => log.debug({ pg: line }));
+    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, { logger: log.child({ embeddedPostgres: true }) });
     return embedded.url;
   })();
   const migrated = database.then((url) => migrate(url));
+  migrated.catch(() => {}); // a failed database start is reported by `await database` below, not as an unhandled rejection
   // Let the database's start-up get going (spawn, connect) before the definitions occupy this thread.
   await new Promise((resolve) => setTimeout(resolve, 20));
   loadDefinitions();
@@ -70,6 +72,9 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const databaseUrl = await database;
   await migrated;
   const pool = createPool(databaseUrl, config.dbPoolSize);
+  // /healthz answers from what this monitor last saw (its own connection: a busy pool does not look like an outage).
+  const databaseMonitor = new DatabaseMonitor(databaseUrl, log);
+  databaseMonitor.start();
   const botDefinitions = await selectBots(BUILT_IN_BOTS, config.subscriptions.bots, config.subscriptions.botModules);
   const bots = new BotRuntime(botDefinitions, config.subscriptions.maxAttempts, log);
   const subscriptions = createSubscriptionService(config.subscriptions, log, bots);
@@ -101,6 +106,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     baseUrl: config.baseUrl,
     maxBodyBytes: config.maxBodyBytes,
     isReady: () => ready,
+    databaseHealth: () => databaseMonitor.state,
     auth,
     routes: adminApi(auth.requireAdmin, { jobs: jobAdminRoutes(jobs), inbox: inboxAdminRoutes(inbox) }),
   });
@@ -145,6 +151,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
       await bots.close();
       await stopSearchServices();
       await auth.close();
+      await databaseMonitor.close();
       await pool.end();
       await embedded?.stop();
     },

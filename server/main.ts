@@ -1,5 +1,6 @@
 import { startTributary } from './app.ts';
 import { loadConfig } from './config.ts';
+import { EmbeddedPostgresError } from './db/embedded.ts';
 
 /** `npm start`: runs Tributary until SIGINT/SIGTERM. */
 async function main(): Promise<void> {
@@ -14,7 +15,9 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
 }
 
-main().catch((err) => {
-  console.error(err);
+main().catch((err: unknown) => {
+  // Start-up failures the operator can act on are one line; anything else keeps its stack for a bug report.
+  if (err instanceof EmbeddedPostgresError) console.error(`Tributary could not start: ${err.message}`);
+  else console.error('Tributary could not start:', err);
   process.exit(1);
 });

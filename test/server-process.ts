@@ -26,6 +26,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** What the process wrote to stderr so far. */
   stderr(): string;
+  /** Its log lines (pino JSON on stdout) so far, the last 1 MB at most. */
+  logs(): string;
 }
 
 /**
@@ -42,15 +44,17 @@ export async function startServerProcess(
   const child = spawn(process.execPath, startArgs(script), {
     cwd: ROOT,
     env: { ...inherited, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH: 'off', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
+  let logs = '';
   child.stderr?.on('data', (d) => (stderr += d));
+  child.stdout?.on('data', (d) => (logs = (logs + d).slice(-1_000_000)));
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited early: ${stderr}`);
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
-    if (ok) return { child, stderr: () => stderr };
+    if (ok) return { child, stderr: () => stderr, logs: () => logs };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');

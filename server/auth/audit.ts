@@ -1,4 +1,4 @@
-import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding } from '@medplum/fhirtypes';
+import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, OperationOutcome } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type { Repository } from '../store/repository.ts';
 
@@ -11,6 +11,8 @@ export interface AuditRecord {
   action: 'C' | 'R' | 'U' | 'D' | 'E';
   success: boolean;
   description?: string;
+  /** The OperationOutcome of a failure (e.g. a transaction's, naming the entry that failed it). */
+  outcome?: OperationOutcome;
   clientId?: string;
   /** The user's FHIR resource (`Practitioner/1`) or account id. */
   user?: string;
@@ -28,6 +30,9 @@ const EVENT_TYPE: Record<AuditRecord['kind'], Coding> = {
   rest: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'Restful Operation' },
   login: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114', display: 'User Authentication' },
 };
+
+/** The entity type of a failure's OperationOutcome (carried as JSON in the entity's detail). */
+const OUTCOME_TYPE: Coding = { system: 'http://hl7.org/fhir/resource-types', code: 'OperationOutcome', display: 'OperationOutcome' };
 
 /** Options of the audit trail's batching. */
 export interface AuditOptions {
@@ -129,6 +134,7 @@ export function toAuditEvent(r: AuditRecord, recorded = new Date().toISOString()
   else if (r.query) entity.push(query);
   if (patient && r.what !== patient) entity.push({ what: { reference: patient }, role: patientRole });
   if (r.requestId) entity.push({ what: { identifier: { system: 'urn:tributary:request-id', value: r.requestId } } });
+  if (r.outcome) entity.push({ type: OUTCOME_TYPE, detail: [{ type: 'OperationOutcome', valueString: JSON.stringify(r.outcome) }] });
   return {
     resourceType: 'AuditEvent',
     type: EVENT_TYPE[r.kind],

@@ -1,5 +1,5 @@
-import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { forbidden, notFound } from '../fhir/outcomes.ts';
+import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { forbidden, notFound, toOutcomeError } from '../fhir/outcomes.ts';
 import { lockAndMatch } from '../rest/conditional.ts';
 import { responseResource } from '../rest/respond.ts';
 import type { RouteGuard, RouteMatch } from '../rest/router.ts';
@@ -24,6 +24,8 @@ export interface AccessDecision {
   status: number;
   allowed: boolean;
   reason?: string;
+  /** The OperationOutcome of a failure. */
+  outcome?: OperationOutcome;
 }
 
 /**
@@ -45,16 +47,19 @@ export function createAccessGuard(onDecision: (d: AccessDecision) => void = () =
   return async (ctx, req, match, run) => {
     const access = ctx.access;
     const [resourceType, id] = instanceOf(req, match);
-    const decide = (status: number, allowed: boolean, reason?: string) =>
-      onDecision({ ctx, req, interaction: match.interaction, resourceType, id, status, allowed, reason });
+    const decide = (status: number, allowed: boolean, reason?: string, outcome?: OperationOutcome) =>
+      onDecision({ ctx, req, interaction: match.interaction, resourceType, id, status, allowed, reason, outcome });
     if (!access.permits) return run(ctx);
     try {
       const res = await enforce(ctx, req, access, match, run);
       decide(res.status, true);
       return res;
     } catch (err) {
-      const status = (err as { status?: number }).status ?? 500;
-      if (status === 403 || status === 404) decide(status, false, (err as Error).message);
+      const failure = toOutcomeError(err);
+      // A failed batch/transaction is one decision of its own: the decisions of its entries rolled back with it.
+      if (failure.status === 403 || failure.status === 404 || match.interaction === 'transaction') {
+        decide(failure.status, false, failure.message, failure.outcome);
+      }
       throw err;
     }
   };

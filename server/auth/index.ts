@@ -206,7 +206,8 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       if (apiLimit && !(await runMiddleware(apiLimit, req, res))) return undefined;
       return access;
     },
-    guard: createAccessGuard((d) => audit?.record(auditRecordOf(d))),
+    // A decision inside a transaction Bundle is recorded only once the transaction commits (Repository.afterCommit).
+    guard: createAccessGuard((d) => d.ctx.repo.afterCommit(() => audit?.record(auditRecordOf(d)))),
     requireAdmin: adminAuthentication({ provider: () => ready().provider, resolve })(true),
     resolveAccess: async (token) => (token ? resolve(token).catch(() => undefined) : undefined),
     onRevoked: (listener) => void revocationListeners.push(listener),
@@ -255,13 +256,15 @@ function auditOAuthDecisions(provider: Provider, audit: AuditTrail): void {
 function auditRecordOf(d: AccessDecision): AuditRecord {
   const method = d.req.method;
   const search = d.interaction.startsWith('search');
+  const bundle = d.interaction === 'transaction';
   const query = new URLSearchParams(Object.entries(d.req.query).flatMap(([k, vs]) => vs.map((v) => [k, v]))).toString();
   return {
     kind: 'rest',
-    subtype: d.interaction,
-    action: search ? 'E' : ({ GET: 'R', POST: 'C', PUT: 'U', PATCH: 'U', DELETE: 'D' } as const)[method],
+    subtype: bundle ? ((d.req.body as { type?: string } | undefined)?.type === 'batch' ? 'batch' : 'transaction') : d.interaction,
+    action: search || bundle ? 'E' : ({ GET: 'R', POST: 'C', PUT: 'U', PATCH: 'U', DELETE: 'D' } as const)[method],
     success: d.allowed && d.status < 400,
     description: d.reason,
+    outcome: d.outcome,
     clientId: d.ctx.access.clientId,
     user: d.ctx.access.actor,
     what: d.resourceType && d.id ? `${d.resourceType}/${d.id}` : undefined,

@@ -73,5 +73,35 @@ export function toOutcomeError(err: unknown): OutcomeError {
   const pg = err as { code?: string; message?: string };
   if (pg?.code === '40001' || pg?.code === '40P01') return conflict('Concurrent write conflict; retry the request');
   if (pg?.code === '57014') return new OutcomeError(503, outcome('error', 'timeout', 'The database query timed out'));
+  const unavailable = databaseUnavailableCause(pg);
+  if (unavailable) return new OutcomeError(503, outcome('error', 'transient', `The database is unavailable (${unavailable}); retry shortly`));
   return new OutcomeError(500, outcome('fatal', 'exception', 'Internal server error'));
+}
+
+/** Socket errors of a connection to the database that did not open or broke, and what they mean. */
+const CONNECTION_ERRNOS = new Map([
+  ['ECONNREFUSED', 'connection refused'],
+  ['ECONNRESET', 'connection reset'],
+  ['EPIPE', 'connection lost'],
+  ['ETIMEDOUT', 'connection timed out'],
+  ['EHOSTUNREACH', 'host unreachable'],
+  ['ENETUNREACH', 'network unreachable'],
+  ['ENOTFOUND', 'host not found'],
+  ['EAI_AGAIN', 'host name lookup failed'],
+]);
+
+/**
+ * Why the database cannot serve a request, when an error says so rather than that the request is wrong: SQLSTATE
+ * class 08 (connection exception; not 08P01, a protocol violation), 57P01–57P03 (terminated by the administrator, a
+ * crash or a shutdown; still starting up), 53300 (too many connections), a refused or broken socket, or
+ * node-postgres's own messages for a connection that ended under a query or could not be had in time. The cause
+ * names no address: the client learns what happened, not where the database is.
+ */
+export function databaseUnavailableCause(err: { code?: string; message?: string } | undefined): string | undefined {
+  const code = err?.code ?? '';
+  const message = err?.message ?? '';
+  if ((code.startsWith('08') && code !== '08P01') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return message;
+  if (CONNECTION_ERRNOS.has(code)) return CONNECTION_ERRNOS.get(code);
+  if (/^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(message)) return message;
+  return undefined;
 }

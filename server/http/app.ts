@@ -3,6 +3,7 @@ import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import { outcome, toOutcomeError } from '../fhir/outcomes.ts';
 import type { AuthServer } from '../auth/index.ts';
+import type { DatabaseHealth } from '../db/health.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
 import { landingPage } from './landing.ts';
 import { requestLogging } from './request-log.ts';
@@ -12,6 +13,8 @@ export interface HttpAppDeps extends Omit<FhirEndpointDeps, 'admit'> {
   logger: Logger;
   /** True once the database is migrated and definitions are loaded. */
   isReady: () => boolean;
+  /** The database's state as last seen by its monitor (server/db/health.ts); without one it counts as up. */
+  databaseHealth?: () => DatabaseHealth;
   /** Authorization: its routes (`/auth`, SMART discovery) and the admission of FHIR requests. */
   auth: Pick<AuthServer, 'routes' | 'admit' | 'security'>;
   /** Other modules' routes outside the FHIR base (the admin API: server/http/admin-api.ts). */
@@ -35,7 +38,11 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
   app.use(logging);
   app.get('/', landingPage(deps.baseUrl, () => deps.auth.security() !== undefined));
   app.get('/healthz', (_req, res) => {
-    res.status(deps.isReady() ? 200 : 503).json({ status: deps.isReady() ? 'ok' : 'starting' });
+    if (!deps.isReady()) return void res.status(503).json({ status: 'starting' });
+    const database = deps.databaseHealth?.() ?? { up: true };
+    if (database.up) return void res.json({ status: 'ok', database: 'up' });
+    res.setHeader('Retry-After', '1');
+    res.status(503).json({ status: 'unavailable', database: 'down', reason: `The database is unavailable: ${database.reason}`, since: database.since });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);

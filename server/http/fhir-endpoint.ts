@@ -76,7 +76,8 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
       sendResponse(res, result, format, pretty, shape);
     } catch (err) {
       const outcome = toOutcomeError(err);
-      if (outcome.status >= 500) req.log?.error({ err }, 'request failed');
+      // 503 is the database being away (logged once by its monitor), not a bug: no stack per request.
+      if (outcome.status >= 500 && outcome.status !== 503) req.log?.error({ err }, 'request failed');
       else req.log?.info({ status: outcome.status, issue: outcome.message }, 'request refused');
       if (res.headersSent) res.destroy();
       else sendError(req, res, outcome.status, outcome.outcome, format, pretty);

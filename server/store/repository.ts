@@ -56,6 +56,8 @@ export class Repository {
   private inFlight: Promise<void> = Promise.resolve();
   /** `Type/id` of every resource written through this repository (in a transaction: once each). */
   private readonly written = new Set<string>();
+  /** What afterCommit was asked to do once this repository's transaction commits. */
+  private readonly afterCommitWork: (() => void)[] = [];
 
   constructor(
     private readonly db: Queryable,
@@ -67,6 +69,15 @@ export class Repository {
   /** Calls `listener` after every commit of a write through this repository (e.g. to wake the outbox reader). */
   onCommit(listener: () => void): void {
     this.commitListeners.push(listener);
+  }
+
+  /**
+   * Runs `fn` once what this repository does is committed: at once outside a transaction; inside one right after its
+   * COMMIT, and never if it rolls back (e.g. the AuditEvents of a transaction Bundle's entries). `fn` must not throw.
+   */
+  afterCommit(fn: () => void): void {
+    if (this.inTransaction) this.afterCommitWork.push(fn);
+    else fn();
   }
 
   /** Runs `fn` in one database transaction: everything it writes commits together or not at all. */
@@ -82,6 +93,7 @@ export class Repository {
       await repo.flush();
       await client.query('COMMIT');
       if (repo.written.size > 0) for (const listener of this.commitListeners) listener();
+      for (const work of repo.afterCommitWork) work();
       return result;
     } catch (err) {
       // Batches still in flight must finish (or fail) first, or their statements would run after the ROLLBACK.
