@@ -32,18 +32,36 @@ interface Variant {
 
 async function startVariant(adminUrl: string, name: string, env: NodeJS.ProcessEnv): Promise<Variant> {
   const db = await benchDatabase(adminUrl);
-  const config = { ...loadConfig({ ...env, ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, API_RATE_LIMIT: '0', AUTH_RATE_LIMIT: '0' }), port: 0, host: '127.0.0.1', databaseUrl: db.url };
+  const config = {
+    ...loadConfig({
+      ...env,
+      ADMIN_CLIENT_ID: ADMIN.id,
+      ADMIN_CLIENT_SECRET: ADMIN.secret,
+      API_RATE_LIMIT: '0',
+      AUTH_RATE_LIMIT: '0',
+    }),
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl: db.url,
+  };
   const server = await startTributary(config, pino({ level: 'silent' }));
   const headers: Record<string, string> = { 'content-type': 'application/fhir+json' };
   if (env.AUTH !== 'off') {
     const res = await fetch(`${server.url}/auth/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${ADMIN.id}:${ADMIN.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${ADMIN.id}:${ADMIN.secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials&scope=system/*.*',
     });
     headers.authorization = `Bearer ${((await res.json()) as { access_token: string }).access_token}`;
   }
-  const created = await fetch(`${server.fhirBase}/Patient`, { method: 'POST', headers, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench' }] }) });
+  const created = await fetch(`${server.fhirBase}/Patient`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench' }] }),
+  });
   const id = ((await created.json()) as { id: string }).id;
   const close = async () => {
     await server.close();
@@ -72,7 +90,11 @@ async function main(): Promise<void> {
         const drainStart = performance.now();
         await v.server.auth.audit?.flush();
         const drained = (performance.now() - drainStart) / 1000;
-        v.samples.push({ rps: result.requests.total / (result.duration + drained), p50: result.latency.p50, p99: result.latency.p99 });
+        v.samples.push({
+          rps: result.requests.total / (result.duration + drained),
+          p50: result.latency.p50,
+          p99: result.latency.p99,
+        });
       }
     }
     const base = median(variants[0].samples.map((x) => x.rps));
@@ -82,11 +104,18 @@ async function main(): Promise<void> {
     for (const v of variants) {
       const audit = v.server.auth.audit;
       await audit?.flush();
-      const written = audit ? Number((await v.server.pool.query("SELECT count(*) AS n FROM resource WHERE resource_type = 'AuditEvent'")).rows[0].n) : undefined;
+      const written = audit
+        ? Number(
+            (await v.server.pool.query("SELECT count(*) AS n FROM resource WHERE resource_type = 'AuditEvent'")).rows[0]
+              .n,
+          )
+        : undefined;
       const rps = median(v.samples.map((x) => x.rps));
       const p50 = median(v.samples.map((x) => x.p50));
       const p99 = median(v.samples.map((x) => x.p99));
-      console.log(`| ${v.name} | ${rps.toFixed(0)} | ${(rps / base).toFixed(2)} | ${p50} | ${p99} | ${written ?? '-'} | ${audit?.dropped ?? '-'} |`);
+      console.log(
+        `| ${v.name} | ${rps.toFixed(0)} | ${(rps / base).toFixed(2)} | ${p50} | ${p99} | ${written ?? '-'} | ${audit?.dropped ?? '-'} |`,
+      );
     }
   } finally {
     for (const v of variants) await v.close();

@@ -32,7 +32,11 @@ export async function benchPostgres(adminUrl: string, embedded: boolean): Promis
   const version = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v;
   await client.end();
   const where = new URL(adminUrl);
-  return { adminUrl, label: `Postgres ${version} (${embedded ? 'embedded' : `${where.hostname}:${where.port || 5432}`})`, stop };
+  return {
+    adminUrl,
+    label: `Postgres ${version} (${embedded ? 'embedded' : `${where.hostname}:${where.port || 5432}`})`,
+    stop,
+  };
 }
 
 /** Creates a fresh database for the benchmark; `drop` removes it (connections are terminated first). */

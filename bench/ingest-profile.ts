@@ -61,7 +61,13 @@ async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
 /** Posts every bundle, `parallel` at a time; returns wall ms and this process's CPU ms. */
 async function endToEnd(texts: string[], parallel: number): Promise<{ wallMs: number; cpuMs: number }> {
   return withDatabase(async (databaseUrl) => {
-    const server = await startTributary({ ...loadConfig({ AUTH: 'off' }), port: 0, host: '127.0.0.1', logLevel: 'warn', databaseUrl });
+    const server = await startTributary({
+      ...loadConfig({ AUTH: 'off' }),
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'warn',
+      databaseUrl,
+    });
     try {
       const cpu = process.cpuUsage();
       const started = performance.now();
@@ -74,7 +80,8 @@ async function endToEnd(texts: string[], parallel: number): Promise<{ wallMs: nu
             body,
             headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
           });
-          if (res.status !== 200) throw new Error(`transaction failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
+          if (res.status !== 200)
+            throw new Error(`transaction failed: ${res.status} ${(await res.text()).slice(0, 300)}`);
           await res.arrayBuffer();
         }
       };
@@ -150,7 +157,11 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const parallel of [1, concurrency]) {
     const { wallMs, cpuMs } = await endToEnd(texts, parallel);
-    rows.push([`${parallel} at a time`, String(Math.round((resources / wallMs) * 1000)), ((cpuMs * 1000) / resources).toFixed(0)]);
+    rows.push([
+      `${parallel} at a time`,
+      String(Math.round((resources / wallMs) * 1000)),
+      ((cpuMs * 1000) / resources).toFixed(0),
+    ]);
   }
   console.log('| end to end | resources/s | node CPU µs/resource |\n|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
@@ -158,7 +169,9 @@ async function main(): Promise<void> {
   const total = parts.reduce((s, [, ms]) => s + ms, 0);
   console.log('\n| stage (single-threaded) | ms | µs/resource | share |\n|---|---|---|---|');
   for (const [name, ms] of parts) {
-    console.log(`| ${name} | ${ms.toFixed(0)} | ${((ms * 1000) / resources).toFixed(0)} | ${((ms / total) * 100).toFixed(0)}% |`);
+    console.log(
+      `| ${name} | ${ms.toFixed(0)} | ${((ms * 1000) / resources).toFixed(0)} | ${((ms / total) * 100).toFixed(0)}% |`,
+    );
   }
 }
 

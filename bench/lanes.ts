@@ -13,11 +13,17 @@ export interface SyntheaBundle {
 
 /** The Synthea patient transaction Bundles of `dir` (not the hospital/practitioner ones), up to `limit`. */
 export function loadSyntheaBundles(dir: string, limit = Infinity): SyntheaBundle[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json.gz') && f.includes('_')).sort().slice(0, limit);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json.gz') && f.includes('_'))
+    .sort()
+    .slice(0, limit);
   return files.map((f) => {
     const text = gunzipSync(readFileSync(join(dir, f))).toString('utf8');
     const bundle = JSON.parse(text) as { entry?: { resource: { resourceType: string } }[] };
-    return { text, rows: (bundle.entry ?? []).map((e) => ({ type: e.resource.resourceType, content: JSON.stringify(e.resource) })) };
+    return {
+      text,
+      rows: (bundle.entry ?? []).map((e) => ({ type: e.resource.resourceType, content: JSON.stringify(e.resource) })),
+    };
   });
 }
 
@@ -28,7 +34,11 @@ export function cpuSeconds(pid: number): number {
 }
 
 /** Runs `work` from `parallel` workers until `seconds` have passed (work started before then is finished). */
-async function forSeconds(seconds: number, parallel: number, work: (n: number) => Promise<number>): Promise<{ count: number; seconds: number }> {
+async function forSeconds(
+  seconds: number,
+  parallel: number,
+  work: (n: number) => Promise<number>,
+): Promise<{ count: number; seconds: number }> {
   const started = performance.now();
   const deadline = started + seconds * 1000;
   let next = 0;
@@ -76,7 +86,12 @@ export async function ingestLane(
  * only), one multi-row INSERT per bundle (each its own transaction, like one transaction per bundle), `parallel`
  * connections, for `seconds`: rows per second.
  */
-export async function rawInsertLane(databaseUrl: string, bundles: SyntheaBundle[], seconds: number, parallel: number): Promise<number> {
+export async function rawInsertLane(
+  databaseUrl: string,
+  bundles: SyntheaBundle[],
+  seconds: number,
+  parallel: number,
+): Promise<number> {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: parallel });
   try {
     await pool.query(

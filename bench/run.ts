@@ -55,7 +55,13 @@ async function startBaseline(databaseUrl: string, port: number): Promise<ChildPr
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let i = 0; i < 300; i++) {
-    if (await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.ok, () => false)) return child;
+    if (
+      await fetch(`http://127.0.0.1:${port}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return child;
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
@@ -72,7 +78,10 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 async function token(origin: string): Promise<string> {
   const res = await fetch(`${origin}/auth/token`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${ADMIN.id}:${ADMIN.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${ADMIN.id}:${ADMIN.secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: 'grant_type=client_credentials&scope=system/*.*',
   });
   return ((await res.json()) as { access_token: string }).access_token;
@@ -95,7 +104,10 @@ async function main(): Promise<void> {
   const load = loadavg();
   const bundles = loadSyntheaBundles(bundleDir());
   const resources = bundles.reduce((n, b) => n + b.rows.length, 0);
-  const pgServer = await benchPostgres(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', args.embedded);
+  const pgServer = await benchPostgres(
+    process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+    args.embedded,
+  );
   const db = await benchDatabase(pgServer.adminUrl);
   const servers: ChildProcess[] = [];
   const rows: string[][] = [];
@@ -114,7 +126,11 @@ async function main(): Promise<void> {
     // Warm-up, not counted: the first writes load the validation schema and definitions, and the JIT settles.
     await ingestLane(`${origin}/fhir`, ourPid, bundles, warmup, parallel);
     await rawInsertLane(db.url, bundles, warmup, parallel);
-    const results = { ingest: [] as { rate: number; cpu: number }[], raw: [] as number[], lanes: new Map<string, { ours: HttpFigures[]; base: HttpFigures[] }>() };
+    const results = {
+      ingest: [] as { rate: number; cpu: number }[],
+      raw: [] as number[],
+      lanes: new Map<string, { ours: HttpFigures[]; base: HttpFigures[] }>(),
+    };
     let authLane: { on: HttpFigures; off: HttpFigures } | undefined;
 
     const client = new pg.Client({ connectionString: db.url });
@@ -127,15 +143,39 @@ async function main(): Promise<void> {
       );
       const patients = stored.rows;
       const { id: _id, meta: _meta, ...newPatient } = JSON.parse(patients[0].content);
-      const fhirHeaders = { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', prefer: 'return=minimal' };
+      const fhirHeaders = {
+        'content-type': 'application/fhir+json',
+        accept: 'application/fhir+json',
+        prefer: 'return=minimal',
+      };
       const lanes: [string, HttpLane][] = [
-        ['read by id (GET Patient/[id])', { method: 'GET', headers: fhirHeaders, next: (n) => ({ path: `/fhir/Patient/${patients[n % patients.length].id}` }) }],
-        ['create (POST Patient)', { method: 'POST', headers: fhirHeaders, next: () => ({ path: '/fhir/Patient', body: JSON.stringify(newPatient) }) }],
-        ['update (PUT Patient/[id])', {
-          method: 'PUT',
-          headers: fhirHeaders,
-          next: (n) => ({ path: `/fhir/Patient/${patients[n % patients.length].id}`, body: patients[n % patients.length].content }),
-        }],
+        [
+          'read by id (GET Patient/[id])',
+          {
+            method: 'GET',
+            headers: fhirHeaders,
+            next: (n) => ({ path: `/fhir/Patient/${patients[n % patients.length].id}` }),
+          },
+        ],
+        [
+          'create (POST Patient)',
+          {
+            method: 'POST',
+            headers: fhirHeaders,
+            next: () => ({ path: '/fhir/Patient', body: JSON.stringify(newPatient) }),
+          },
+        ],
+        [
+          'update (PUT Patient/[id])',
+          {
+            method: 'PUT',
+            headers: fhirHeaders,
+            next: (n) => ({
+              path: `/fhir/Patient/${patients[n % patients.length].id}`,
+              body: patients[n % patients.length].content,
+            }),
+          },
+        ],
       ];
       for (const [name, lane] of lanes) {
         const slot = results.lanes.get(name) ?? { ours: [], base: [] };
@@ -146,14 +186,26 @@ async function main(): Promise<void> {
       if (args.auth && round === rounds - 1) {
         const authPort = await freePort();
         const authed = await startServerProcess(db.url, authPort, {
-          AUTH: 'on', AUDIT: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, API_RATE_LIMIT: '0', AUTH_RATE_LIMIT: '0',
+          AUTH: 'on',
+          AUDIT: 'on',
+          ADMIN_CLIENT_ID: ADMIN.id,
+          ADMIN_CLIENT_SECRET: ADMIN.secret,
+          API_RATE_LIMIT: '0',
+          AUTH_RATE_LIMIT: '0',
         });
         servers.push(authed.child);
         const headers = { ...fhirHeaders, authorization: `Bearer ${await token(`http://127.0.0.1:${authPort}`)}` };
         const read = lanes[0][1];
         // Compared with an AUTH=off read run right before it, so both see the database in the same state.
         const off = await httpLane(origin, ourPid, read, seconds, connections, warmup);
-        const on = await httpLane(`http://127.0.0.1:${authPort}`, authed.child.pid as number, { ...read, headers }, seconds, connections, warmup);
+        const on = await httpLane(
+          `http://127.0.0.1:${authPort}`,
+          authed.child.pid as number,
+          { ...read, headers },
+          seconds,
+          connections,
+          warmup,
+        );
         authLane = { on, off };
         await stopProcess(authed.child);
       }
@@ -164,37 +216,108 @@ async function main(): Promise<void> {
     const ingest = median(results.ingest.map((r) => r.rate));
     const ingestCpu = median(results.ingest.map((r) => r.cpu));
     const raw = median(results.raw);
-    rows.push(['Synthea transaction ingest', `${num(ingest)} resources/s, ${num(ingestCpu)} µs CPU/resource`, `${num(raw)} rows/s (multi-row INSERT, bare table)`, (ingest / raw).toFixed(2), '≥ 2,000 resources/s', verdict(ingest >= 2000)]);
+    rows.push([
+      'Synthea transaction ingest',
+      `${num(ingest)} resources/s, ${num(ingestCpu)} µs CPU/resource`,
+      `${num(raw)} rows/s (multi-row INSERT, bare table)`,
+      (ingest / raw).toFixed(2),
+      '≥ 2,000 resources/s',
+      verdict(ingest >= 2000),
+    ]);
     for (const [name, { ours: o, base: b }] of results.lanes) {
       const mine = medianHttp(o);
       const limit = medianHttp(b);
       const isRead = name.startsWith('read by id (');
-      rows.push([name, http(mine), `${http(limit)} (node:http + pg)`, (mine.rps / limit.rps).toFixed(2), isRead ? '≥ 5,000 req/s' : '', isRead ? verdict(mine.rps >= 5000) : '']);
+      rows.push([
+        name,
+        http(mine),
+        `${http(limit)} (node:http + pg)`,
+        (mine.rps / limit.rps).toFixed(2),
+        isRead ? '≥ 5,000 req/s' : '',
+        isRead ? verdict(mine.rps >= 5000) : '',
+      ]);
     }
     if (authLane) {
       const { on, off } = authLane;
-      rows.push(['read by id, AUTH on + AUDIT on (system/*.* token)', http(on), `AUTH=off, run just before: ${http(off)}`, (on.rps / off.rps).toFixed(2), '', '']);
+      rows.push([
+        'read by id, AUTH on + AUDIT on (system/*.* token)',
+        http(on),
+        `AUTH=off, run just before: ${http(off)}`,
+        (on.rps / off.rps).toFixed(2),
+        '',
+        '',
+      ]);
     }
-    rows.push(['server RSS', `${num(memory.rss)} MB after the lanes (peak ${num(memory.peak)} MB)`, '', '', '≤ 300 MB', verdict(memory.peak <= 300)]);
+    rows.push([
+      'server RSS',
+      `${num(memory.rss)} MB after the lanes (peak ${num(memory.peak)} MB)`,
+      '',
+      '',
+      '≤ 300 MB',
+      verdict(memory.peak <= 300),
+    ]);
   } finally {
     for (const child of servers) await stopProcess(child);
     await db.drop();
     await pgServer.stop();
   }
   const start = await startupLane();
-  rows.push(['first start, fresh embedded data dir → /healthz 200', `${(start.firstMs / 1000).toFixed(1)} s`, '', '', '≤ 10 s', verdict(start.firstMs <= 10_000)]);
-  rows.push(['restart → /healthz 200', `${(start.restartMs / 1000).toFixed(1)} s`, '', '', '≤ 3 s', verdict(start.restartMs <= 3000)]);
-  rows.push(['restart right after a SIGKILL → /healthz 200', `${(start.killedRestartMs / 1000).toFixed(1)} s`, '', '', '≤ 3 s', verdict(start.killedRestartMs <= 3000)]);
+  rows.push([
+    'first start, fresh embedded data dir → /healthz 200',
+    `${(start.firstMs / 1000).toFixed(1)} s`,
+    '',
+    '',
+    '≤ 10 s',
+    verdict(start.firstMs <= 10_000),
+  ]);
+  rows.push([
+    'restart → /healthz 200',
+    `${(start.restartMs / 1000).toFixed(1)} s`,
+    '',
+    '',
+    '≤ 3 s',
+    verdict(start.restartMs <= 3000),
+  ]);
+  rows.push([
+    'restart right after a SIGKILL → /healthz 200',
+    `${(start.killedRestartMs / 1000).toFixed(1)} s`,
+    '',
+    '',
+    '≤ 3 s',
+    verdict(start.killedRestartMs <= 3000),
+  ]);
   execFileSync('npm', ['run', 'build'], { stdio: 'ignore' });
   const built = await startupLane('start:built');
-  rows.push(['first start of the build (npm run start:built)', `${(built.firstMs / 1000).toFixed(1)} s`, `from source: ${(start.firstMs / 1000).toFixed(1)} s`, (start.firstMs / built.firstMs).toFixed(2), '≤ 10 s', verdict(built.firstMs <= 10_000)]);
-  rows.push(['restart of the build', `${(built.restartMs / 1000).toFixed(1)} s`, `from source: ${(start.restartMs / 1000).toFixed(1)} s`, (start.restartMs / built.restartMs).toFixed(2), '≤ 3 s', verdict(built.restartMs <= 3000)]);
+  rows.push([
+    'first start of the build (npm run start:built)',
+    `${(built.firstMs / 1000).toFixed(1)} s`,
+    `from source: ${(start.firstMs / 1000).toFixed(1)} s`,
+    (start.firstMs / built.firstMs).toFixed(2),
+    '≤ 10 s',
+    verdict(built.firstMs <= 10_000),
+  ]);
+  rows.push([
+    'restart of the build',
+    `${(built.restartMs / 1000).toFixed(1)} s`,
+    `from source: ${(start.restartMs / 1000).toFixed(1)} s`,
+    (start.restartMs / built.restartMs).toFixed(2),
+    '≤ 3 s',
+    verdict(built.restartMs <= 3000),
+  ]);
 
   const end = loadavg();
-  console.log(`Tributary benchmark: ${cpus().length} CPUs, load average ${load.map((l) => l.toFixed(2)).join(' ')} at start, ${end.map((l) => l.toFixed(2)).join(' ')} at end`);
-  console.log(`${pgServer.label}, fresh database dropped after; servers are child processes on 127.0.0.1 (LOG_LEVEL=warn: no per-request log lines), DB pool 10`);
-  console.log(`Throughput lanes with AUTH=off (no authorization, no audit); ${seconds} s per lane after ${warmup} s warm-up; ${connections} connections; writes with Prefer: return=minimal; ${rounds > 1 ? `medians of ${rounds} rounds` : '1 round'}`);
-  console.log(`Ingest: ${bundles.length} Synthea patient bundles (${num(resources)} resources) from ${bundleDir()}, ${parallel} transactions at a time, repeated for the lane's duration\n`);
+  console.log(
+    `Tributary benchmark: ${cpus().length} CPUs, load average ${load.map((l) => l.toFixed(2)).join(' ')} at start, ${end.map((l) => l.toFixed(2)).join(' ')} at end`,
+  );
+  console.log(
+    `${pgServer.label}, fresh database dropped after; servers are child processes on 127.0.0.1 (LOG_LEVEL=warn: no per-request log lines), DB pool 10`,
+  );
+  console.log(
+    `Throughput lanes with AUTH=off (no authorization, no audit); ${seconds} s per lane after ${warmup} s warm-up; ${connections} connections; writes with Prefer: return=minimal; ${rounds > 1 ? `medians of ${rounds} rounds` : '1 round'}`,
+  );
+  console.log(
+    `Ingest: ${bundles.length} Synthea patient bundles (${num(resources)} resources) from ${bundleDir()}, ${parallel} transactions at a time, repeated for the lane's duration\n`,
+  );
   console.log('| lane | Tributary | physical limit | ratio | target | |');
   console.log('|---|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);

@@ -48,7 +48,8 @@ const boundMb = Number(args['bound-mb']);
 const dataDir = process.env.FHIR_TESTDATA ?? '../shared/data';
 const machineUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 
 /** Clients doing normal reads in a loop: a patient by id, then its latest Observations. */
 class Readers {
@@ -58,7 +59,11 @@ class Readers {
   private loops: Promise<void>[] = [];
   private started = 0;
 
-  constructor(private readonly base: string, private readonly facts: DosFacts, private readonly count: number) {}
+  constructor(
+    private readonly base: string,
+    private readonly facts: DosFacts,
+    private readonly count: number,
+  ) {}
 
   start(): void {
     this.running = true;
@@ -73,7 +78,12 @@ class Readers {
     await Promise.all(this.loops);
     const seconds = (performance.now() - this.started) / 1000;
     const sorted = this.latencies.sort((a, b) => a - b);
-    return { perSecond: sorted.length / seconds, p50: percentile(sorted, 0.5), p99: percentile(sorted, 0.99), failures: this.failures };
+    return {
+      perSecond: sorted.length / seconds,
+      p50: percentile(sorted, 0.5),
+      p99: percentile(sorted, 0.99),
+      failures: this.failures,
+    };
   }
 
   private async loop(k: number): Promise<void> {
@@ -100,10 +110,16 @@ async function timed(base: string, path: string): Promise<{ status: number; ms: 
 /** Starts a full-text scan of every type, disconnects once its statement runs, and times how long it runs on. */
 async function disconnectProbe(base: string, admin: pg.Pool, database: string): Promise<number> {
   const scans = async () =>
-    (await admin.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid() AND strpos(query, 'to_tsvector') > 0`, [database])).rowCount ?? 0;
+    (
+      await admin.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid() AND strpos(query, 'to_tsvector') > 0`,
+        [database],
+      )
+    ).rowCount ?? 0;
   const client = new AbortController();
   const request = fetch(`${base}/?_content=zzyzx`, { signal: client.signal }).catch(() => undefined);
-  for (const deadline = Date.now() + timeoutMs; (await scans()) === 0 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
+  for (const deadline = Date.now() + timeoutMs; (await scans()) === 0 && Date.now() < deadline;)
+    await new Promise((r) => setTimeout(r, 10));
   client.abort();
   const t0 = performance.now();
   await request;
@@ -150,7 +166,12 @@ async function main(): Promise<void> {
   const memory = new BackendMemory(admin, db.name);
   const readers = new Readers(base, facts, Number(args.readers));
   try {
-    console.log(`${postgres.label}, ${resources} resources, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `${postgres.label}, ${resources} resources, ${os.cpus().length} CPUs, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     console.log(`SEARCH_TIMEOUT_MS=${timeoutMs}, default limits; memory bound per backend: ${boundMb} MB RssAnon`);
     memory.start();
     for (const q of DOS_CORPUS) await timed(base, q.build(facts)); // warm-up: plans, caches, connections
@@ -158,7 +179,9 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, Number(args['baseline-seconds']) * 1000));
     const alone = await readers.stop();
     readers.start();
-    const results = new Map(DOS_CORPUS.map((q) => [q.name, { statuses: [] as number[], ms: [] as number[], peakMb: 0, growthMb: 0 }]));
+    const results = new Map(
+      DOS_CORPUS.map((q) => [q.name, { statuses: [] as number[], ms: [] as number[], peakMb: 0, growthMb: 0 }]),
+    );
     const disconnects: number[] = [];
     for (let round = 0; round < Number(args.rounds); round++) {
       for (const q of DOS_CORPUS) {
@@ -182,25 +205,41 @@ async function main(): Promise<void> {
     const table = DOS_CORPUS.map((q) => {
       const r = results.get(q.name)!;
       const sorted = [...r.ms].sort((a, b) => a - b);
-      const statuses = [...new Set(r.statuses)].map((s) => `${s}×${r.statuses.filter((x) => x === s).length}`).join(' ');
-      const inTime = q.expect === 'refused'
-        ? r.statuses.every((s) => s === 400) && sorted[sorted.length - 1] <= 1000
-        : r.statuses.every((s) => s === 200 || s === 503) && sorted[sorted.length - 1] <= timeoutMs + 1000;
+      const statuses = [...new Set(r.statuses)]
+        .map((s) => `${s}×${r.statuses.filter((x) => x === s).length}`)
+        .join(' ');
+      const inTime =
+        q.expect === 'refused'
+          ? r.statuses.every((s) => s === 400) && sorted[sorted.length - 1] <= 1000
+          : r.statuses.every((s) => s === 200 || s === 503) && sorted[sorted.length - 1] <= timeoutMs + 1000;
       const inMemory = !(r.peakMb > boundMb);
       return {
-        query: q.name, expect: q.expect, statuses, 'p50 ms': Math.round(percentile(sorted, 0.5)), 'max ms': Math.round(sorted[sorted.length - 1]),
-        'backend MB': Number.isNaN(r.peakMb) ? 'n/a' : r.peakMb.toFixed(0), 'grew MB': Number.isNaN(r.growthMb) ? 'n/a' : r.growthMb.toFixed(0),
+        query: q.name,
+        expect: q.expect,
+        statuses,
+        'p50 ms': Math.round(percentile(sorted, 0.5)),
+        'max ms': Math.round(sorted[sorted.length - 1]),
+        'backend MB': Number.isNaN(r.peakMb) ? 'n/a' : r.peakMb.toFixed(0),
+        'grew MB': Number.isNaN(r.growthMb) ? 'n/a' : r.growthMb.toFixed(0),
         verdict: inTime && inMemory ? 'met' : 'MISSED',
       };
     });
     console.table(table);
-    const fmt = (r: typeof alone) => `${r.perSecond.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.failures} failed`;
+    const fmt = (r: typeof alone) =>
+      `${r.perSecond.toFixed(0)} req/s, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, ${r.failures} failed`;
     console.log(`normal reads (${args.readers} clients) alone, before: ${fmt(alone)}`);
     console.log(`normal reads during the corpus:          ${fmt(during)}`);
     console.log(`normal reads alone, after:               ${fmt(after)}`);
-    console.log(`disconnected full-text scan ran on for:  ${disconnects.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} after the client left`);
+    console.log(
+      `disconnected full-text scan ran on for:  ${disconnects.map((ms) => `${ms.toFixed(0)} ms`).join(', ')} after the client left`,
+    );
     console.log(`largest backend RssAnon over the run:    ${memory.overallMb().toFixed(0)} MB (bound ${boundMb} MB)`);
-    console.log(`verdict: ${table.every((t) => t.verdict === 'met') && during.failures === 0 ? 'met' : 'MISSED'} (every row met, no read failed meanwhile); load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `verdict: ${table.every((t) => t.verdict === 'met') && during.failures === 0 ? 'met' : 'MISSED'} (every row met, no read failed meanwhile); load ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     memory.stop();
     if (server.child.exitCode === null) {

@@ -31,7 +31,9 @@ class CpuMeter {
   async sample(): Promise<number | undefined> {
     const own = process.cpuUsage(this.own);
     this.own = process.cpuUsage();
-    const { rows } = await this.pool.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database()');
+    const { rows } = await this.pool.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+    );
     let ticks = 0;
     const seen = new Map<number, number>();
     for (const { pid } of rows) {
@@ -89,10 +91,17 @@ export async function loadUpTo(
     if (count >= chunk || state.resources >= target) {
       const seconds = Number(process.hrtime.bigint() - chunkStart) / 1e9;
       const used = await cpu.sample();
-      const c: IngestChunk = { from: chunkFrom, upTo: state.resources, perSecond: count / seconds, load: os.loadavg()[0] };
+      const c: IngestChunk = {
+        from: chunkFrom,
+        upTo: state.resources,
+        perSecond: count / seconds,
+        load: os.loadavg()[0],
+      };
       if (used !== undefined) c.cpuMs = (used * 1000) / count;
       chunks.push(c);
-      process.stderr.write(`loaded ${state.resources} resources (${Math.round(c.perSecond)}/s, load ${c.load.toFixed(1)})\n`);
+      process.stderr.write(
+        `loaded ${state.resources} resources (${Math.round(c.perSecond)}/s, load ${c.load.toFixed(1)})\n`,
+      );
       chunkStart = process.hrtime.bigint();
       chunkFrom = state.resources;
     }
@@ -104,8 +113,15 @@ async function write(pool: pg.Pool, resources: Resource[], indexed: boolean): Pr
   const writes: PendingWrite[] = resources.map((r) => {
     const stored = { ...r, meta: { ...r.meta, versionId: '1', lastUpdated: now } } as Resource;
     return {
-      resourceType: r.resourceType, id: r.id as string, versionId: 1, lastUpdated: now, deleted: false,
-      method: 'create', content: JSON.stringify(stored), index: indexed ? extractIndexRows(stored) : null, replaces: false,
+      resourceType: r.resourceType,
+      id: r.id as string,
+      versionId: 1,
+      lastUpdated: now,
+      deleted: false,
+      method: 'create',
+      content: JSON.stringify(stored),
+      index: indexed ? extractIndexRows(stored) : null,
+      replaces: false,
     };
   });
   const client = await pool.connect();
@@ -122,7 +138,10 @@ async function write(pool: pg.Pool, resources: Resource[], indexed: boolean): Pr
 }
 
 /** Early vs late: the mean of the first and of the last quarter of the chunks (at least one each), and late/early. */
-export function ingestTrend(chunks: IngestChunk[], value: (c: IngestChunk) => number): { early: number; late: number; ratio: number } {
+export function ingestTrend(
+  chunks: IngestChunk[],
+  value: (c: IngestChunk) => number,
+): { early: number; late: number; ratio: number } {
   const n = Math.max(1, Math.floor(chunks.length / 4));
   const mean = (cs: IngestChunk[]) => cs.reduce((s, c) => s + value(c), 0) / cs.length;
   const early = mean(chunks.slice(0, n));

@@ -30,7 +30,9 @@ export interface Target {
 export async function prepareTarget(pool: pg.Pool, size: number, vacuum: boolean): Promise<Target> {
   const started = Date.now();
   await pool.query(vacuum ? 'VACUUM (ANALYZE)' : 'ANALYZE');
-  process.stderr.write(`${size}: ${vacuum ? 'VACUUM (ANALYZE)' : 'ANALYZE'} took ${((Date.now() - started) / 1000).toFixed(0)} s\n`);
+  process.stderr.write(
+    `${size}: ${vacuum ? 'VACUUM (ANALYZE)' : 'ANALYZE'} took ${((Date.now() - started) / 1000).toFixed(0)} s\n`,
+  );
   const statements: Target['statements'] = [];
   // Not a pg.Pool but a plain queryable over it, so that searches send every statement through it (a search on a
   // pool takes a connection of its own: server/search/session.ts) and their statements are recorded.
@@ -41,7 +43,12 @@ export async function prepareTarget(pool: pg.Pool, size: number, vacuum: boolean
     },
   } as unknown as pg.Pool;
   const router = createFhirRouter();
-  const ctx: FhirContext = { repo: new Repository(recording, () => {}), baseUrl: 'http://localhost/fhir', requestId: 'bench', access: { kind: 'system' } };
+  const ctx: FhirContext = {
+    repo: new Repository(recording, () => {}),
+    baseUrl: 'http://localhost/fhir',
+    requestId: 'bench',
+    access: { kind: 'system' },
+  };
   const run = async (query: string) => {
     const [path, qs] = query.split('?');
     const params: Record<string, string[]> = {};
@@ -61,9 +68,19 @@ export async function prepareTarget(pool: pg.Pool, size: number, vacuum: boolean
  * share whatever else the machine is doing meanwhile (growth ratios stay fair on a shared machine). The first three
  * runs per target are warm-up. With `explain`, prints EXPLAIN (ANALYZE, BUFFERS) of each query's last statements.
  */
-export async function measureInterleaved(targets: Target[], iterations: number, seed: number, explain: boolean): Promise<Map<number, Map<string, Measured>>> {
+export async function measureInterleaved(
+  targets: Target[],
+  iterations: number,
+  seed: number,
+  explain: boolean,
+): Promise<Map<number, Map<string, Measured>>> {
   const results = new Map(targets.map((t) => [t.size, new Map<string, Measured>()]));
-  console.error(`measuring, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.error(
+    `measuring, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   for (const [i, q] of QUERIES.entries()) {
     const picks = targets.map((_, k) => seededRandom(seed * 1000 + i * 10 + k));
     const times: number[][] = targets.map(() => []);
@@ -77,11 +94,18 @@ export async function measureInterleaved(targets: Target[], iterations: number, 
       const last = t.statements.filter((s) => !s.text.startsWith('EXPLAIN'));
       const sorted = times[k].sort((a, b) => a - b);
       const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))];
-      results.get(t.size)?.set(q.name, { p50: sorted[Math.floor(sorted.length / 2)], p99, matches: await matches(q, t, picks[k]) });
+      results
+        .get(t.size)
+        ?.set(q.name, { p50: sorted[Math.floor(sorted.length / 2)], p99, matches: await matches(q, t, picks[k]) });
       if (explain) await printPlans(t.pool, `${q.name} @ ${t.size}`, last);
     }
   }
-  console.error(`measured, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.error(
+    `measured, load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   return results;
 }
 

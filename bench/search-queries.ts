@@ -58,8 +58,16 @@ async function codeOf(db: pg.Pool, patient: string, pick: Random): Promise<strin
 
 /** The issue's queries, each drawn afresh per run from a random patient. */
 export const QUERIES: BenchQuery[] = [
-  { name: 'Patient?name=<family>', kind: 'single', build: async (f, p) => `Patient?name=${enc(any(f.patients, p).family)}` },
-  { name: 'Patient?identifier=<system|value>', kind: 'single', build: async (f, p) => `Patient?identifier=${enc(any(f.patients, p).identifier)}` },
+  {
+    name: 'Patient?name=<family>',
+    kind: 'single',
+    build: async (f, p) => `Patient?name=${enc(any(f.patients, p).family)}`,
+  },
+  {
+    name: 'Patient?identifier=<system|value>',
+    kind: 'single',
+    build: async (f, p) => `Patient?identifier=${enc(any(f.patients, p).identifier)}`,
+  },
   {
     name: 'Patient?birthdate=ge<one of the 20 youngest>',
     kind: 'single',
@@ -73,16 +81,36 @@ export const QUERIES: BenchQuery[] = [
       return `Observation?patient=Patient/${patient}&code=${enc(await codeOf(db, patient, p))}&date=ge2015-01-01`;
     },
   },
-  { name: 'Observation?subject&_sort=-date&_count=10', kind: 'single', build: async (f, p) => `Observation?subject=Patient/${any(f.patients, p).id}&_sort=-date&_count=10` },
-  { name: 'Encounter?patient&_include=Encounter:practitioner', kind: 'single', build: async (f, p) => `Encounter?patient=Patient/${any(f.patients, p).id}&_include=Encounter:practitioner` },
-  { name: 'MedicationRequest?patient.identifier=', kind: 'single', build: async (f, p) => `MedicationRequest?patient.identifier=${enc(any(f.patients, p).identifier)}` },
-  { name: 'Patient?_has:Observation:patient:code=<most common>', kind: 'single', build: async (f) => `Patient?_has:Observation:patient:code=${enc(f.commonCode)}` },
+  {
+    name: 'Observation?subject&_sort=-date&_count=10',
+    kind: 'single',
+    build: async (f, p) => `Observation?subject=Patient/${any(f.patients, p).id}&_sort=-date&_count=10`,
+  },
+  {
+    name: 'Encounter?patient&_include=Encounter:practitioner',
+    kind: 'single',
+    build: async (f, p) => `Encounter?patient=Patient/${any(f.patients, p).id}&_include=Encounter:practitioner`,
+  },
+  {
+    name: 'MedicationRequest?patient.identifier=',
+    kind: 'single',
+    build: async (f, p) => `MedicationRequest?patient.identifier=${enc(any(f.patients, p).identifier)}`,
+  },
+  {
+    name: 'Patient?_has:Observation:patient:code=<most common>',
+    kind: 'single',
+    build: async (f) => `Patient?_has:Observation:patient:code=${enc(f.commonCode)}`,
+  },
   {
     name: 'Patient?birthdate=ge<random patient> (broad, 1st page)',
     kind: 'page',
     build: async (f, p) => `Patient?birthdate=ge${any(f.patients, p).birthDate}`,
   },
-  { name: 'Observation?code=<~10% of resources>&_total=accurate', kind: 'count', build: async (f) => `Observation?code=${enc(f.totalCodes.join(','))}&_total=accurate` },
+  {
+    name: 'Observation?code=<~10% of resources>&_total=accurate',
+    kind: 'count',
+    build: async (f) => `Observation?code=${enc(f.totalCodes.join(','))}&_total=accurate`,
+  },
 ];
 
 /** Reads the facts the queries need from the database. */
@@ -91,11 +119,24 @@ export async function readFacts(db: pg.Pool): Promise<Facts> {
     `SELECT id, content FROM resource WHERE resource_type = 'Patient' AND NOT deleted ORDER BY rid`,
   );
   const patients = rows.map(({ id, content }) => {
-    const p = JSON.parse(content) as { identifier?: { system?: string; value?: string }[]; name?: { family?: string }[]; birthDate: string };
+    const p = JSON.parse(content) as {
+      identifier?: { system?: string; value?: string }[];
+      name?: { family?: string }[];
+      birthDate: string;
+    };
     const ident = p.identifier?.find((i) => i.system === 'https://github.com/synthetichealth/synthea');
-    return { id, identifier: `${ident?.system}|${ident?.value}`, family: p.name?.[0]?.family ?? '', birthDate: p.birthDate };
+    return {
+      id,
+      identifier: `${ident?.system}|${ident?.value}`,
+      family: p.name?.[0]?.family ?? '',
+      birthDate: p.birthDate,
+    };
   });
-  const youngest = patients.map((p) => p.birthDate).sort().reverse().slice(0, 20);
+  const youngest = patients
+    .map((p) => p.birthDate)
+    .sort()
+    .reverse()
+    .slice(0, 20);
   const counts = await db.query<{ value: string; n: number }>(
     `SELECT value, count(*)::int AS n FROM sp_token WHERE resource_type = 'Observation' AND code = 'code'
      GROUP BY value ORDER BY n DESC LIMIT 20`,

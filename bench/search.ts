@@ -56,7 +56,11 @@ const machineUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:54
 
 function verdict(q: BenchQuery, last: Measured, growth: number | undefined): string {
   if (q.kind === 'count') return last.p50 <= 1000 ? 'met (≤1 s)' : 'MISSED (>1 s)';
-  const missed = [last.p50 > 5 && 'p50>5', last.p99 > 30 && 'p99>30', growth !== undefined && growth > 1.5 && 'growth>1.5'].filter(Boolean);
+  const missed = [
+    last.p50 > 5 && 'p50>5',
+    last.p99 > 30 && 'p99>30',
+    growth !== undefined && growth > 1.5 && 'growth>1.5',
+  ].filter(Boolean);
   return missed.length ? `MISSED (${missed.join(', ')})` : 'met';
 }
 
@@ -83,8 +87,10 @@ function reportLatency(bySize: Map<number, Map<string, Measured>>): void {
     return row;
   });
   const countQuery = QUERIES.find((q) => q.kind === 'count') as BenchQuery;
-  console.log(`\nsearch latency in ms, in-process through the FHIR router (${iterations} runs per query and size, ` +
-    `_total: ${runsOf(countQuery, iterations)}; sizes measured in turn, run by run);`);
+  console.log(
+    `\nsearch latency in ms, in-process through the FHIR router (${iterations} runs per query and size, ` +
+      `_total: ${runsOf(countQuery, iterations)}; sizes measured in turn, run by run);`,
+  );
   console.log('targets at the last size: p50 ≤ 5, p99 ≤ 30, p50 growth ≤ 1.5; _total=accurate ≤ 1000');
   console.table(rows);
 }
@@ -92,17 +98,30 @@ function reportLatency(bySize: Map<number, Map<string, Measured>>): void {
 function reportIngest(chunks: IngestChunk[]): void {
   if (chunks.length === 0) return console.log('\nno ingest in this run');
   const trend = ingestTrend(chunks, (c) => c.perSecond);
-  console.log('\ningest through the store write path, one patient bundle per transaction, per chunk: resources/s, CPU ms per');
-  console.log('resource (this process + its Postgres backends; independent of other work on the machine), 1-minute load');
-  console.table(chunks.map((c) => ({
-    resources: `${c.from}–${c.upTo}`, 'resources/s': Math.round(c.perSecond), 'CPU ms/resource': c.cpuMs?.toFixed(3) ?? 'n/a', load: c.load.toFixed(1),
-  })));
-  console.log(`resources/s: early (first quarter of chunks) ${Math.round(trend.early)}, late (last quarter) ${Math.round(trend.late)}: ` +
-    `late/early ${trend.ratio.toFixed(2)} (target ≥ 0.80: ${trend.ratio >= 0.8 ? 'met' : 'MISSED'})`);
+  console.log(
+    '\ningest through the store write path, one patient bundle per transaction, per chunk: resources/s, CPU ms per',
+  );
+  console.log(
+    'resource (this process + its Postgres backends; independent of other work on the machine), 1-minute load',
+  );
+  console.table(
+    chunks.map((c) => ({
+      resources: `${c.from}–${c.upTo}`,
+      'resources/s': Math.round(c.perSecond),
+      'CPU ms/resource': c.cpuMs?.toFixed(3) ?? 'n/a',
+      load: c.load.toFixed(1),
+    })),
+  );
+  console.log(
+    `resources/s: early (first quarter of chunks) ${Math.round(trend.early)}, late (last quarter) ${Math.round(trend.late)}: ` +
+      `late/early ${trend.ratio.toFixed(2)} (target ≥ 0.80: ${trend.ratio >= 0.8 ? 'met' : 'MISSED'})`,
+  );
   if (chunks.every((c) => c.cpuMs !== undefined)) {
     const cpu = ingestTrend(chunks, (c) => c.cpuMs as number);
-    console.log(`CPU ms/resource: early ${cpu.early.toFixed(3)}, late ${cpu.late.toFixed(3)}: late/early ${cpu.ratio.toFixed(2)} ` +
-      `(the same work per resource at 1.00; ≤ 1.25 is a ≤ 20% slowdown on a machine to itself)`);
+    console.log(
+      `CPU ms/resource: early ${cpu.early.toFixed(3)}, late ${cpu.late.toFixed(3)}: late/early ${cpu.ratio.toFixed(2)} ` +
+        `(the same work per resource at 1.00; ≤ 1.25 is a ≤ 20% slowdown on a machine to itself)`,
+    );
   }
 }
 
@@ -111,7 +130,12 @@ async function main(): Promise<void> {
   const templates = loadTemplates(`${dataDir}/synthea/bundles`);
   const server = await benchPostgres(machineUrl, args.embedded);
   const adminUrl = server.adminUrl;
-  console.log(`${server.label}, ${os.cpus().length} CPUs, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(
+    `${server.label}, ${os.cpus().length} CPUs, load ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   const urlOf = (db: string) => Object.assign(new URL(adminUrl), { pathname: `/${db}` }).toString();
@@ -133,7 +157,8 @@ async function main(): Promise<void> {
       const { rows } = await pool.query<{ resources: number; patients: number }>(
         `SELECT count(*)::int AS resources, count(*) FILTER (WHERE resource_type = 'Patient')::int AS patients FROM resource`,
       );
-      if (rows[0].resources < size) await loadUpTo(pool, templates, rows[0], size, Number(args.chunk), chunks, !args['no-index']);
+      if (rows[0].resources < size)
+        await loadUpTo(pool, templates, rows[0], size, Number(args.chunk), chunks, !args['no-index']);
       await pool.end();
     }
     // Without index rows searches find nothing: the control run reports the ingest trend alone.

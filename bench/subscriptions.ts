@@ -45,7 +45,12 @@ const PATIENTS = 1000;
 
 async function withServer<T>(fn: (server: Tributary) => Promise<T>): Promise<T> {
   const db = await benchDatabase(adminUrl);
-  const config = { ...loadConfig({ AUTH: 'off', SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1' }), port: 0, host: '127.0.0.1', databaseUrl: db.url };
+  const config = {
+    ...loadConfig({ AUTH: 'off', SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1' }),
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl: db.url,
+  };
   const server = await startTributary(config, pino({ level: 'silent' }));
   try {
     return await fn(server);
@@ -55,7 +60,12 @@ async function withServer<T>(fn: (server: Tributary) => Promise<T>): Promise<T> 
   }
 }
 
-const ctxOf = (server: Tributary): FhirContext => ({ repo: server.repo, baseUrl: server.fhirBase, requestId: 'bench', access: { kind: 'system' } });
+const ctxOf = (server: Tributary): FhirContext => ({
+  repo: server.repo,
+  baseUrl: server.fhirBase,
+  requestId: 'bench',
+  access: { kind: 'system' },
+});
 
 /**
  * Creates `n` subscriptions through the store (write rule included), 500 per transaction: on the given patients
@@ -65,8 +75,17 @@ async function createSubscriptions(server: Tributary, n: number, patients: strin
   for (let i = 0; i < n; i += 500) {
     await server.repo.transaction(async (repo) => {
       for (let k = i; k < Math.min(n, i + 500); k++) {
-        const criteria = UNANCHORED > 0 && k % Math.round(100 / UNANCHORED) === 0 ? `Observation?value-quantity=gt${1000 + k}` : `Observation?subject=Patient/${k < patients.length ? patients[k] : randomUUID()}`;
-        await repo.create({ resourceType: 'Subscription', status: 'active', reason: 'bench', criteria, channel: { type: 'rest-hook', endpoint } });
+        const criteria =
+          UNANCHORED > 0 && k % Math.round(100 / UNANCHORED) === 0
+            ? `Observation?value-quantity=gt${1000 + k}`
+            : `Observation?subject=Patient/${k < patients.length ? patients[k] : randomUUID()}`;
+        await repo.create({
+          resourceType: 'Subscription',
+          status: 'active',
+          reason: 'bench',
+          criteria,
+          channel: { type: 'rest-hook', endpoint },
+        });
       }
     });
   }
@@ -81,8 +100,20 @@ async function writeObservations(server: Tributary, count: number, patients: str
     Array.from({ length: parallel }, async () => {
       while (next < count) {
         const i = next++;
-        const body = { resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, subject: { reference: `Patient/${patients[i % patients.length]}` }, valueQuantity: { value: 60 + (i % 40), unit: '/min' } };
-        const res = await server.router.handle(ctx, { method: 'POST', path: 'Observation', query: {}, body, headers: { preferReturn: 'minimal' } });
+        const body = {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+          subject: { reference: `Patient/${patients[i % patients.length]}` },
+          valueQuantity: { value: 60 + (i % 40), unit: '/min' },
+        };
+        const res = await server.router.handle(ctx, {
+          method: 'POST',
+          path: 'Observation',
+          query: {},
+          body,
+          headers: { preferReturn: 'minimal' },
+        });
         if (res.status !== 201) throw new Error(`create answered ${res.status}`);
       }
     }),
@@ -118,7 +149,9 @@ async function writeLane(lane: Lane, receiverUrl: string) {
 }
 
 async function notifications(server: Tributary): Promise<number> {
-  const { rows } = await server.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM subscription_delivery WHERE kind = 'event'");
+  const { rows } = await server.pool.query<{ n: number }>(
+    "SELECT count(*)::int AS n FROM subscription_delivery WHERE kind = 'event'",
+  );
   return rows[0].n;
 }
 
@@ -142,13 +175,26 @@ async function websocketLane(subscriptions: number, receiverUrl: string) {
         channel: {
           type: 'websocket',
           payload: 'application/fhir+json',
-          _payload: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content', valueCode: 'full-resource' }] },
+          _payload: {
+            extension: [
+              {
+                url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content',
+                valueCode: 'full-resource',
+              },
+            ],
+          },
         },
       },
     });
     const id = (sub.resource as { id: string }).id;
-    const token = await server.router.handle(ctx, { method: 'POST', path: `Subscription/${id}/$get-ws-binding-token`, query: {}, headers: {} });
-    const params = (token.resource as { parameter: { name: string; valueString?: string; valueUrl?: string }[] }).parameter;
+    const token = await server.router.handle(ctx, {
+      method: 'POST',
+      path: `Subscription/${id}/$get-ws-binding-token`,
+      query: {},
+      headers: {},
+    });
+    const params = (token.resource as { parameter: { name: string; valueString?: string; valueUrl?: string }[] })
+      .parameter;
     const socket = await openSocket(params.find((p) => p.name === 'websocket-url')?.valueUrl as string);
     const latencies: number[] = [];
     socket.ws.on('message', (data) => {
@@ -160,8 +206,19 @@ async function websocketLane(subscriptions: number, receiverUrl: string) {
     socket.ws.send(`bind-with-token ${params.find((p) => p.name === 'token')?.valueString}`);
     await socket.waitFor(1);
     for (let i = 0; i < EVENTS; i++) {
-      const body = { resourceType: 'Observation', status: 'final', code: { coding: [{ code: 'ws-latency' }] }, valueInteger: i };
-      await server.router.handle(ctx, { method: 'POST', path: 'Observation', query: {}, body, headers: { preferReturn: 'minimal' } });
+      const body = {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { coding: [{ code: 'ws-latency' }] },
+        valueInteger: i,
+      };
+      await server.router.handle(ctx, {
+        method: 'POST',
+        path: 'Observation',
+        query: {},
+        body,
+        headers: { preferReturn: 'minimal' },
+      });
       await new Promise((r) => setTimeout(r, 10));
     }
     const deadline = Date.now() + 10_000;
@@ -176,25 +233,38 @@ const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, 
 async function main(): Promise<void> {
   const receiver = await startReceiver();
   const lanes: Lane[] = ['none', 'not matching', 'one match per write'];
-  const results = new Map<Lane, { perSecond: number; drain: number; notifications: number }[]>(lanes.map((l) => [l, []]));
+  const results = new Map<Lane, { perSecond: number; drain: number; notifications: number }[]>(
+    lanes.map((l) => [l, []]),
+  );
   // Rounds interleave the lanes, so a change in the machine's load touches all of them alike.
-  for (let round = 0; round < ROUNDS; round++) for (const lane of lanes) results.get(lane)?.push(await writeLane(lane, receiver.url));
+  for (let round = 0; round < ROUNDS; round++)
+    for (const lane of lanes) results.get(lane)?.push(await writeLane(lane, receiver.url));
   const base = median((results.get('none') ?? []).map((r) => r.perSecond));
-  console.log(`\nObservation creates through the router, 8 at a time, ${WRITES} per lane, medians of ${ROUNDS} rounds (AUTH=off); ${UNANCHORED}% of the subscriptions unanchored`);
-  console.log('| active subscriptions | creates/s | ratio | outbox drained after the last write (s) | notifications queued |');
+  console.log(
+    `\nObservation creates through the router, 8 at a time, ${WRITES} per lane, medians of ${ROUNDS} rounds (AUTH=off); ${UNANCHORED}% of the subscriptions unanchored`,
+  );
+  console.log(
+    '| active subscriptions | creates/s | ratio | outbox drained after the last write (s) | notifications queued |',
+  );
   console.log('|---|---|---|---|---|');
   for (const lane of lanes) {
     const rs = results.get(lane) ?? [];
     const rate = median(rs.map((r) => r.perSecond));
     const label = lane === 'none' ? '0' : `${SUBSCRIPTIONS}, ${lane}`;
-    console.log(`| ${label} | ${rate.toFixed(0)} | ${(rate / base).toFixed(2)} | ${median(rs.map((r) => r.drain)).toFixed(2)} | ${median(rs.map((r) => r.notifications))} |`);
+    console.log(
+      `| ${label} | ${rate.toFixed(0)} | ${(rate / base).toFixed(2)} | ${median(rs.map((r) => r.drain)).toFixed(2)} | ${median(rs.map((r) => r.notifications))} |`,
+    );
   }
   const latencies = await websocketLane(SUBSCRIPTIONS, receiver.url);
   await receiver.close();
-  console.log(`\nWebsocket notification latency, commit (meta.lastUpdated) to arrival, ${latencies.length}/${EVENTS} events, ${SUBSCRIPTIONS} other subscriptions active`);
+  console.log(
+    `\nWebsocket notification latency, commit (meta.lastUpdated) to arrival, ${latencies.length}/${EVENTS} events, ${SUBSCRIPTIONS} other subscriptions active`,
+  );
   console.log('| p50 ms | p90 ms | p99 ms | max ms |');
   console.log('|---|---|---|---|');
-  console.log(`| ${pct(latencies, 50)} | ${pct(latencies, 90)} | ${pct(latencies, 99)} | ${latencies[latencies.length - 1]} |`);
+  console.log(
+    `| ${pct(latencies, 50)} | ${pct(latencies, 90)} | ${pct(latencies, 99)} | ${latencies[latencies.length - 1]} |`,
+  );
 }
 
 main().catch((err) => {

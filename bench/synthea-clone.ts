@@ -22,10 +22,15 @@ export interface SyntheaTemplate {
 
 /** Loads the Synthea patient bundles (not the hospital/practitioner ones) from `dir`. */
 export function loadTemplates(dir: string, limit = Infinity): SyntheaTemplate[] {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.json.gz') && f.includes('_')).sort().slice(0, limit);
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.json.gz') && f.includes('_'))
+    .sort()
+    .slice(0, limit);
   return files.map((f) => {
     const bundle = JSON.parse(gunzipSync(readFileSync(join(dir, f))).toString('utf8')) as Bundle;
-    const ids = (bundle.entry ?? []).map((e) => [e.resource?.id as string, e.resource?.resourceType as string] as [string, string]);
+    const ids = (bundle.entry ?? []).map(
+      (e) => [e.resource?.id as string, e.resource?.resourceType as string] as [string, string],
+    );
     return { text: JSON.stringify(bundle), ids };
   });
 }

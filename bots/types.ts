@@ -53,13 +53,20 @@ export class BotFhirError extends Error {
  */
 export interface BotFhirClient {
   read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T>;
-  search<T extends Resource = Resource>(resourceType: string, query?: Record<string, string> | string): Promise<Bundle<T>>;
+  search<T extends Resource = Resource>(
+    resourceType: string,
+    query?: Record<string, string> | string,
+  ): Promise<Bundle<T>>;
   create<T extends Resource>(resource: T): Promise<T>;
   update<T extends Resource>(resource: T): Promise<T>;
   patch<T extends Resource = Resource>(resourceType: string, id: string, operations: unknown[]): Promise<T>;
   delete(resourceType: string, id: string): Promise<void>;
   /** Any interaction: `request('POST', '', bundle)` for a transaction, `request('GET', 'Patient/1/$everything')`. */
-  request<T extends Resource = Resource>(method: string, path: string, body?: unknown): Promise<{ status: number; resource?: T }>;
+  request<T extends Resource = Resource>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; resource?: T }>;
 }
 
 /** What a bot's handler gets. */

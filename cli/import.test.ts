@@ -42,10 +42,15 @@ function expectedCounts(dirs: string[]): Record<string, number> {
       const raw = readFileSync(join(dir, f));
       const text = () => (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
       if (/\.json(\.gz)?$/.test(f)) {
-        for (const e of (JSON.parse(text()) as Bundle).entry ?? []) counts[e.resource!.resourceType] = (counts[e.resource!.resourceType] ?? 0) + 1;
+        for (const e of (JSON.parse(text()) as Bundle).entry ?? [])
+          counts[e.resource!.resourceType] = (counts[e.resource!.resourceType] ?? 0) + 1;
       } else if (/\.ndjson(\.gz)?$/.test(f)) {
         const type = f.split('.')[0];
-        counts[type] = (counts[type] ?? 0) + text().split('\n').filter((l) => l.trim()).length;
+        counts[type] =
+          (counts[type] ?? 0) +
+          text()
+            .split('\n')
+            .filter((l) => l.trim()).length;
       }
     }
   }
@@ -87,7 +92,9 @@ describe('tributary import', () => {
     expect(readdirSync(work).filter((f) => /^\.import-state-[0-9a-f]{12}\.json$/.test(f))).toHaveLength(1);
 
     // NDJSON ids are kept; the encounters' conditional references (read before the practitioners' file) resolved.
-    const encounterLine = gunzipSync(readFileSync(join(NDJSON, 'Encounter.000.ndjson.gz'))).toString().split('\n')[0];
+    const encounterLine = gunzipSync(readFileSync(join(NDJSON, 'Encounter.000.ndjson.gz')))
+      .toString()
+      .split('\n')[0];
     const id = JSON.parse(encounterLine).id;
     const encounter = (await fhir(server, 'GET', `Encounter/${id}`)).body;
     expect(encounter.participant[0].individual.reference).toMatch(/^Practitioner\/[\w-]+$/);
@@ -115,7 +122,9 @@ describe('tributary import', () => {
         const f = stateFile();
         if (!f) return 0;
         try {
-          return Object.values(JSON.parse(readFileSync(join(dir, f), 'utf8')).files as Record<string, { done: boolean }>).filter((p) => p.done).length;
+          return Object.values(
+            JSON.parse(readFileSync(join(dir, f), 'utf8')).files as Record<string, { done: boolean }>,
+          ).filter((p) => p.done).length;
         } catch {
           return 0;
         }
@@ -146,7 +155,14 @@ describe('tributary import', () => {
       mkdirSync(join(dir, 'in'));
       writeFileSync(
         join(dir, 'in/patients.ndjson'),
-        [patient('imp-ok-1'), '{not json', '', '{"resourceType":"Patient"}', patient('imp-bad', { gender: 'robot' }), patient('imp-ok-2')].join('\n'),
+        [
+          patient('imp-ok-1'),
+          '{not json',
+          '',
+          '{"resourceType":"Patient"}',
+          patient('imp-bad', { gender: 'robot' }),
+          patient('imp-ok-2'),
+        ].join('\n'),
       );
       const identifier = [{ system: 'urn:test:import', value: 'refused-transaction' }];
       const noCode = { resourceType: 'Observation', status: 'final' };
@@ -154,7 +170,10 @@ describe('tributary import', () => {
         resourceType: 'Bundle',
         type,
         entry: [
-          { resource: { resourceType: 'Patient', identifier, active: type === 'batch' }, request: { method: 'POST', url: 'Patient' } },
+          {
+            resource: { resourceType: 'Patient', identifier, active: type === 'batch' },
+            request: { method: 'POST', url: 'Patient' },
+          },
           { resource: noCode, request: { method: 'POST', url: 'Observation' } },
         ],
       });
@@ -168,7 +187,9 @@ describe('tributary import', () => {
       expect(out).toContain('failures (6):');
       expect(out).toMatch(/in\/patients\.ndjson:2 {2}invalid JSON: /);
       expect(out).toMatch(/in\/patients\.ndjson:4 {2}Patient without a valid id/);
-      expect(out).toMatch(/in\/patients\.ndjson:5 {2}400 .*Bundle\.entry\[1\] \(PUT Patient\/imp-bad\): Value "robot" is not in the required value set/);
+      expect(out).toMatch(
+        /in\/patients\.ndjson:5 {2}400 .*Bundle\.entry\[1\] \(PUT Patient\/imp-bad\): Value "robot" is not in the required value set/,
+      );
       expect(out).toMatch(/in\/refused-transaction\.json {2}(400|422) Bundle\.entry\[1\] \(POST Observation\): .*code/);
       expect(out).toMatch(/in\/half-batch\.json entry\[1\] {2}(400|422) .*code/);
       expect(out).toMatch(/in\/not-a-bundle\.json {2}not a transaction or batch Bundle/);
@@ -200,7 +221,15 @@ describe('tributary import', () => {
       expect(refused.code).toBe(1);
       expect(refused.stdout).toMatch(/stopped: the server answered 401: /);
 
-      const run = await runCli(dir, [NDJSON, '--url', s.fhirBase, '--client-id', 'importer', '--client-secret', secret]);
+      const run = await runCli(dir, [
+        NDJSON,
+        '--url',
+        s.fhirBase,
+        '--client-id',
+        'importer',
+        '--client-secret',
+        secret,
+      ]);
       expect(run.code, run.stdout + run.stderr).toBe(0);
       expect(run.stdout).toContain('resources: 11 ');
       expect(existsSync(dir)).toBe(true);

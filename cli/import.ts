@@ -21,7 +21,11 @@ async function main(): Promise<number> {
     return 0;
   }
   const bar = new cliProgress.SingleBar(
-    { format: 'import |{bar}| {percentage}% | {resources} resources | {rate}/s', stream: process.stderr, hideCursor: true },
+    {
+      format: 'import |{bar}| {percentage}% | {resources} resources | {rate}/s',
+      stream: process.stderr,
+      hideCursor: true,
+    },
     cliProgress.Presets.shades_classic,
   );
   const interrupt = new AbortController();

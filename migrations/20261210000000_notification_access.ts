@@ -23,5 +23,7 @@ export async function up(knex: Knex): Promise<void> {
 
 /** Drops what `up` added. */
 export async function down(knex: Knex): Promise<void> {
-  await knex.raw('DROP TABLE IF EXISTS subscription_owner; ALTER TABLE ws_binding_token DROP COLUMN IF EXISTS access_token');
+  await knex.raw(
+    'DROP TABLE IF EXISTS subscription_owner; ALTER TABLE ws_binding_token DROP COLUMN IF EXISTS access_token',
+  );
 }

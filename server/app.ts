@@ -60,7 +60,9 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   // The database starts (embedded: a child process) and migrates while this thread loads the definitions.
   const database = (async () => {
     if (config.databaseUrl) return config.databaseUrl;
-    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, { logger: log.child({ embeddedPostgres: true }) });
+    embedded = await startEmbeddedPostgres(config.dataDir, config.embeddedPgPort, {
+      logger: log.child({ embeddedPostgres: true }),
+    });
     return embedded.url;
   })();
   const migrated = database.then((url) => migrate(url));
@@ -124,7 +126,16 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const url = `http://${host}:${port}`;
   const fhirBase = config.baseUrl?.replace(/\/+$/, '') ?? `${url}/fhir`;
   await auth.start({ origin: fhirBase.replace(/\/fhir$/, ''), fhirBase, pool, databaseUrl, repo, demo: !!embedded });
-  await subscriptions.start({ pool, databaseUrl, repo, router, fhirBase, httpServer: server, resolveAccess: auth.resolveAccess, onRevoked: auth.onRevoked });
+  await subscriptions.start({
+    pool,
+    databaseUrl,
+    repo,
+    router,
+    fhirBase,
+    httpServer: server,
+    resolveAccess: auth.resolveAccess,
+    onRevoked: auth.onRevoked,
+  });
   await bots.start({ router, repo, pool, fhirBase, kick: subscriptions.kick });
   await jobs.start();
   ready = true;

@@ -52,7 +52,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.DATA_DIR || './.data',
     embeddedPgPort: intEnv(env, 'EMBEDDED_PG_PORT', 5433),
-    maxBodyBytes: intEnv(env, "MAX_BODY_BYTES", 32 * 1024 * 1024),
+    maxBodyBytes: intEnv(env, 'MAX_BODY_BYTES', 32 * 1024 * 1024),
     dbPoolSize: intEnv(env, 'DB_POOL_SIZE', 10),
     logLevel: env.LOG_LEVEL || 'info',
     validateWrites: env.VALIDATE_WRITES !== 'off',

@@ -9,7 +9,9 @@ import { dirname, join } from 'node:path';
 export const PROJECT_ROOT: string = findRoot(import.meta.dirname);
 
 /** Tributary's version, from package.json. */
-export const SOFTWARE_VERSION: string = (JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+export const SOFTWARE_VERSION: string = (
+  JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as { version: string }
+).version;
 
 /** `.ts` when this code runs from source (tsx, vitest), `.js` when it runs from the build. */
 export const MODULE_EXTENSION: '.ts' | '.js' = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
@@ -22,7 +24,8 @@ export function siblingModule(name: string, moduleUrl: string): URL {
 function findRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {
     const pkg = join(dir, 'package.json');
-    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tributary') return dir;
+    if (existsSync(pkg) && (JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'tributary')
+      return dir;
     if (dirname(dir) === dir) throw new Error(`Tributary's package.json was not found above ${from}`);
   }
 }

@@ -10,7 +10,12 @@ export class Arrivals<T> {
   }
 
   /** Resolves with the items once `count` arrived; rejects after `timeoutMs`, saying what it waited for. */
-  async waitFor(count: number, timeoutMs: number, what: string, describe: (items: T[]) => string = () => ''): Promise<T[]> {
+  async waitFor(
+    count: number,
+    timeoutMs: number,
+    what: string,
+    describe: (items: T[]) => string = () => '',
+  ): Promise<T[]> {
     const deadline = Date.now() + timeoutMs;
     while (this.items.length < count) {
       const left = deadline - Date.now();

@@ -4,7 +4,23 @@
  */
 
 /** Path segments that are not text or not even percent-encoding. */
-export const BAD_SEGMENTS = ['%E0%A4%A', '%zz', '%', '%00', 'a%00b', '%ED%A0%80', '%C0%AF', '%FF', `${'x'.repeat(5000)}`, '..', '%2e%2e', '$', '_', 'constructor', '__proto__'];
+export const BAD_SEGMENTS = [
+  '%E0%A4%A',
+  '%zz',
+  '%',
+  '%00',
+  'a%00b',
+  '%ED%A0%80',
+  '%C0%AF',
+  '%FF',
+  `${'x'.repeat(5000)}`,
+  '..',
+  '%2e%2e',
+  '$',
+  '_',
+  'constructor',
+  '__proto__',
+];
 
 /** Query strings whose names or values are hostile or nonsense, for any route. */
 export const BAD_QUERIES = [
@@ -214,15 +230,26 @@ export function badEntries(): unknown[] {
   const entries: unknown[] = [];
   for (const segment of BAD_SEGMENTS) entries.push({ request: { method: 'GET', url: `Patient/${segment}` } });
   for (const query of BAD_QUERIES) entries.push({ request: { method: 'GET', url: `Patient?${query}` } });
-  for (const value of BAD_VALUES) entries.push({ request: { method: 'GET', url: `RiskAssessment?probability=${value}` } });
-  const fields: Record<string, string> = { 'if-none-exist': 'ifNoneExist', 'if-none-match': 'ifNoneMatch', 'if-match': 'ifMatch', 'if-modified-since': 'ifModifiedSince' };
+  for (const value of BAD_VALUES)
+    entries.push({ request: { method: 'GET', url: `RiskAssessment?probability=${value}` } });
+  const fields: Record<string, string> = {
+    'if-none-exist': 'ifNoneExist',
+    'if-none-match': 'ifNoneMatch',
+    'if-match': 'ifMatch',
+    'if-modified-since': 'ifModifiedSince',
+  };
   for (const headers of BAD_HEADERS) {
     const [name, value] = Object.entries(headers)[0];
-    if (fields[name]) entries.push({ resource: { resourceType: 'Patient', id: 'p1' }, request: { method: 'PUT', url: 'Patient/p1', [fields[name]]: value } });
+    if (fields[name])
+      entries.push({
+        resource: { resourceType: 'Patient', id: 'p1' },
+        request: { method: 'PUT', url: 'Patient/p1', [fields[name]]: value },
+      });
   }
   for (const body of badBodies('Patient')) {
     const resource = JSON.parse(body) as unknown;
-    if (resource && typeof resource === 'object' && !Array.isArray(resource)) entries.push({ resource, request: { method: 'POST', url: 'Patient' } });
+    if (resource && typeof resource === 'object' && !Array.isArray(resource))
+      entries.push({ resource, request: { method: 'POST', url: 'Patient' } });
   }
   entries.push({ request: { method: 'GET', url: 'Patient?name=a\u0000b' } });
   entries.push({ request: { method: 'DELETE', url: 'Patient?constructor=1' } });

@@ -34,10 +34,17 @@ describe('npm run build', () => {
   it('runs the compiled server: CapabilityStatement, writes, and a bot in a worker thread', async () => {
     const metadata = await fhir({ fhirBase }, 'GET', 'metadata');
     expect(metadata.status).toBe(200);
-    expect(metadata.body.software).toMatchObject({ name: 'Tributary', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(metadata.body.software).toMatchObject({
+      name: 'Tributary',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+    });
     const range = { referenceRange: [{ high: { value: 140, unit: 'mmHg' } }] };
     const created = await fhir({ fhirBase }, 'POST', 'Observation', {
-      resourceType: 'Observation', status: 'final', code: { text: 'systolic' }, valueQuantity: { value: 182, unit: 'mmHg' }, ...range,
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'systolic' },
+      valueQuantity: { value: 182, unit: 'mmHg' },
+      ...range,
     });
     expect(created.status).toBe(201);
     const flagged = await until(async () => {

@@ -16,12 +16,17 @@ interface Service {
   depends_on?: Record<string, { condition: string }>;
 }
 
-const compose = parse(read('docker-compose.yml')) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
+const compose = parse(read('docker-compose.yml')) as {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+};
 const { postgres, tributary, mosquitto } = compose.services;
 
 /** Compose's `${NAME:-default}` / `${NAME:?message}` interpolation, with every variable unset. */
 function interpolate(value: string): string {
-  return value.replace(/\$\{(\w+)(?::?([-?])([^}]*))?\}/g, (_m, _name, op, arg) => (op === '-' ? arg : 'a-value-the-user-sets'));
+  return value.replace(/\$\{(\w+)(?::?([-?])([^}]*))?\}/g, (_m, _name, op, arg) =>
+    op === '-' ? arg : 'a-value-the-user-sets',
+  );
 }
 
 /** Variables the server reads outside loadConfig, and the file that reads each. */
@@ -50,7 +55,7 @@ describe('docker-compose.yml', () => {
     expect(tributary.depends_on?.postgres).toEqual({ condition: 'service_healthy' });
   });
 
-  it("sets for tributary only variables the server reads, with values its configuration accepts", () => {
+  it('sets for tributary only variables the server reads, with values its configuration accepts', () => {
     const known = variablesRead();
     const env = tributary.environment ?? {};
     for (const name of Object.keys(env)) expect(known, `${name} is not read by the server`).toContain(name);
@@ -91,7 +96,10 @@ describe('docker-compose.yml', () => {
 
   it("documents in README's configuration table exactly the variables the server reads", () => {
     const readme = read('README.md');
-    const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1));
+    const table = readme.slice(
+      readme.indexOf('## Configuration'),
+      readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
+    );
     const documented = new Set([...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
     expect([...documented].sort()).toEqual([...variablesRead()].sort());
   });

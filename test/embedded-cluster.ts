@@ -52,7 +52,8 @@ function postgresProcessesOf(clusterDir: string): number[] {
       continue;
     }
     const d = args.indexOf('-D');
-    if (/(^|\/)postgres$/.test(args[0]) && d > 0 && resolve(args[d + 1]) === resolve(clusterDir)) pids.push(Number(entry));
+    if (/(^|\/)postgres$/.test(args[0]) && d > 0 && resolve(args[d + 1]) === resolve(clusterDir))
+      pids.push(Number(entry));
   }
   return pids;
 }
@@ -73,6 +74,8 @@ export async function pgCtl(clusterDir: string, ...args: string[]): Promise<stri
     child.stderr.on('data', (d) => (output += d));
     child.once('error', fail);
     // 'exit', not 'close': a postmaster `pg_ctl start` leaves running holds the pipes open.
-    child.once('exit', (code) => (code === 0 ? done(output) : fail(new Error(`pg_ctl ${args.join(' ')}: exit ${code}: ${output}`))));
+    child.once('exit', (code) =>
+      code === 0 ? done(output) : fail(new Error(`pg_ctl ${args.join(' ')}: exit ${code}: ${output}`)),
+    );
   });
 }

@@ -19,7 +19,10 @@ import { startTestServer } from './harness.ts';
  */
 
 const FIXTURES = resolve(import.meta.dirname, 'fixtures/fhir-examples');
-const SHARED = resolve(process.env.FHIR_TESTDATA ?? resolve(import.meta.dirname, '../../shared/data'), 'fhir-r4-examples');
+const SHARED = resolve(
+  process.env.FHIR_TESTDATA ?? resolve(import.meta.dirname, '../../shared/data'),
+  'fhir-r4-examples',
+);
 const CONCURRENCY = 6;
 const TIMEOUT = 20 * 60_000;
 
@@ -70,7 +73,8 @@ function canonical(resource: object, omit: string[], omitTop: string[], decimals
         .sort();
       return `{${keys.map((k) => `${JSON.stringify(k)}:${write((value as Record<string, unknown>)[k], value, k)}`).join(',')}}`;
     }
-    if (typeof value === 'number' && decimals && holder && holder !== resource && key !== undefined) return decimalText(holder, key, value);
+    if (typeof value === 'number' && decimals && holder && holder !== resource && key !== undefined)
+      return decimalText(holder, key, value);
     return JSON.stringify(value);
   };
   return write(resource, undefined, undefined);
@@ -82,21 +86,29 @@ const MEDIA = { json: 'application/fhir+json', xml: 'application/fhir+xml' };
 async function roundTrip(server: Tributary, ex: Example): Promise<{ problem?: string; read?: Resource }> {
   const { resourceType, id } = ex.resource;
   const headers = { 'content-type': MEDIA[ex.format], accept: MEDIA.json };
-  const write = await fetch(`${server.fhirBase}/${id ? `${resourceType}/${id}` : resourceType}`, { method: id ? 'PUT' : 'POST', body: ex.text, headers });
+  const write = await fetch(`${server.fhirBase}/${id ? `${resourceType}/${id}` : resourceType}`, {
+    method: id ? 'PUT' : 'POST',
+    body: ex.text,
+    headers,
+  });
   const written = await write.json();
-  if (write.status !== 200 && write.status !== 201) return { problem: `write answered ${write.status}: ${JSON.stringify(written.issue?.[0])}` };
+  if (write.status !== 200 && write.status !== 201)
+    return { problem: `write answered ${write.status}: ${JSON.stringify(written.issue?.[0])}` };
   const readUrl = `${server.fhirBase}/${resourceType}/${written.id}`;
   const read = await fetch(ex.format === 'xml' ? `${readUrl}?_format=xml` : readUrl);
   const text = await read.text();
   const back = (ex.format === 'xml' ? parseXmlResource(text) : parseJsonKeepingDecimals(text)) as Resource;
   const omitTop = id ? ['meta'] : ['meta', 'id'];
-  if (canonical(back, [], omitTop, true) !== canonical(storedForm(ex.resource), [], omitTop, true)) return { problem: 'read back differs from the original', read: back };
+  if (canonical(back, [], omitTop, true) !== canonical(storedForm(ex.resource), [], omitTop, true))
+    return { problem: 'read back differs from the original', read: back };
   return { read: back };
 }
 
 /** What the server stores for an example: the example itself, except that a requested Subscription is activated (README). */
 function storedForm(resource: Resource): Resource {
-  return resource.resourceType === 'Subscription' && resource.status === 'requested' ? { ...resource, status: 'active' } : resource;
+  return resource.resourceType === 'Subscription' && resource.status === 'requested'
+    ? { ...resource, status: 'active' }
+    : resource;
 }
 
 /** Writes an invalid example and checks the server refuses it naming the same element. */
@@ -111,7 +123,10 @@ async function refusal(server: Tributary, ex: Example, reason: string): Promise<
   const expected = reason.split(' at ')[1]?.split(':')[0];
   // An invalid id is refused by the URL check first, which names `id`.
   const names = expected === `${resourceType}.id` ? [expected, 'id'] : [expected];
-  if ((res.status !== 400 && res.status !== 422) || !outcome.issue?.some((i) => names.includes(i.expression?.[0] as string))) {
+  if (
+    (res.status !== 400 && res.status !== 422) ||
+    !outcome.issue?.some((i) => names.includes(i.expression?.[0] as string))
+  ) {
     return `${ex.file}: not valid R4 (${reason}) but the server answered ${res.status}`;
   }
   return undefined;
@@ -139,7 +154,8 @@ async function runAll(server: Tributary, examples: Example[], twins: Map<string,
         const { problem, read } = await roundTrip(server, ex);
         const twin = twins.get(ex.file.replace(/\.xml$/, '.json'));
         if (problem) outcome.failures.push(`${ex.file}: ${problem}`);
-        else if (ex.format === 'xml' && twin && read && !sameAsJsonTwin(read, twin)) outcome.failures.push(`${ex.file}: XML read as JSON differs from the JSON example`);
+        else if (ex.format === 'xml' && twin && read && !sameAsJsonTwin(read, twin))
+          outcome.failures.push(`${ex.file}: XML read as JSON differs from the JSON example`);
         else outcome.equal++;
       }
     }
@@ -155,18 +171,28 @@ async function runAll(server: Tributary, examples: Example[], twins: Map<string,
  */
 function sameAsJsonTwin(fromXml: Resource, json: Resource): boolean {
   const omitTop = json.id === undefined ? ['id'] : [];
-  return canonical(fromXml, ['meta', 'text'], omitTop, false) === canonical(storedForm(json), ['meta', 'text'], omitTop, false);
+  return (
+    canonical(fromXml, ['meta', 'text'], omitTop, false) ===
+    canonical(storedForm(json), ['meta', 'text'], omitTop, false)
+  );
 }
 
 function report(label: string, total: number, o: Outcome): void {
-  console.log(`${label}: ${total} examples, ${o.equal} round-tripped equal, ${o.skipped.length} skipped as not valid R4, ${o.failures.length} failures`);
+  console.log(
+    `${label}: ${total} examples, ${o.equal} round-tripped equal, ${o.skipped.length} skipped as not valid R4, ${o.failures.length} failures`,
+  );
   for (const s of o.skipped) console.log(`  skipped ${s}`);
   for (const f of o.failures.slice(0, 50)) console.log(`  FAILED ${f}`);
 }
 
 const sets = [
   { name: 'fixtures subset', json: resolve(FIXTURES, 'json'), xml: resolve(FIXTURES, 'xml'), present: true },
-  { name: 'full R4 example set', json: resolve(SHARED, 'fhir_models-json'), xml: resolve(SHARED, 'fhir_models-xml'), present: existsSync(SHARED) },
+  {
+    name: 'full R4 example set',
+    json: resolve(SHARED, 'fhir_models-json'),
+    xml: resolve(SHARED, 'fhir_models-xml'),
+    present: existsSync(SHARED),
+  },
 ];
 
 describe.each(sets)('FHIR R4 examples round-trip: $name', ({ name, json, xml, present }) => {
@@ -184,20 +210,28 @@ describe.each(sets)('FHIR R4 examples round-trip: $name', ({ name, json, xml, pr
     await server?.close();
   });
 
-  it.skipIf(!present)('JSON examples: valid ones are created with their id and read back equal; invalid ones are refused', async () => {
-    const outcome = await runAll(server, jsonExamples, twins);
-    report(`${name} JSON`, jsonExamples.length, outcome);
-    expect(outcome.failures).toEqual([]);
-    expect(outcome.equal).toBeGreaterThan(0);
-    expect(outcome.skipped.length).toBeLessThanOrEqual(Math.ceil(jsonExamples.length * 0.02));
-  }, TIMEOUT);
+  it.skipIf(!present)(
+    'JSON examples: valid ones are created with their id and read back equal; invalid ones are refused',
+    async () => {
+      const outcome = await runAll(server, jsonExamples, twins);
+      report(`${name} JSON`, jsonExamples.length, outcome);
+      expect(outcome.failures).toEqual([]);
+      expect(outcome.equal).toBeGreaterThan(0);
+      expect(outcome.skipped.length).toBeLessThanOrEqual(Math.ceil(jsonExamples.length * 0.02));
+    },
+    TIMEOUT,
+  );
 
-  it.skipIf(!present)('XML examples: XML in, XML out, and equal to the JSON example where both exist', async () => {
-    const xmlExamples = loadExamples(xml, 'xml');
-    const outcome = await runAll(server, xmlExamples, twins);
-    report(`${name} XML`, xmlExamples.length, outcome);
-    expect(outcome.failures).toEqual([]);
-    expect(outcome.equal).toBe(xmlExamples.length - outcome.skipped.length);
-    expect(outcome.skipped.length).toBeLessThanOrEqual(Math.ceil(xmlExamples.length * 0.02));
-  }, TIMEOUT);
+  it.skipIf(!present)(
+    'XML examples: XML in, XML out, and equal to the JSON example where both exist',
+    async () => {
+      const xmlExamples = loadExamples(xml, 'xml');
+      const outcome = await runAll(server, xmlExamples, twins);
+      report(`${name} XML`, xmlExamples.length, outcome);
+      expect(outcome.failures).toEqual([]);
+      expect(outcome.equal).toBe(xmlExamples.length - outcome.skipped.length);
+      expect(outcome.skipped.length).toBeLessThanOrEqual(Math.ceil(xmlExamples.length * 0.02));
+    },
+    TIMEOUT,
+  );
 });

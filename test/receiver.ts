@@ -24,7 +24,9 @@ export interface Receiver {
  * Starts a receiver on 127.0.0.1 (port 0). `answer` decides each reply (default 200); it may also not answer, to
  * make the sender time out.
  */
-export async function startReceiver(answer: (req: Received, res: ServerResponse) => void = (_r, res) => res.end()): Promise<Receiver> {
+export async function startReceiver(
+  answer: (req: Received, res: ServerResponse) => void = (_r, res) => res.end(),
+): Promise<Receiver> {
   const arrivals = new Arrivals<Received>();
   const server = createServer((req, res) => {
     let body = '';

@@ -17,7 +17,8 @@ export function startArgs(script: StartScript = 'start'): string[] {
   const pkg = JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
   const [command, ...args] = pkg.scripts[script].trim().split(/\s+/);
   const main = script === 'start' ? 'server/main.ts' : 'dist/server/main.js';
-  if (command !== 'node' || args.at(-1) !== main) throw new Error(`Unexpected ${script} script: ${pkg.scripts[script]}`);
+  if (command !== 'node' || args.at(-1) !== main)
+    throw new Error(`Unexpected ${script} script: ${pkg.scripts[script]}`);
   return args;
 }
 
@@ -43,7 +44,15 @@ export async function startServerProcess(
   const { BASE_URL: _vite, ...inherited } = process.env;
   const child = spawn(process.execPath, startArgs(script), {
     cwd: ROOT,
-    env: { ...inherited, DATABASE_URL: databaseUrl, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', AUTH: 'off', ...env },
+    env: {
+      ...inherited,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      AUTH: 'off',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -53,7 +62,10 @@ export async function startServerProcess(
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited early: ${stderr}`);
-    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then((r) => r.status === 200, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) return { child, stderr: () => stderr, logs: () => logs };
     await new Promise((r) => setTimeout(r, 100));
   }

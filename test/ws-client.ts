@@ -22,7 +22,8 @@ export async function openSocket(url: string, headers: Record<string, string> = 
   return {
     ws,
     messages: arrivals.items,
-    waitFor: (count, timeoutMs = 10_000) => arrivals.waitFor(count, timeoutMs, 'websocket messages', (m) => `: ${m.join(' | ').slice(0, 500)}`),
+    waitFor: (count, timeoutMs = 10_000) =>
+      arrivals.waitFor(count, timeoutMs, 'websocket messages', (m) => `: ${m.join(' | ').slice(0, 500)}`),
     close: () =>
       new Promise<void>((resolve) => {
         if (ws.readyState === ws.CLOSED) return resolve();

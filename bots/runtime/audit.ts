@@ -25,12 +25,18 @@ export function botRunAuditEvent(run: BotRunRecord): AuditEvent {
     { type: 'trigger', valueString: run.event.trigger },
     { type: 'attempt', valueString: String(run.event.attempt) },
     { type: 'duration-ms', valueString: String(run.durationMs) },
-    ...(run.ok && run.result !== undefined && run.result !== null ? [{ type: 'result', valueString: tail(JSON.stringify(run.result)) }] : []),
+    ...(run.ok && run.result !== undefined && run.result !== null
+      ? [{ type: 'result', valueString: tail(JSON.stringify(run.result)) }]
+      : []),
     ...(run.logs.length ? [{ type: 'log', valueString: tail(run.logs.join('\n')) }] : []),
   ];
   // The run's details sit on its input (the resource version it ran on), or on the bot itself for scheduled runs.
   const entity: AuditEventEntity[] = [
-    { what: run.input ?? { reference: run.agent }, role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' }, detail },
+    {
+      what: run.input ?? { reference: run.agent },
+      role: { system: 'http://terminology.hl7.org/CodeSystem/object-role', code: '4', display: 'Domain Resource' },
+      detail,
+    },
   ];
   if (run.event.subscription) entity.push({ what: { reference: run.event.subscription } });
   return {
@@ -44,7 +50,13 @@ export function botRunAuditEvent(run: BotRunRecord): AuditEvent {
     agent: [{ type: { text: 'bot' }, who: { reference: run.agent }, requestor: true }],
     source: {
       observer: { display: 'Tributary' },
-      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+      type: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/security-source-type',
+          code: '4',
+          display: 'Application Server',
+        },
+      ],
     },
     entity,
   };

@@ -20,10 +20,18 @@ export function executeBotHandler(runtime: BotRuntime): FhirHandler {
     const name = id.startsWith('bot-') ? id.slice(4) : '';
     if (!runtime.names().has(name)) throw notFound(`Device/${id} is not a bot`);
     const body = req.body as Resource | undefined;
-    if (body !== undefined && (typeof body !== 'object' || Array.isArray(body) || typeof body.resourceType !== 'string')) {
-      throw badRequest('The body of $execute must be a FHIR resource (the input) or a Parameters resource with an input parameter');
+    if (
+      body !== undefined &&
+      (typeof body !== 'object' || Array.isArray(body) || typeof body.resourceType !== 'string')
+    ) {
+      throw badRequest(
+        'The body of $execute must be a FHIR resource (the input) or a Parameters resource with an input parameter',
+      );
     }
-    const input = body?.resourceType === 'Parameters' ? (body as Parameters).parameter?.find((p) => p.name === 'input')?.resource : body;
+    const input =
+      body?.resourceType === 'Parameters'
+        ? (body as Parameters).parameter?.find((p) => p.name === 'input')?.resource
+        : body;
     const outcome = await runtime.execute(name, input);
     if (!outcome) throw notFound(`Device/${id} is not a bot`);
     const parameter: ParametersParameter[] = [

@@ -32,11 +32,26 @@ export function botDevice(name: string): string {
  * with the bot's own access. A write and its Provenance (agent: the bot; entity: the run's input version) are one
  * database transaction, so no resource a bot writes is without it.
  */
-export function botFhirHost(deps: { router: FhirRouter; repo: Repository; baseUrl: string; access: AccessContext; requestId: string; input?: Reference }): FhirCallHandler {
+export function botFhirHost(deps: {
+  router: FhirRouter;
+  repo: Repository;
+  baseUrl: string;
+  access: AccessContext;
+  requestId: string;
+  input?: Reference;
+}): FhirCallHandler {
   return async (call) => {
     const method = call.method.toUpperCase() as FhirMethod;
-    if (!METHODS.has(method)) return { status: 405, resource: methodNotAllowed(`${call.method} is not a FHIR method`).outcome };
-    const req: FhirRequest = { method, path: call.path.replace(/^\/+/, ''), query: call.query ?? {}, body: call.body, contentType: call.contentType, headers: {} };
+    if (!METHODS.has(method))
+      return { status: 405, resource: methodNotAllowed(`${call.method} is not a FHIR method`).outcome };
+    const req: FhirRequest = {
+      method,
+      path: call.path.replace(/^\/+/, ''),
+      query: call.query ?? {},
+      body: call.body,
+      contentType: call.contentType,
+      headers: {},
+    };
     try {
       const res = await deps.repo.transaction(async (repo) => {
         const ctx: FhirContext = { repo, baseUrl: deps.baseUrl, requestId: deps.requestId, access: deps.access };
@@ -74,11 +89,21 @@ function provenance(target: string, agent: string, created: boolean, input?: Ref
     target: [{ reference: target }],
     recorded: new Date().toISOString(),
     activity: {
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: created ? 'CREATE' : 'UPDATE' }],
+      coding: [
+        { system: 'http://terminology.hl7.org/CodeSystem/v3-DataOperation', code: created ? 'CREATE' : 'UPDATE' },
+      ],
     },
     agent: [
       {
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type', code: 'assembler', display: 'Assembler' }] },
+        type: {
+          coding: [
+            {
+              system: 'http://terminology.hl7.org/CodeSystem/provenance-participant-type',
+              code: 'assembler',
+              display: 'Assembler',
+            },
+          ],
+        },
         who: { reference: agent },
       },
     ],

@@ -35,7 +35,10 @@ export class BotThreads {
     let reusable = false;
     try {
       const result = await new Promise<RunResult>((resolve) => {
-        const timer = setTimeout(() => resolve(failed(`the bot did not finish within ${this.limits.timeoutMs} ms and was stopped`)), this.limits.timeoutMs);
+        const timer = setTimeout(
+          () => resolve(failed(`the bot did not finish within ${this.limits.timeoutMs} ms and was stopped`)),
+          this.limits.timeoutMs,
+        );
         const cleanup = () => {
           clearTimeout(timer);
           worker.off('message', onMessage);
@@ -51,12 +54,24 @@ export class BotThreads {
           }
           onFhir(message).then(
             (answer) => worker.postMessage({ type: 'fhir-answer', id: message.id, ...answer } satisfies FhirAnswer),
-            (err) => worker.postMessage({ type: 'fhir-answer', id: message.id, status: 500, resource: outcomeOf(err) } satisfies FhirAnswer),
+            (err) =>
+              worker.postMessage({
+                type: 'fhir-answer',
+                id: message.id,
+                status: 500,
+                resource: outcomeOf(err),
+              } satisfies FhirAnswer),
           );
         };
         const onError = (err: Error & { code?: string }) => {
           cleanup();
-          resolve(failed(err.code === 'ERR_WORKER_OUT_OF_MEMORY' ? `the bot ran out of memory (${this.limits.memoryMb} MB)` : `the bot's thread crashed: ${err.message}`));
+          resolve(
+            failed(
+              err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+                ? `the bot ran out of memory (${this.limits.memoryMb} MB)`
+                : `the bot's thread crashed: ${err.message}`,
+            ),
+          );
         };
         const onExit = (code: number) => {
           cleanup();
@@ -67,7 +82,13 @@ export class BotThreads {
         worker.once('exit', onExit);
         worker.postMessage(request);
       });
-      return { ok: result.ok, result: result.result, error: result.error, logs: result.logs, durationMs: Date.now() - started };
+      return {
+        ok: result.ok,
+        result: result.result,
+        error: result.error,
+        logs: result.logs,
+        durationMs: Date.now() - started,
+      };
     } finally {
       if (reusable) this.idle.push(worker);
       else void worker.terminate();
@@ -82,7 +103,10 @@ export class BotThreads {
   private spawn(): Worker {
     const worker = new Worker(ENTRY, {
       execArgv: loaderArgs(process.execArgv),
-      resourceLimits: { maxOldGenerationSizeMb: this.limits.memoryMb, maxYoungGenerationSizeMb: Math.min(32, this.limits.memoryMb) },
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.limits.memoryMb,
+        maxYoungGenerationSizeMb: Math.min(32, this.limits.memoryMb),
+      },
       stdout: false,
       stderr: false,
     });
@@ -114,5 +138,8 @@ function failed(error: string): RunResult {
 }
 
 function outcomeOf(err: unknown): FhirAnswer['resource'] {
-  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: (err as Error)?.message ?? 'failed' }] };
+  return {
+    resourceType: 'OperationOutcome',
+    issue: [{ severity: 'error', code: 'exception', diagnostics: (err as Error)?.message ?? 'failed' }],
+  };
 }

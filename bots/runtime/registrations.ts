@@ -22,7 +22,9 @@ export async function selectBots(builtIn: URL[], enabled: string[], modules: str
   const available = await loadBotDefinitions(builtIn);
   for (const name of enabled) {
     if (!available.some((d) => d.registration.name === name)) {
-      throw new Error(`BOTS names "${name}", which is not a built-in bot (${available.map((d) => d.registration.name).join(', ')})`);
+      throw new Error(
+        `BOTS names "${name}", which is not a built-in bot (${available.map((d) => d.registration.name).join(', ')})`,
+      );
     }
   }
   const own = await loadBotDefinitions(modules);
@@ -46,8 +48,10 @@ export async function loadBotDefinitions(modules: (URL | string)[]): Promise<Bot
     const where = `bot module ${moduleUrl}`;
     const reg = mod.registration;
     if (!reg || typeof mod.handler !== 'function') throw new Error(`${where} must export registration and handler`);
-    if (!NAME.test(reg.name)) throw new Error(`${where}: name "${reg.name}" must be lower-case letters, digits and dashes`);
-    if (out.some((d) => d.registration.name === reg.name)) throw new Error(`${where}: a bot named "${reg.name}" is already registered`);
+    if (!NAME.test(reg.name))
+      throw new Error(`${where}: name "${reg.name}" must be lower-case letters, digits and dashes`);
+    if (out.some((d) => d.registration.name === reg.name))
+      throw new Error(`${where}: a bot named "${reg.name}" is already registered`);
     if (!reg.triggers?.length && !reg.schedule) throw new Error(`${where}: a bot needs triggers or a schedule`);
     for (const t of reg.triggers ?? []) {
       try {
@@ -56,10 +60,12 @@ export async function loadBotDefinitions(modules: (URL | string)[]): Promise<Bot
         throw new Error(`${where}: trigger "${t}": ${(err as Error).message}`);
       }
     }
-    if (reg.schedule && !cron.validate(reg.schedule)) throw new Error(`${where}: schedule "${reg.schedule}" is not a cron pattern`);
+    if (reg.schedule && !cron.validate(reg.schedule))
+      throw new Error(`${where}: schedule "${reg.schedule}" is not a cron pattern`);
     const isType = (t: string) => loadDefinitions().resourceTypeSet.has(t);
     for (const scope of splitScopes(reg.scopes)) {
-      if (parseResourceScope(scope, isType)?.context !== 'system') throw new Error(`${where}: scope "${scope}" is not a system/ resource scope`);
+      if (parseResourceScope(scope, isType)?.context !== 'system')
+        throw new Error(`${where}: scope "${scope}" is not a system/ resource scope`);
     }
     out.push({ registration: { timeoutMs: DEFAULT_TIMEOUT_MS, memoryMb: DEFAULT_MEMORY_MB, ...reg }, moduleUrl });
   }

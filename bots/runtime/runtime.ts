@@ -64,7 +64,11 @@ export class BotRuntime implements BotChannel {
     await this.scheduler.start(
       [...this.byName.values()]
         .filter((d) => d.registration.schedule)
-        .map((d) => ({ name: d.registration.name, schedule: d.registration.schedule as string, maxAttempts: this.maxAttempts(d.registration.name) })),
+        .map((d) => ({
+          name: d.registration.name,
+          schedule: d.registration.schedule as string,
+          maxAttempts: this.maxAttempts(d.registration.name),
+        })),
     );
   }
 
@@ -85,7 +89,11 @@ export class BotRuntime implements BotChannel {
     if (delivery.resourceType) {
       input = { reference: `${delivery.resourceType}/${delivery.resourceId}/_history/${delivery.versionId}` };
       if (delivery.action !== 'delete') {
-        const row = await repo.vread(delivery.resourceType, delivery.resourceId as string, delivery.versionId as number);
+        const row = await repo.vread(
+          delivery.resourceType,
+          delivery.resourceId as string,
+          delivery.versionId as number,
+        );
         resource = JSON.parse(row.content as string) as Resource;
       }
     }
@@ -105,11 +113,19 @@ export class BotRuntime implements BotChannel {
   async execute(name: string, resource: Resource | undefined): Promise<RunOutcome | undefined> {
     const def = this.byName.get(name);
     if (!def) return undefined;
-    const input = resource?.id && resource.meta?.versionId ? { reference: `${resource.resourceType}/${resource.id}/_history/${resource.meta.versionId}` } : undefined;
+    const input =
+      resource?.id && resource.meta?.versionId
+        ? { reference: `${resource.resourceType}/${resource.id}/_history/${resource.meta.versionId}` }
+        : undefined;
     return this.run(def, { trigger: 'execute', attempt: 1 }, resource, input);
   }
 
-  private async run(def: BotDefinition, event: BotEvent, resource: Resource | undefined, input: Reference | undefined): Promise<RunOutcome> {
+  private async run(
+    def: BotDefinition,
+    event: BotEvent,
+    resource: Resource | undefined,
+    input: Reference | undefined,
+  ): Promise<RunOutcome> {
     const { router, repo, fhirBase } = this.ready();
     const { name, scopes, timeoutMs, memoryMb } = def.registration;
     let threads = this.threads.get(name);
@@ -157,13 +173,20 @@ export class BotRuntime implements BotChannel {
         criteria: triggers[i],
         channel: { type: 'message', endpoint: `${BOT_ENDPOINT_PREFIX}${name}` },
       };
-      await upsert(repo, sub, (current) => ({ ...sub, status: (current as Subscription).status === 'off' ? 'off' : 'active' }));
+      await upsert(repo, sub, (current) => ({
+        ...sub,
+        status: (current as Subscription).status === 'off' ? 'off' : 'active',
+      }));
     }
   }
 }
 
 /** Writes `resource` unless an equal one is stored; an existing one is merged by `keep` (operator-set fields). */
-async function upsert<T extends Resource & { id: string }>(repo: Repository, resource: T, keep: (current: Resource) => T): Promise<void> {
+async function upsert<T extends Resource & { id: string }>(
+  repo: Repository,
+  resource: T,
+  keep: (current: Resource) => T,
+): Promise<void> {
   try {
     const current = await repo.readCurrent(resource.resourceType, resource.id);
     const live = current?.content ? (JSON.parse(current.content) as Resource) : undefined;
@@ -172,7 +195,13 @@ async function upsert<T extends Resource & { id: string }>(repo: Repository, res
     await repo.update(wanted, live ? { ifMatch: current?.versionId } : {});
   } catch (err) {
     const status = (err as { status?: number; code?: string }).status;
-    if (status !== 409 && status !== 412 && (err as { code?: string }).code !== '23505' && (err as { code?: string }).code !== '40001') throw err;
+    if (
+      status !== 409 &&
+      status !== 412 &&
+      (err as { code?: string }).code !== '23505' &&
+      (err as { code?: string }).code !== '40001'
+    )
+      throw err;
   }
 }
 

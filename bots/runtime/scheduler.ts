@@ -32,7 +32,10 @@ export class BotScheduler {
   /** Starts the schedules (and catches up a missed slot of each). */
   async start(bots: ScheduledBot[]): Promise<void> {
     for (const bot of bots) {
-      const task = cron.createTask(bot.schedule, (ctx) => this.claim(bot, slotOf(ctx.date), false), { timezone: 'Etc/UTC', name: `bot-${bot.name}` });
+      const task = cron.createTask(bot.schedule, (ctx) => this.claim(bot, slotOf(ctx.date), false), {
+        timezone: 'Etc/UTC',
+        name: `bot-${bot.name}`,
+      });
       this.tasks.push(task);
       const missed = previousSlot(task, new Date());
       if (missed) await this.claim(bot, missed, true);
@@ -61,7 +64,13 @@ export class BotScheduler {
       const run = rows.length > 0 && !(catchingUp && rows[0].fresh);
       if (run) {
         await insertDeliveries(client, [
-          { subscriptionId: `${SCHEDULE_PREFIX}${bot.name}`, kind: 'schedule', channel: 'bot', maxAttempts: bot.maxAttempts, dedupeKey: `${bot.name}@${slot.toISOString()}` },
+          {
+            subscriptionId: `${SCHEDULE_PREFIX}${bot.name}`,
+            kind: 'schedule',
+            channel: 'bot',
+            maxAttempts: bot.maxAttempts,
+            dedupeKey: `${bot.name}@${slot.toISOString()}`,
+          },
         ]);
       }
       await client.query('COMMIT');

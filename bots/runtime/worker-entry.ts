@@ -26,7 +26,13 @@ const log = (...values: unknown[]) => {
 // Whatever the bot writes to the console belongs to its run's log.
 console.log = console.info = console.warn = console.error = console.debug = log;
 
-function call(method: string, path: string, body?: unknown, query?: Record<string, string[]>, contentType?: string): Promise<FhirAnswer> {
+function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  query?: Record<string, string[]>,
+  contentType?: string,
+): Promise<FhirAnswer> {
   const id = nextId++;
   return new Promise((resolve) => {
     pending.set(id, resolve);
@@ -36,7 +42,8 @@ function call(method: string, path: string, body?: unknown, query?: Record<strin
 
 async function expectOk(answer: Promise<FhirAnswer>): Promise<Resource | undefined> {
   const { status, resource } = await answer;
-  if (status >= 400) throw new BotFhirError(status, resource?.resourceType === 'OperationOutcome' ? resource : undefined);
+  if (status >= 400)
+    throw new BotFhirError(status, resource?.resourceType === 'OperationOutcome' ? resource : undefined);
   return resource;
 }
 
@@ -50,8 +57,10 @@ const fhir: BotFhirClient = {
   read: async <T extends Resource>(type: string, id: string) => (await expectOk(call('GET', `${type}/${id}`))) as T,
   search: async <T extends Resource>(type: string, query?: Record<string, string> | string) =>
     (await expectOk(call('GET', type, undefined, queryOf(query)))) as Bundle<T>,
-  create: async <T extends Resource>(resource: T) => (await expectOk(call('POST', resource.resourceType, resource))) as T,
-  update: async <T extends Resource>(resource: T) => (await expectOk(call('PUT', `${resource.resourceType}/${resource.id}`, resource))) as T,
+  create: async <T extends Resource>(resource: T) =>
+    (await expectOk(call('POST', resource.resourceType, resource))) as T,
+  update: async <T extends Resource>(resource: T) =>
+    (await expectOk(call('PUT', `${resource.resourceType}/${resource.id}`, resource))) as T,
   patch: async <T extends Resource>(type: string, id: string, operations: unknown[]) =>
     (await expectOk(call('PATCH', `${type}/${id}`, operations, undefined, 'application/json-patch+json'))) as T,
   delete: async (type: string, id: string) => void (await expectOk(call('DELETE', `${type}/${id}`))),

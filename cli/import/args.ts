@@ -74,7 +74,8 @@ export function parseImportArgs(argv: string[], env: NodeJS.ProcessEnv = process
   const { values, positionals } = parsed;
   if (values.help) return undefined;
   if (positionals.length === 0) throw new UsageError('name at least one file or directory to import');
-  if (!/^https?:\/\/[^/]/.test(values.url)) throw new UsageError(`--url must be an absolute http(s) URL, got "${values.url}"`);
+  if (!/^https?:\/\/[^/]/.test(values.url))
+    throw new UsageError(`--url must be an absolute http(s) URL, got "${values.url}"`);
   const token = values.token ?? (env.TRIBUTARY_TOKEN || undefined);
   const clientId = values['client-id'] ?? (env.TRIBUTARY_CLIENT_ID || undefined);
   const clientSecret = values['client-secret'] ?? (env.TRIBUTARY_CLIENT_SECRET || undefined);

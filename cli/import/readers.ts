@@ -83,7 +83,9 @@ export function readBundleFile(path: string): BundleFile {
     throw new BadInput(`not JSON: ${(err as Error).message}`);
   }
   if (bundle?.resourceType !== 'Bundle' || (bundle.type !== 'transaction' && bundle.type !== 'batch')) {
-    throw new BadInput(`not a transaction or batch Bundle (resourceType ${String(bundle?.resourceType)}, type ${String(bundle?.type)})`);
+    throw new BadInput(
+      `not a transaction or batch Bundle (resourceType ${String(bundle?.resourceType)}, type ${String(bundle?.type)})`,
+    );
   }
   const entries = Array.isArray(bundle.entry) ? bundle.entry.length : 0;
   return { text, type: bundle.type, entries };
@@ -123,7 +125,8 @@ function parseLine(text: string): { type: string; id: string } | string {
   }
   if (!value || typeof value !== 'object' || Array.isArray(value)) return 'not a JSON object';
   if (typeof value.resourceType !== 'string' || !TYPE.test(value.resourceType)) return 'no resourceType';
-  if (typeof value.id !== 'string' || !ID.test(value.id)) return `${value.resourceType} without a valid id (needed for PUT ${value.resourceType}/[id])`;
+  if (typeof value.id !== 'string' || !ID.test(value.id))
+    return `${value.resourceType} without a valid id (needed for PUT ${value.resourceType}/[id])`;
   return { type: value.resourceType, id: value.id };
 }
 
@@ -133,7 +136,12 @@ function parseLine(text: string): { type: string; id: string } | string {
  * `bad`. The last chunk (possibly empty) ends at the end of the file. A file that cannot be read or decompressed
  * throws a BadInput (after yielding the chunks before the damage).
  */
-export async function* ndjsonChunks(path: string, from: number, batchSize: number, maxBytes = 8 << 20): AsyncGenerator<NdjsonChunk> {
+export async function* ndjsonChunks(
+  path: string,
+  from: number,
+  batchSize: number,
+  maxBytes = 8 << 20,
+): AsyncGenerator<NdjsonChunk> {
   const raw: ReadStream = createReadStream(path);
   const input = path.toLowerCase().endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
   raw.on('error', (err) => input.destroy(err));

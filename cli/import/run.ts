@@ -95,7 +95,8 @@ export async function runImport(
       return false;
     }
     if (result.then === 'later' && !final) return true;
-    if (result.then === 'stop') stop(`${result.failure.status ? `the server answered ${result.failure.status}: ` : ''}${result.failure.reason}`);
+    if (result.then === 'stop')
+      stop(`${result.failure.status ? `the server answered ${result.failure.status}: ` : ''}${result.failure.reason}`);
     if (result.then === 'later') refuse(file, [...result.refused, result.failure]);
     else summary.failures.push(result.failure);
     return false;
@@ -147,7 +148,10 @@ export async function runImport(
         }
         advance(chunk.bytes);
         run.lines.begin(chunk.start, chunk.end);
-        refuse(run.file, chunk.bad.map((b) => ({ where: `${run.file.path}:${b.line}`, reason: b.reason })));
+        refuse(
+          run.file,
+          chunk.bad.map((b) => ({ where: `${run.file.path}:${b.line}`, reason: b.reason })),
+        );
         if (chunk.entries.length === 0) settleChunk(run, chunk);
         else await sendLines(run, chunk);
       }
@@ -179,7 +183,8 @@ export async function runImport(
     while (!stopped() && progressed && waiting() > 0) {
       progressed = false;
       for (const file of [...laterBundles.keys()]) if (!stopped()) await bundle(file);
-      for (const run of ndjson.values()) if (!stopped() && run.later.size > 0) await lines(run, new Set(run.later.keys()));
+      for (const run of ndjson.values())
+        if (!stopped() && run.later.size > 0) await lines(run, new Set(run.later.keys()));
       await slots.drain();
     }
     const later = [...laterBundles.values(), ...[...ndjson.values()].flatMap((r) => [...r.later.values()])];

@@ -5,7 +5,8 @@ export interface BundleReply {
 }
 
 /** Where a token comes from: none, a given one, or a client_credentials grant renewed when the server refuses it. */
-type TokenSource = { kind: 'none' } | { kind: 'static'; token: string } | { kind: 'client'; id: string; secret: string; token?: string };
+type TokenSource =
+  { kind: 'none' } | { kind: 'static'; token: string } | { kind: 'client'; id: string; secret: string; token?: string };
 
 /** The request could not be sent, or a token could not be had; nothing on the server was changed by it. */
 export class SendError extends Error {}
@@ -23,7 +24,8 @@ export class BundleSender {
     auth: { token?: string; clientId?: string; clientSecret?: string },
   ) {
     if (auth.token) this.source = { kind: 'static', token: auth.token };
-    else if (auth.clientId && auth.clientSecret) this.source = { kind: 'client', id: auth.clientId, secret: auth.clientSecret };
+    else if (auth.clientId && auth.clientSecret)
+      this.source = { kind: 'client', id: auth.clientId, secret: auth.clientSecret };
     else this.source = { kind: 'none' };
   }
 

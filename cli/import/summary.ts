@@ -3,7 +3,9 @@ import type { Failure } from './state.ts';
 
 /** The diagnostics of an OperationOutcome (or whatever else the server answered), for a failure's reason. */
 export function outcomeReason(body: unknown): string {
-  const issues = (body as { resourceType?: string; issue?: { diagnostics?: string; details?: { text?: string }; code?: string }[] })?.issue;
+  const issues = (
+    body as { resourceType?: string; issue?: { diagnostics?: string; details?: { text?: string }; code?: string }[] }
+  )?.issue;
   if (Array.isArray(issues) && issues.length > 0) {
     return issues.map((i) => i.diagnostics ?? i.details?.text ?? i.code ?? '').join('; ');
   }
@@ -51,7 +53,8 @@ export class ImportSummary {
     const list = (title: string, failures: Failure[]) => {
       if (failures.length === 0) return;
       lines.push(`${title} (${failures.length}):`);
-      for (const f of failures.slice(0, limit)) lines.push(`  ${shortPath(f.where)}  ${f.status ? `${f.status} ` : ''}${f.reason}`);
+      for (const f of failures.slice(0, limit))
+        lines.push(`  ${shortPath(f.where)}  ${f.status ? `${f.status} ` : ''}${f.reason}`);
       if (failures.length > limit) lines.push(`  … and ${failures.length - limit} more`);
     };
     list('failures', this.failures);

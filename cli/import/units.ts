@@ -26,7 +26,12 @@ function isOk(status: number): boolean {
 /** The unit failed as a whole: how to go on depends on the status. */
 function failed(where: string, reply: BundleReply, refused: Failure[] = []): UnitResult {
   const { status } = reply;
-  const then = status === 401 || status === 403 ? 'stop' : status >= 500 || [404, 408, 413, 429].includes(status) ? 'next-run' : 'later';
+  const then =
+    status === 401 || status === 403
+      ? 'stop'
+      : status >= 500 || [404, 408, 413, 429].includes(status)
+        ? 'next-run'
+        : 'later';
   return { resources: 0, refused, failure: { where, status, reason: outcomeReason(reply.body) }, then };
 }
 
@@ -60,7 +65,9 @@ export async function sendBundle(sender: BundleSender, file: InputFile, bundle: 
 
 /** A transaction Bundle of `PUT Type/id` entries built from NDJSON lines, their text inserted as is. */
 export function putBundle(entries: NdjsonEntry[]): string {
-  const items = entries.map((e) => `{"resource":${e.text},"request":{"method":"PUT","url":${JSON.stringify(`${e.type}/${e.id}`)}}}`);
+  const items = entries.map(
+    (e) => `{"resource":${e.text},"request":{"method":"PUT","url":${JSON.stringify(`${e.type}/${e.id}`)}}}`,
+  );
   return `{"resourceType":"Bundle","type":"transaction","entry":[${items.join(',')}]}`;
 }
 
@@ -91,7 +98,11 @@ export async function sendChunk(sender: BundleSender, file: InputFile, chunk: Nd
     const blamed = blamedEntry(reply.body);
     const result = failed(where, reply, refused);
     if (result.then !== 'later' || blamed === undefined || !entries[blamed]) return result;
-    refused.push({ where: `${file.path}:${entries[blamed].line}`, status: reply.status, reason: outcomeReason(reply.body) });
+    refused.push({
+      where: `${file.path}:${entries[blamed].line}`,
+      status: reply.status,
+      reason: outcomeReason(reply.body),
+    });
     entries = entries.filter((_, i) => i !== blamed);
   }
   return { resources: 0, refused };

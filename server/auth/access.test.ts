@@ -22,8 +22,13 @@ describe('SMART scope parsing', () => {
   });
 
   it('reads granular criteria and refuses what it cannot enforce', () => {
-    const s = parseResourceScope('patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs', isType);
-    expect(s?.criteria).toEqual({ category: ['http://terminology.hl7.org/CodeSystem/observation-category|vital-signs'] });
+    const s = parseResourceScope(
+      'patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|vital-signs',
+      isType,
+    );
+    expect(s?.criteria).toEqual({
+      category: ['http://terminology.hl7.org/CodeSystem/observation-category|vital-signs'],
+    });
     for (const bad of [
       'patient/Observation.sr', // v2 order is cruds
       'patient/Nonsense.rs',
@@ -58,7 +63,11 @@ describe('ScopedAccess', () => {
   });
 
   it('ANDs granular criteria into the compartment', () => {
-    const access = new ScopedAccess({ clientId: 'app', scope: 'patient/Observation.rs?category=vital-signs', patient: '7' });
+    const access = new ScopedAccess({
+      clientId: 'app',
+      scope: 'patient/Observation.rs?category=vital-signs',
+      patient: '7',
+    });
     expect(access.whereFor('s', 'Observation')).toEqual([
       { subject: ['Patient/7'], category: ['vital-signs'] },
       { performer: ['Patient/7'], category: ['vital-signs'] },
@@ -73,13 +82,27 @@ describe('ScopedAccess', () => {
   });
 
   it('limits user/ scopes by the role policy', () => {
-    const doctor = new ScopedAccess({ clientId: 'app', scope: 'user/*.cruds', role: 'practitioner', fhirUser: 'Practitioner/5' });
+    const doctor = new ScopedAccess({
+      clientId: 'app',
+      scope: 'user/*.cruds',
+      role: 'practitioner',
+      fhirUser: 'Practitioner/5',
+    });
     expect(doctor.visibleWhere('Observation')).toBeUndefined();
     expect(doctor.kind).toBe('user');
-    const patient = new ScopedAccess({ clientId: 'app', scope: 'user/*.cruds', role: 'patient', fhirUser: 'Patient/3', ownPatient: '3' });
+    const patient = new ScopedAccess({
+      clientId: 'app',
+      scope: 'user/*.cruds',
+      role: 'patient',
+      fhirUser: 'Patient/3',
+      ownPatient: '3',
+    });
     expect(patient.whereFor('r', 'Encounter')).toEqual([{ subject: ['Patient/3'] }]);
     expect(patient.permits('d', 'Observation')).toBe(false);
-    expect(patient.whereFor('c', 'QuestionnaireResponse')).toEqual([{ subject: ['Patient/3'] }, { author: ['Patient/3'] }]);
+    expect(patient.whereFor('c', 'QuestionnaireResponse')).toEqual([
+      { subject: ['Patient/3'] },
+      { author: ['Patient/3'] },
+    ]);
     const device = new ScopedAccess({ clientId: 'app', scope: 'user/*.read', role: 'device' });
     expect(device.permits('r', 'Observation')).toBe(true);
     expect(device.permits('r', 'Condition')).toBe(false);
@@ -98,31 +121,58 @@ describe('ScopedAccess', () => {
 
 describe('ScopedAccess.mayWrite', () => {
   const observation = (subject: string, more: Record<string, unknown> = {}) =>
-    ({ resourceType: 'Observation', id: 'o', status: 'final', code: { text: 'x' }, subject: { reference: subject }, ...more }) as Resource;
+    ({
+      resourceType: 'Observation',
+      id: 'o',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: subject },
+      ...more,
+    }) as Resource;
   const patientApp = new ScopedAccess({ clientId: 'app', scope: 'patient/*.cruds', patient: '1' });
 
   it('keeps a compartment-confined write inside the patient’s compartment alone', () => {
     expect(patientApp.mayWrite('c', observation('Patient/1'))).toBe(true);
-    expect(patientApp.mayWrite('c', observation('Patient/1', { performer: [{ reference: 'Practitioner/9' }, { reference: 'Patient/1' }] }))).toBe(true);
+    expect(
+      patientApp.mayWrite(
+        'c',
+        observation('Patient/1', { performer: [{ reference: 'Practitioner/9' }, { reference: 'Patient/1' }] }),
+      ),
+    ).toBe(true);
     expect(patientApp.mayWrite('c', observation('Patient/2', { performer: [{ reference: 'Patient/1' }] }))).toBe(false);
     expect(patientApp.mayWrite('u', observation('Patient/1', { performer: [{ reference: 'Patient/2' }] }))).toBe(false);
-    expect(patientApp.mayWrite('d', observation('http://elsewhere.example/fhir/Patient/2/_history/3', { performer: [{ reference: 'Patient/1' }] }))).toBe(false);
+    expect(
+      patientApp.mayWrite(
+        'd',
+        observation('http://elsewhere.example/fhir/Patient/2/_history/3', { performer: [{ reference: 'Patient/1' }] }),
+      ),
+    ).toBe(false);
     // no compartment parameter names the patient: not in the compartment at all
-    expect(patientApp.mayWrite('c', observation('Group/1', { performer: [{ reference: 'Practitioner/1' }] }))).toBe(false);
+    expect(patientApp.mayWrite('c', observation('Group/1', { performer: [{ reference: 'Practitioner/1' }] }))).toBe(
+      false,
+    );
     // focus is not a compartment parameter of Observation
     expect(patientApp.mayWrite('c', observation('Patient/1', { focus: [{ reference: 'Patient/2' }] }))).toBe(true);
   });
 
   it('looks into contained resources', () => {
     const inner = { ...observation('Patient/2'), id: 'inner' };
-    expect(patientApp.mayWrite('c', observation('Patient/1', { contained: [inner], hasMember: [{ reference: '#inner' }] }))).toBe(false);
+    expect(
+      patientApp.mayWrite('c', observation('Patient/1', { contained: [inner], hasMember: [{ reference: '#inner' }] })),
+    ).toBe(false);
     const local = { resourceType: 'Patient', id: 'p' };
-    expect(patientApp.mayWrite('c', observation('#p', { contained: [local], performer: [{ reference: 'Patient/1' }] }))).toBe(true);
+    expect(
+      patientApp.mayWrite('c', observation('#p', { contained: [local], performer: [{ reference: 'Patient/1' }] })),
+    ).toBe(true);
   });
 
   it('lets a patient write only its own Patient, linked to no other patient', () => {
     const patient = (id: string, link?: string) =>
-      ({ resourceType: 'Patient', id, ...(link ? { link: [{ other: { reference: link }, type: 'seealso' }] } : {}) }) as Resource;
+      ({
+        resourceType: 'Patient',
+        id,
+        ...(link ? { link: [{ other: { reference: link }, type: 'seealso' }] } : {}),
+      }) as Resource;
     expect(patientApp.mayWrite('u', patient('1'))).toBe(true);
     expect(patientApp.mayWrite('u', patient('1', 'RelatedPerson/4'))).toBe(true);
     expect(patientApp.mayWrite('u', patient('1', 'Patient/2'))).toBe(false);
@@ -130,15 +180,32 @@ describe('ScopedAccess.mayWrite', () => {
   });
 
   it('applies the rule per grant: granular criteria AND it, an unconfined grant lifts it', () => {
-    const vitals = new ScopedAccess({ clientId: 'app', scope: 'patient/Observation.cu?category=vital-signs', patient: '1' });
+    const vitals = new ScopedAccess({
+      clientId: 'app',
+      scope: 'patient/Observation.cu?category=vital-signs',
+      patient: '1',
+    });
     const vital = { category: [{ coding: [{ code: 'vital-signs' }] }] };
     expect(vitals.mayWrite('c', observation('Patient/1', vital))).toBe(true);
     expect(vitals.mayWrite('c', observation('Patient/1'))).toBe(false);
-    expect(vitals.mayWrite('c', observation('Patient/1', { ...vital, performer: [{ reference: 'Patient/2' }] }))).toBe(false);
-    const user = new ScopedAccess({ clientId: 'app', scope: 'user/*.cruds', role: 'patient', fhirUser: 'RelatedPerson/5', ownPatient: '1' });
+    expect(vitals.mayWrite('c', observation('Patient/1', { ...vital, performer: [{ reference: 'Patient/2' }] }))).toBe(
+      false,
+    );
+    const user = new ScopedAccess({
+      clientId: 'app',
+      scope: 'user/*.cruds',
+      role: 'patient',
+      fhirUser: 'RelatedPerson/5',
+      ownPatient: '1',
+    });
     expect(user.mayWrite('c', observation('Patient/1'))).toBe(true);
     expect(user.mayWrite('c', observation('Patient/2', { performer: [{ reference: 'Patient/1' }] }))).toBe(false);
-    const both = new ScopedAccess({ clientId: 'app', scope: 'patient/*.cruds user/*.cruds', patient: '1', role: 'practitioner' });
+    const both = new ScopedAccess({
+      clientId: 'app',
+      scope: 'patient/*.cruds user/*.cruds',
+      patient: '1',
+      role: 'practitioner',
+    });
     expect(both.mayWrite('c', observation('Patient/2', { performer: [{ reference: 'Patient/1' }] }))).toBe(true);
   });
 });
@@ -150,7 +217,9 @@ describe('in-memory criteria matching', () => {
     status: 'final' as const,
     code: { text: 'x' },
     subject: { reference: 'Patient/1' },
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] }],
+    category: [
+      { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] },
+    ],
   };
 
   it('matches references, tokens and ids with search semantics', () => {
@@ -159,20 +228,28 @@ describe('in-memory criteria matching', () => {
     expect(matchesAny(obs, [{ subject: ['Patient/2'] }, { subject: ['Patient/1'] }])).toBe(true);
     expect(matchesAny(obs, [{ subject: ['Patient/1'], category: ['vital-signs'] }])).toBe(true);
     expect(matchesAny(obs, [{ subject: ['Patient/1'], category: ['laboratory'] }])).toBe(false);
-    expect(matchesAny(obs, [{ category: ['http://terminology.hl7.org/CodeSystem/observation-category|vital-signs'] }])).toBe(true);
+    expect(
+      matchesAny(obs, [{ category: ['http://terminology.hl7.org/CodeSystem/observation-category|vital-signs'] }]),
+    ).toBe(true);
     expect(matchesAny(obs, [{ category: ['http://other|vital-signs'] }])).toBe(false);
     expect(matchesAny(obs, [{ _id: ['o2,o1'] }])).toBe(true);
     expect(matchesAny(obs, [])).toBe(false);
     expect(matchesAny(obs, undefined)).toBe(true);
-    expect(matchesAny({ ...obs, subject: { reference: 'http://elsewhere/fhir/Patient/1' } }, [{ subject: ['Patient/1'] }])).toBe(true);
+    expect(
+      matchesAny({ ...obs, subject: { reference: 'http://elsewhere/fhir/Patient/1' } }, [{ subject: ['Patient/1'] }]),
+    ).toBe(true);
   });
 });
 
 describe('consent page wording', () => {
   it('describes scopes in words', () => {
     expect(describeScope('patient/*.rs')).toBe('Read and search all data of the selected patient');
-    expect(describeScope('user/Observation.cruds')).toBe('Create, read, update, delete and search Observation resources you can access');
-    expect(describeScope('patient/Observation.rs?category=vital-signs')).toBe('Read and search Observation resources of the selected patient where category=vital-signs');
+    expect(describeScope('user/Observation.cruds')).toBe(
+      'Create, read, update, delete and search Observation resources you can access',
+    );
+    expect(describeScope('patient/Observation.rs?category=vital-signs')).toBe(
+      'Read and search Observation resources of the selected patient where category=vital-signs',
+    );
     expect(describeScope('offline_access')).toBe('Keep access after you sign out');
   });
 });

@@ -1,7 +1,12 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import type { AccessContext, SearchCriteria } from '../rest/types.ts';
-import { inPatientCompartment, patientCompartmentCriteria, SHARED_REFERENCE_TYPES, staysInPatientCompartment } from './compartment.ts';
+import {
+  inPatientCompartment,
+  patientCompartmentCriteria,
+  SHARED_REFERENCE_TYPES,
+  staysInPatientCompartment,
+} from './compartment.ts';
 import { matchesAny } from './match.ts';
 import { ROLE_POLICIES, type Role } from './policy.ts';
 import { parseResourceScope, splitScopes, type Permission, type ResourceScope } from './scopes.ts';
@@ -87,7 +92,11 @@ export class ScopedAccess implements AccessContext {
   mayWrite(permission: 'c' | 'u' | 'd', resource: Resource): boolean {
     const reaches = this.reaches(permission, resource.resourceType);
     if (reaches === undefined) return true;
-    return reaches.some((r) => matchesAny(resource, [r.criteria]) && (r.patient === undefined || staysInPatientCompartment(resource, r.patient)));
+    return reaches.some(
+      (r) =>
+        matchesAny(resource, [r.criteria]) &&
+        (r.patient === undefined || staysInPatientCompartment(resource, r.patient)),
+    );
   }
 
   /** True when the token may perform `permission` on at least some resources of the type. */
@@ -165,7 +174,8 @@ function grantOf(scope: ResourceScope, identity: TokenIdentity): Grant | undefin
 
 /** What a patient-confined permission reaches: the compartment; shared reference types are readable, never writable. */
 function patientScopeReaches(p: Permission, type: string, patient: string): Reaches {
-  if (inPatientCompartment(type)) return patientCompartmentCriteria(type, patient).map((criteria) => ({ criteria, patient }));
+  if (inPatientCompartment(type))
+    return patientCompartmentCriteria(type, patient).map((criteria) => ({ criteria, patient }));
   if (SHARED_REFERENCE_TYPES.has(type) && (p === 'r' || p === 's')) return undefined;
   return NONE;
 }

@@ -86,7 +86,15 @@ export class Accounts {
          fhir_user = excluded.fhir_user, patient = excluded.patient, name = excluded.name,
          failed_logins = 0, locked_until = NULL
        RETURNING ${COLUMNS}`,
-      [randomUUID(), user.username, passwordHash, user.role, user.fhirUser ?? null, user.patient ?? null, user.name ?? null],
+      [
+        randomUUID(),
+        user.username,
+        passwordHash,
+        user.role,
+        user.fhirUser ?? null,
+        user.patient ?? null,
+        user.name ?? null,
+      ],
     );
     return clean(r.rows[0])!;
   }
@@ -95,7 +103,13 @@ export class Accounts {
    * The account of a user the upstream IdP authenticated, created on first login with `role` (an operator links it
    * to a FHIR resource later); the name is refreshed on every login.
    */
-  async upsertUpstream(issuer: string, subject: string, username: string, name: string | undefined, role: Role): Promise<Account> {
+  async upsertUpstream(
+    issuer: string,
+    subject: string,
+    username: string,
+    name: string | undefined,
+    role: Role,
+  ): Promise<Account> {
     const r = await this.pool.query<Account>(
       `INSERT INTO auth_user (id, username, role, name, upstream_issuer, upstream_subject) VALUES ($1, $2, $3, $4, $5, $6)
        ON CONFLICT (upstream_issuer, upstream_subject) DO UPDATE SET name = excluded.name

@@ -20,13 +20,22 @@ export function postgresAdapter(pool: pg.Pool): new (model: string) => Adapter {
 
     async upsert(id: string, payload: AdapterPayload, expiresIn?: number): Promise<void> {
       const bad = findIllFormedValue(payload, this.model);
-      if (bad || textProblem(id)) throw new errors.InvalidRequest(`a request value cannot be stored: ${bad?.problem ?? 'the id is not text'}`);
+      if (bad || textProblem(id))
+        throw new errors.InvalidRequest(`a request value cannot be stored: ${bad?.problem ?? 'the id is not text'}`);
       await pool.query(
         `INSERT INTO oidc_payload (model, id, payload, grant_id, user_code, uid, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN $7::int IS NULL THEN NULL ELSE now() + make_interval(secs => $7::int) END)
          ON CONFLICT (model, id) DO UPDATE SET payload = excluded.payload, grant_id = excluded.grant_id,
            user_code = excluded.user_code, uid = excluded.uid, expires_at = excluded.expires_at`,
-        [this.model, id, payload, payload.grantId ?? null, payload.userCode ?? null, payload.uid ?? null, expiresIn ?? null],
+        [
+          this.model,
+          id,
+          payload,
+          payload.grantId ?? null,
+          payload.userCode ?? null,
+          payload.uid ?? null,
+          expiresIn ?? null,
+        ],
       );
     }
 

@@ -29,7 +29,8 @@ const SECRET_METHODS = new Set(['client_secret_basic', 'client_secret_post', 'cl
 export async function saveClient(provider: Provider, pool: pg.Pool, metadata: ClientMetadata): Promise<ClientMetadata> {
   const full: ClientMetadata = normalizeClientScopes({ ...metadata, client_id: metadata.client_id || randomUUID() });
   full.token_endpoint_auth_method ??= 'client_secret_basic';
-  if (SECRET_METHODS.has(full.token_endpoint_auth_method) && !full.client_secret) full.client_secret = randomBytes(32).toString('base64url');
+  if (SECRET_METHODS.has(full.token_endpoint_auth_method) && !full.client_secret)
+    full.client_secret = randomBytes(32).toString('base64url');
   await provider.Client.validate(full);
   await new (postgresAdapter(pool))('Client').upsert(full.client_id, { ...full });
   return full;
@@ -56,10 +57,17 @@ export function adminAuthentication(deps: Pick<AdminDeps, 'provider' | 'resolve'
     const client = await deps.provider().Client.find(access.clientId);
     // an admin identity, and a token whose scopes reach everything (an app an admin signed in to gets no more)
     const unrestricted = (['c', 'r', 'u', 'd', 's'] as const).every((p) => access.whereFor(p, '*') === undefined);
-    const isAdmin = unrestricted && (access.identity.role === 'admin' || (!access.identity.role && client?.['tributary_admin'] === true));
+    const isAdmin =
+      unrestricted &&
+      (access.identity.role === 'admin' || (!access.identity.role && client?.['tributary_admin'] === true));
     const allowed = admin ? isAdmin : isAdmin || access.whereFor('r', '*') === undefined;
     if (!allowed) {
-      res.status(403).json({ error: 'insufficient_scope', error_description: admin ? 'An admin token is required' : 'The token must be able to read all resources' });
+      res
+        .status(403)
+        .json({
+          error: 'insufficient_scope',
+          error_description: admin ? 'An admin token is required' : 'The token must be able to read all resources',
+        });
       return;
     }
     res.locals.admin = access;
@@ -75,14 +83,18 @@ export function adminAuthentication(deps: Pick<AdminDeps, 'provider' | 'resolve'
 export function adminRoutes(deps: AdminDeps): express.Router {
   const router = express.Router();
   const parseJson = express.json({ limit: '64kb' });
-  const json: RequestHandler = (req, res, next) => parseJson(req, res, (err?: unknown) => (err ? next(err) : refuseIllFormedBody(req, res, next)));
+  const json: RequestHandler = (req, res, next) =>
+    parseJson(req, res, (err?: unknown) => (err ? next(err) : refuseIllFormedBody(req, res, next)));
   const clients = () => new (postgresAdapter(deps.pool))('Client');
 
   const authenticate = adminAuthentication(deps);
 
   router.post('/launch', json, authenticate(false), async (req, res) => {
     const { patient, encounter } = (req.body ?? {}) as { patient?: unknown; encounter?: unknown };
-    if ((patient !== undefined && typeof patient !== 'string') || (encounter !== undefined && typeof encounter !== 'string')) {
+    if (
+      (patient !== undefined && typeof patient !== 'string') ||
+      (encounter !== undefined && typeof encounter !== 'string')
+    ) {
       res.status(400).json({ error: 'invalid_request', error_description: '"patient" and "encounter" must be ids' });
       return;
     }
@@ -91,7 +103,9 @@ export function adminRoutes(deps: AdminDeps): express.Router {
   });
 
   router.get('/admin/clients', authenticate(true), async (_req, res) => {
-    const r = await deps.pool.query<{ payload: ClientMetadata }>("SELECT payload FROM oidc_payload WHERE model = 'Client' ORDER BY id");
+    const r = await deps.pool.query<{ payload: ClientMetadata }>(
+      "SELECT payload FROM oidc_payload WHERE model = 'Client' ORDER BY id",
+    );
     res.json(r.rows.map((row) => withoutSecret(row.payload)));
   });
 
@@ -106,7 +120,12 @@ export function adminRoutes(deps: AdminDeps): express.Router {
   });
 
   router.put('/admin/clients/:id', json, authenticate(true), async (req, res) => {
-    res.json(await saveClient(deps.provider(), deps.pool, { ...(req.body as ClientMetadata), client_id: String(req.params.id) }));
+    res.json(
+      await saveClient(deps.provider(), deps.pool, {
+        ...(req.body as ClientMetadata),
+        client_id: String(req.params.id),
+      }),
+    );
   });
 
   // Deleting a client revokes everything issued to it, on every node at once (adapter.ts destroyClient).
@@ -121,7 +140,12 @@ export function adminRoutes(deps: AdminDeps): express.Router {
   router.post('/admin/users', json, authenticate(true), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.username !== 'string' || typeof body.password !== 'string' || !ROLES.includes(body.role as Role)) {
-      res.status(400).json({ error: 'invalid_request', error_description: `username, password and role (${ROLES.join(', ')}) are required` });
+      res
+        .status(400)
+        .json({
+          error: 'invalid_request',
+          error_description: `username, password and role (${ROLES.join(', ')}) are required`,
+        });
       return;
     }
     const account = await deps.accounts.upsertLocal({
@@ -142,7 +166,9 @@ export function adminRoutes(deps: AdminDeps): express.Router {
       res.status(500).json({ error: 'server_error' });
       return;
     }
-    res.status(status).json({ error: e.error ?? 'invalid_request', error_description: e.error_description ?? err.message });
+    res
+      .status(status)
+      .json({ error: e.error ?? 'invalid_request', error_description: e.error_description ?? err.message });
   });
   return router;
 }

@@ -22,14 +22,30 @@ afterAll(async () => {
 });
 
 /** Posts a Bundle under its own request id; returns the answer and the AuditEvents recorded for that request. */
-async function postBundle(token: string, type: 'transaction' | 'batch', entry: unknown[]): Promise<{ status: number; body: any; events: any[] }> {
+async function postBundle(
+  token: string,
+  type: 'transaction' | 'batch',
+  entry: unknown[],
+): Promise<{ status: number; body: any; events: any[] }> {
   const requestId = randomUUID();
-  const res = await fhir(server, 'POST', '', { resourceType: 'Bundle', type, entry }, { authorization: `Bearer ${token}`, 'x-request-id': requestId });
+  const res = await fhir(
+    server,
+    'POST',
+    '',
+    { resourceType: 'Bundle', type, entry },
+    { authorization: `Bearer ${token}`, 'x-request-id': requestId },
+  );
   await server.auth.audit!.flush();
-  const rows = await server.pool.query<{ content: string }>("SELECT content FROM resource WHERE resource_type = 'AuditEvent'");
+  const rows = await server.pool.query<{ content: string }>(
+    "SELECT content FROM resource WHERE resource_type = 'AuditEvent'",
+  );
   const events = rows.rows
     .map((r) => JSON.parse(r.content))
-    .filter((e) => e.entity?.some((x: any) => x.what?.identifier?.system === 'urn:tributary:request-id' && x.what.identifier.value === requestId));
+    .filter((e) =>
+      e.entity?.some(
+        (x: any) => x.what?.identifier?.system === 'urn:tributary:request-id' && x.what.identifier.value === requestId,
+      ),
+    );
   for (const e of events) expect(() => checkWrite(e)).not.toThrow();
   return { ...res, events };
 }
@@ -52,7 +68,9 @@ describe('AuditEvents of a transaction', () => {
     entries.push(createPatient(family, { birthDate: 'not a date' }));
     const res = await postBundle(admin, 'transaction', entries);
     expect(res.status).toBe(400);
-    const stored = await fhir(server, 'GET', `Patient?family=${family}&_total=accurate`, undefined, { authorization: `Bearer ${admin}` });
+    const stored = await fhir(server, 'GET', `Patient?family=${family}&_total=accurate`, undefined, {
+      authorization: `Bearer ${admin}`,
+    });
     expect(stored.body.total).toBe(0);
 
     expect(res.events).toHaveLength(1);
@@ -67,7 +85,10 @@ describe('AuditEvents of a transaction', () => {
 
   it('refused by the guard in one entry: one failure event with the 403, nothing for the entries before it', async () => {
     const narrow = await adminToken(server, 'system/Patient.cruds');
-    const observation = { resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, request: { method: 'POST', url: 'Observation' } };
+    const observation = {
+      resource: { resourceType: 'Observation', status: 'final', code: { text: 'x' } },
+      request: { method: 'POST', url: 'Observation' },
+    };
     const res = await postBundle(narrow, 'transaction', [createPatient('refused'), observation]);
     expect(res.status).toBe(403);
     expect(res.events).toHaveLength(1);
@@ -76,22 +97,38 @@ describe('AuditEvents of a transaction', () => {
   });
 
   it('that commits: one success event per entry, after the commit, and one for the transaction', async () => {
-    const res = await postBundle(admin, 'transaction', [createPatient('kept'), createPatient('kept'), createPatient('kept')]);
+    const res = await postBundle(admin, 'transaction', [
+      createPatient('kept'),
+      createPatient('kept'),
+      createPatient('kept'),
+    ]);
     expect(res.status).toBe(200);
     const creates = res.events.filter((e) => e.subtype[0].code === 'create');
     expect(creates).toHaveLength(3);
     for (const e of creates) expect(e).toMatchObject({ action: 'C', outcome: '0' });
-    expect(res.events.filter((e) => e.subtype[0].code === 'transaction')).toEqual([expect.objectContaining({ action: 'E', outcome: '0' })]);
+    expect(res.events.filter((e) => e.subtype[0].code === 'transaction')).toEqual([
+      expect.objectContaining({ action: 'E', outcome: '0' }),
+    ]);
     expect(res.events).toHaveLength(4);
   });
 });
 
 describe('AuditEvents of a batch', () => {
   it('keep the events of its entries, whatever the others did', async () => {
-    const res = await postBundle(admin, 'batch', [createPatient('batch'), createPatient('batch', { birthDate: 'not a date' }), createPatient('batch')]);
+    const res = await postBundle(admin, 'batch', [
+      createPatient('batch'),
+      createPatient('batch', { birthDate: 'not a date' }),
+      createPatient('batch'),
+    ]);
     expect(res.status).toBe(200);
-    expect(res.body.entry.map((e: any) => e.response.status)).toEqual(['201 Created', '400 Bad Request', '201 Created']);
+    expect(res.body.entry.map((e: any) => e.response.status)).toEqual([
+      '201 Created',
+      '400 Bad Request',
+      '201 Created',
+    ]);
     expect(res.events.filter((e) => e.subtype[0].code === 'create' && e.outcome === '0')).toHaveLength(2);
-    expect(res.events.filter((e) => e.subtype[0].code === 'batch')).toEqual([expect.objectContaining({ action: 'E', outcome: '0' })]);
+    expect(res.events.filter((e) => e.subtype[0].code === 'batch')).toEqual([
+      expect.objectContaining({ action: 'E', outcome: '0' }),
+    ]);
   });
 });

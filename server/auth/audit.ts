@@ -27,12 +27,20 @@ export interface AuditRecord {
 }
 
 const EVENT_TYPE: Record<AuditRecord['kind'], Coding> = {
-  rest: { system: 'http://terminology.hl7.org/CodeSystem/audit-event-type', code: 'rest', display: 'Restful Operation' },
+  rest: {
+    system: 'http://terminology.hl7.org/CodeSystem/audit-event-type',
+    code: 'rest',
+    display: 'Restful Operation',
+  },
   login: { system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110114', display: 'User Authentication' },
 };
 
 /** The entity type of a failure's OperationOutcome (carried as JSON in the entity's detail). */
-const OUTCOME_TYPE: Coding = { system: 'http://hl7.org/fhir/resource-types', code: 'OperationOutcome', display: 'OperationOutcome' };
+const OUTCOME_TYPE: Coding = {
+  system: 'http://hl7.org/fhir/resource-types',
+  code: 'OperationOutcome',
+  display: 'OperationOutcome',
+};
 
 /** Options of the audit trail's batching. */
 export interface AuditOptions {
@@ -68,7 +76,8 @@ export class AuditTrail {
   /** Queues an event; returns at once. */
   record(record: AuditRecord): void {
     if (this.queue.length >= this.options.maxQueue) {
-      if (this.dropped++ % 1000 === 0) this.logger.error({ dropped: this.dropped }, 'audit queue full: AuditEvents dropped');
+      if (this.dropped++ % 1000 === 0)
+        this.logger.error({ dropped: this.dropped }, 'audit queue full: AuditEvents dropped');
       return;
     }
     this.queue.push({ record, recorded: new Date().toISOString() });
@@ -112,7 +121,15 @@ export function toAuditEvent(r: AuditRecord, recorded = new Date().toISOString()
   const agents: AuditEventAgent[] = [];
   if (r.user || !r.clientId) {
     agents.push({
-      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP', display: 'information recipient' }] },
+      type: {
+        coding: [
+          {
+            system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType',
+            code: 'IRCP',
+            display: 'information recipient',
+          },
+        ],
+      },
       requestor: true,
       who: r.user?.includes('/') ? { reference: r.user } : { identifier: { value: r.user ?? 'anonymous' } },
       ...network,
@@ -120,7 +137,9 @@ export function toAuditEvent(r: AuditRecord, recorded = new Date().toISOString()
   }
   if (r.clientId) {
     agents.push({
-      type: { coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110150', display: 'Application' }] },
+      type: {
+        coding: [{ system: 'http://dicom.nema.org/resources/ontology/DCM', code: '110150', display: 'Application' }],
+      },
       requestor: !r.user,
       who: { identifier: { system: 'urn:tributary:oauth-client', value: r.clientId } },
       ...(r.user ? {} : network),
@@ -130,15 +149,21 @@ export function toAuditEvent(r: AuditRecord, recorded = new Date().toISOString()
   const patient = r.patient ? `Patient/${r.patient}` : undefined;
   const query = r.query ? { query: Buffer.from(r.query).toString('base64') } : {};
   const entity: AuditEventEntity[] = [];
-  if (r.what) entity.push({ what: { reference: r.what }, ...(r.what === patient ? { role: patientRole } : {}), ...query });
+  if (r.what)
+    entity.push({ what: { reference: r.what }, ...(r.what === patient ? { role: patientRole } : {}), ...query });
   else if (r.query) entity.push(query);
   if (patient && r.what !== patient) entity.push({ what: { reference: patient }, role: patientRole });
   if (r.requestId) entity.push({ what: { identifier: { system: 'urn:tributary:request-id', value: r.requestId } } });
-  if (r.outcome) entity.push({ type: OUTCOME_TYPE, detail: [{ type: 'OperationOutcome', valueString: JSON.stringify(r.outcome) }] });
+  if (r.outcome)
+    entity.push({ type: OUTCOME_TYPE, detail: [{ type: 'OperationOutcome', valueString: JSON.stringify(r.outcome) }] });
   return {
     resourceType: 'AuditEvent',
     type: EVENT_TYPE[r.kind],
-    subtype: [r.kind === 'rest' ? { system: 'http://hl7.org/fhir/restful-interaction', code: r.subtype } : { system: 'urn:tributary:oauth', code: r.subtype }],
+    subtype: [
+      r.kind === 'rest'
+        ? { system: 'http://hl7.org/fhir/restful-interaction', code: r.subtype }
+        : { system: 'urn:tributary:oauth', code: r.subtype },
+    ],
     action: r.action,
     recorded,
     outcome: r.success ? '0' : '4',
@@ -146,7 +171,13 @@ export function toAuditEvent(r: AuditRecord, recorded = new Date().toISOString()
     agent: agents,
     source: {
       observer: { display: 'Tributary' },
-      type: [{ system: 'http://terminology.hl7.org/CodeSystem/security-source-type', code: '4', display: 'Application Server' }],
+      type: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/security-source-type',
+          code: '4',
+          display: 'Application Server',
+        },
+      ],
     },
     ...(entity.length ? { entity } : {}),
   };

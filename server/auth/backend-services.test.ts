@@ -30,7 +30,12 @@ async function tokenRequest(assertion: string, scope = 'system/Patient.rs', over
   return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, any> };
 }
 
-function assertion(clientId: string, key: CryptoKey, alg: string, options: { jti?: string; expiresIn?: number; issuer?: string; audience?: string } = {}) {
+function assertion(
+  clientId: string,
+  key: CryptoKey,
+  alg: string,
+  options: { jti?: string; expiresIn?: number; issuer?: string; audience?: string } = {},
+) {
   const now = Math.floor(Date.now() / 1000);
   return new SignJWT({ jti: options.jti ?? randomUUID() })
     .setProtectedHeader({ alg, kid: `${alg}-key` })
@@ -52,10 +57,17 @@ beforeAll(async () => {
     return { ...pub, alg, kid: `${alg}-key`, use: 'sig' };
   };
   const esJwks = { keys: [await publicJwk(esKey, 'ES384')] };
-  jwksServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify(esJwks)));
+  jwksServer = createServer((_req, res) =>
+    res.setHeader('content-type', 'application/json').end(JSON.stringify(esJwks)),
+  );
   await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
   const admin = await adminToken(server);
-  const backend = { grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'private_key_jwt' };
+  const backend = {
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'private_key_jwt',
+  };
   await adminApi(server, admin, 'POST', '/admin/clients', {
     ...backend,
     client_id: 'backend-rs384',
@@ -84,7 +96,13 @@ describe('SMART Backend Services: client_credentials with private_key_jwt', () =
     expect(tokens.expires_in).toBeLessThanOrEqual(3600);
     expect(tokens.refresh_token).toBeUndefined();
     const auth = { authorization: `Bearer ${tokens.access_token}` };
-    const created = await fhir(server, 'POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, auth);
+    const created = await fhir(
+      server,
+      'POST',
+      'Observation',
+      { resourceType: 'Observation', status: 'final', code: { text: 'x' } },
+      auth,
+    );
     expect(created.status).toBe(201);
     expect((await fhir(server, 'GET', `Observation/${created.body.id}`, undefined, auth)).status).toBe(403);
     expect((await fhir(server, 'POST', 'Patient', { resourceType: 'Patient' }, auth)).status).toBe(403);
@@ -98,17 +116,26 @@ describe('SMART Backend Services: client_credentials with private_key_jwt', () =
 
   it('grants only registered scopes, and no patient/ or user/ scopes', async () => {
     const config = await oidcClient(server, 'backend-rs384', client.PrivateKeyJwt({ key: rsKey, kid: 'RS384-key' }));
-    const tokens = await client.clientCredentialsGrant(config, { scope: 'system/Patient.rs system/Patient.c patient/*.rs user/*.rs' });
+    const tokens = await client.clientCredentialsGrant(config, {
+      scope: 'system/Patient.rs system/Patient.c patient/*.rs user/*.rs',
+    });
     expect(tokens.scope).toBe('system/Patient.rs');
   });
 
   it('grants no system/ scope to a client registered without scopes', async () => {
     const admin = await adminToken(server);
-    const open = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'no-scopes', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    const open = await adminApi(server, admin, 'POST', '/admin/clients', {
+      client_id: 'no-scopes',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    });
     const config = await oidcClient(server, 'no-scopes', client.ClientSecretBasic(open.client_secret));
     const tokens = await client.clientCredentialsGrant(config, { scope: 'system/*.rs' });
     expect(tokens.scope).toBeUndefined();
-    expect((await fhir(server, 'GET', 'Patient/x', undefined, { authorization: `Bearer ${tokens.access_token}` })).status).toBe(403);
+    expect(
+      (await fhir(server, 'GET', 'Patient/x', undefined, { authorization: `Bearer ${tokens.access_token}` })).status,
+    ).toBe(403);
   });
 
   it('refuses a replayed jti', async () => {
@@ -128,7 +155,14 @@ describe('SMART Backend Services: client_credentials with private_key_jwt', () =
   it('refuses alg none and a signature by the wrong key', async () => {
     const header = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
     const now = Math.floor(Date.now() / 1000);
-    const claims = { iss: 'backend-rs384', sub: 'backend-rs384', aud: tokenEndpoint, jti: randomUUID(), iat: now, exp: now + 60 };
+    const claims = {
+      iss: 'backend-rs384',
+      sub: 'backend-rs384',
+      aud: tokenEndpoint,
+      jti: randomUUID(),
+      iat: now,
+      exp: now + 60,
+    };
     const unsigned = `${header}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}.`;
     const none = await tokenRequest(unsigned);
     expect(none.status).toBe(401);
@@ -146,7 +180,9 @@ describe('SMART Backend Services: client_credentials with private_key_jwt', () =
     const tampered = `${header}.${Buffer.from(JSON.stringify({ ...claims, exp: claims.exp + 1 })).toString('base64url')}.${signature}`;
     const forged = await tokenRequest(tampered);
     expect([forged.status, forged.body.error]).toEqual([401, 'invalid_client']);
-    const elsewhere = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384', { audience: 'http://127.0.0.1:9/token' }));
+    const elsewhere = await tokenRequest(
+      await assertion('backend-rs384', rsKey, 'RS384', { audience: 'http://127.0.0.1:9/token' }),
+    );
     expect([elsewhere.status, elsewhere.body.error]).toEqual([401, 'invalid_client']);
     const impostor = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384', { issuer: 'backend-es384' }));
     expect([impostor.status, impostor.body.error]).toEqual([401, 'invalid_client']);
@@ -155,9 +191,13 @@ describe('SMART Backend Services: client_credentials with private_key_jwt', () =
 
 describe('Inferno SMART Backend Services checks', () => {
   it('refuses an unsupported grant_type and an invalid client_assertion_type', async () => {
-    const grant = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384'), 'system/Patient.rs', { grant_type: 'password' });
+    const grant = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384'), 'system/Patient.rs', {
+      grant_type: 'password',
+    });
     expect([grant.status, grant.body.error]).toEqual([400, 'unsupported_grant_type']);
-    const type = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384'), 'system/Patient.rs', { client_assertion_type: 'not_an_assertion_type' });
+    const type = await tokenRequest(await assertion('backend-rs384', rsKey, 'RS384'), 'system/Patient.rs', {
+      client_assertion_type: 'not_an_assertion_type',
+    });
     // RFC 6749 §5.2: an unsupported parameter value is an invalid_request (no client was authenticated)
     expect([type.status, type.body.error]).toEqual([400, 'invalid_request']);
   });
@@ -172,6 +212,9 @@ describe('Inferno SMART Backend Services checks', () => {
     expect(res.body.expires_in).toBeGreaterThan(0);
     expect(res.body.expires_in).toBeLessThanOrEqual(3600);
     expect(res.body.scope).toBe('system/Patient.rs');
-    expect((await fhir(server, 'GET', 'Patient/none', undefined, { authorization: `Bearer ${res.body.access_token}` })).status).toBe(404);
+    expect(
+      (await fhir(server, 'GET', 'Patient/none', undefined, { authorization: `Bearer ${res.body.access_token}` }))
+        .status,
+    ).toBe(404);
   });
 });

@@ -37,7 +37,13 @@ describe('bootstrap admin client (client_credentials, client_secret_basic)', () 
   it('gets a system/*.* token with openid-client and uses it', async () => {
     const token = await adminToken(server);
     const auth = { authorization: `Bearer ${token}` };
-    const created = await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Admin' }] }, auth);
+    const created = await fhir(
+      server,
+      'POST',
+      'Patient',
+      { resourceType: 'Patient', name: [{ family: 'Admin' }] },
+      auth,
+    );
     expect(created.status).toBe(201);
     const read = await fhir(server, 'GET', `Patient/${created.body.id}`, undefined, auth);
     expect(read.status).toBe(200);
@@ -62,18 +68,36 @@ describe('admin API', () => {
     const admin = await adminToken(server);
     expect(await status(admin)).toBe(200);
     expect(await status(await adminToken(server, 'system/*.rs'))).toBe(403);
-    await adminApi(server, admin, 'POST', '/admin/users', { username: 'root', password: 'root password', role: 'admin' });
-    await adminApi(server, admin, 'POST', '/admin/users', { username: 'doc', password: 'doc password', role: 'practitioner' });
-    await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'console', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
+    await adminApi(server, admin, 'POST', '/admin/users', {
+      username: 'root',
+      password: 'root password',
+      role: 'admin',
+    });
+    await adminApi(server, admin, 'POST', '/admin/users', {
+      username: 'doc',
+      password: 'doc password',
+      role: 'practitioner',
+    });
+    await adminApi(server, admin, 'POST', '/admin/clients', {
+      client_id: 'console',
+      redirect_uris: [REDIRECT],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+    });
     const app = await oidcClient(server, 'console', client.None());
     const userToken = async (scope: string, username: string) => {
       const verifier = client.randomPKCECodeVerifier();
       const url = client.buildAuthorizationUrl(app, {
-        redirect_uri: REDIRECT, scope, state: 's', aud: server.fhirBase,
-        code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+        redirect_uri: REDIRECT,
+        scope,
+        state: 's',
+        aud: server.fhirBase,
+        code_challenge: await client.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
       });
       const { redirect } = await authorizeAsUser(url, { username, password: `${username} password` });
-      return (await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+      return (await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: 's' }))
+        .access_token;
     };
     expect(await status(await userToken('user/*.*', 'root'))).toBe(200);
     // an app the admin signed in to with narrow scopes gets no admin rights, nor does a full-scope non-admin

@@ -16,7 +16,12 @@ let app: client.Configuration;
 beforeAll(async () => {
   server = await startAuthServer();
   admin = await adminToken(server);
-  await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'bad-input-app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
+  await adminApi(server, admin, 'POST', '/admin/clients', {
+    client_id: 'bad-input-app',
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+  });
   app = await oidcClient(server, 'bad-input-app', client.None());
 });
 afterAll(async () => {
@@ -39,13 +44,18 @@ function authorizationUrl(extra: Record<string, string>): string {
 describe('the authorization endpoint', () => {
   it('an unknown client_id made of NUL or a lone surrogate is an unknown client (400 page), not a server error', async () => {
     for (const id of ['%00', '%ED%A0%80', 'a%00b']) {
-      const res = await fetch(`${server.url}/auth/authorize?client_id=${id}&response_type=code`, { redirect: 'manual' });
+      const res = await fetch(`${server.url}/auth/authorize?client_id=${id}&response_type=code`, {
+        redirect: 'manual',
+      });
       expect(res.status, id).toBe(400);
     }
   });
 
   it('NUL in a launch id, state or nonce is refused as invalid_request, back to the app', async () => {
-    for (const extra of [{ launch: '\u0000' }, { state: 'a\u0000' }, { nonce: 'n\u0000' }] as Record<string, string>[]) {
+    for (const extra of [{ launch: '\u0000' }, { state: 'a\u0000' }, { nonce: 'n\u0000' }] as Record<
+      string,
+      string
+    >[]) {
       const res = await fetch(authorizationUrl(extra), { redirect: 'manual' });
       expect(res.status, JSON.stringify(extra)).toBeLessThan(500);
       const location = res.headers.get('location');
@@ -60,21 +70,38 @@ describe('the authorization endpoint', () => {
     expect(start.location).toMatch(/\/auth\/interaction\//);
     const page = await browse(jar, start.location as string);
     expect(page.body).toContain('id="sign-in"');
-    const login = await browse(jar, `${page.url}/login`, new URLSearchParams({ username: 'nurse\u0000', password: 'whatever' }));
+    const login = await browse(
+      jar,
+      `${page.url}/login`,
+      new URLSearchParams({ username: 'nurse\u0000', password: 'whatever' }),
+    );
     expect(login.status).toBe(401);
     expect(login.body).toContain('Wrong username or password');
   });
 });
 
 describe('token, introspection and revocation', () => {
-  const basic = { authorization: `Basic ${Buffer.from(`${ADMIN.id}:${ADMIN.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' };
+  const basic = {
+    authorization: `Basic ${Buffer.from(`${ADMIN.id}:${ADMIN.secret}`).toString('base64')}`,
+    'content-type': 'application/x-www-form-urlencoded',
+  };
 
   it('a token of NUL is not active, cannot be revoked, and no grant accepts it', async () => {
-    const introspect = await fetch(`${server.url}/auth/introspect`, { method: 'POST', headers: basic, body: 'token=%00' });
+    const introspect = await fetch(`${server.url}/auth/introspect`, {
+      method: 'POST',
+      headers: basic,
+      body: 'token=%00',
+    });
     expect(introspect.status).toBe(200);
     expect(await introspect.json()).toEqual({ active: false });
-    expect((await fetch(`${server.url}/auth/revoke`, { method: 'POST', headers: basic, body: 'token=a%00' })).status).toBe(200);
-    const refresh = await fetch(`${server.url}/auth/token`, { method: 'POST', headers: basic, body: 'grant_type=refresh_token&refresh_token=%00' });
+    expect(
+      (await fetch(`${server.url}/auth/revoke`, { method: 'POST', headers: basic, body: 'token=a%00' })).status,
+    ).toBe(200);
+    const refresh = await fetch(`${server.url}/auth/token`, {
+      method: 'POST',
+      headers: basic,
+      body: 'grant_type=refresh_token&refresh_token=%00',
+    });
     expect(refresh.status).toBe(400);
     expect((await refresh.json()).error).toMatch(/^invalid_/);
   });
@@ -83,7 +110,11 @@ describe('token, introspection and revocation', () => {
     const res = await fetch(`${server.url}/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ redirect_uris: [REDIRECT], client_name: 'evil\u0000', token_endpoint_auth_method: 'none' }),
+      body: JSON.stringify({
+        redirect_uris: [REDIRECT],
+        client_name: 'evil\u0000',
+        token_endpoint_auth_method: 'none',
+      }),
     });
     expect(res.status).toBe(400);
     expect((await res.json()).error).toBe('invalid_request');
@@ -92,7 +123,11 @@ describe('token, introspection and revocation', () => {
 
 describe('the admin API', () => {
   const call = (method: string, path: string, body?: string) =>
-    fetch(`${server.url}/auth${path}`, { method, headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body });
+    fetch(`${server.url}/auth${path}`, {
+      method,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body,
+    });
 
   it('refuses JSON bodies holding NUL, lone surrogates or numbers out of range with 400 invalid_request', async () => {
     for (const [path, body] of [

@@ -32,7 +32,13 @@ export class TokenAccess extends ScopedAccess {
  * credentials) issued by our provider for the FHIR base, unexpired and not revoked, whose client and user (if any)
  * still exist. Results are cached briefly (`cache`); revocations and deletions invalidate the cache at once.
  */
-export async function accessOfToken(provider: Provider, accounts: Accounts, fhirBase: string, value: string, cache?: TokenCache<TokenAccess>): Promise<TokenAccess> {
+export async function accessOfToken(
+  provider: Provider,
+  accounts: Accounts,
+  fhirBase: string,
+  value: string,
+  cache?: TokenCache<TokenAccess>,
+): Promise<TokenAccess> {
   const cached = cache?.get(value);
   if (cached) return cached;
   const ticket = cache?.ticket() ?? 0;
@@ -40,7 +46,8 @@ export async function accessOfToken(provider: Provider, accounts: Accounts, fhir
   if (!token || token.isExpired) throw new InvalidToken('The access token is unknown, expired or revoked');
   const aud = Array.isArray(token.aud) ? token.aud : [token.aud];
   if (!aud.includes(fhirBase)) throw new InvalidToken('The access token was not issued for this FHIR server');
-  if (!(await provider.Client.find(token.clientId as string))) throw new InvalidToken('The access token belongs to a client that no longer exists');
+  if (!(await provider.Client.find(token.clientId as string)))
+    throw new InvalidToken('The access token belongs to a client that no longer exists');
   const extra = (token.extra ?? {}) as { patient?: string; encounter?: string };
   const accountId = 'accountId' in token ? token.accountId : undefined;
   const account = accountId ? await accounts.find(accountId) : undefined;
@@ -72,7 +79,10 @@ export function bearerAuthentication(opts: {
 }) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<AccessContext | undefined> => {
     const authorization = header(req, 'authorization');
-    const path = (req.url ?? '').split('?')[0].replace(/^\/fhir/, '').replace(/^\/+|\/+$/g, '');
+    const path = (req.url ?? '')
+      .split('?')[0]
+      .replace(/^\/fhir/, '')
+      .replace(/^\/+|\/+$/g, '');
     if (!authorization && PUBLIC_PATHS.has(path) && (req.method === 'GET' || req.method === 'HEAD')) return ANONYMOUS;
     const m = /^Bearer\s+([\x21-\x7e]+)$/i.exec(authorization ?? '');
     if (!m) {

@@ -47,8 +47,10 @@ beforeAll(async () => {
   server = await startAuthServer();
   admin = await adminToken(server);
   const auth = { authorization: `Bearer ${admin}` };
-  alice = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Browserwoman' }] }, auth)).body.id;
-  bob = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Ehrman' }] }, auth)).body.id;
+  alice = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Browserwoman' }] }, auth))
+    .body.id;
+  bob = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Ehrman' }] }, auth)).body
+    .id;
   appServer = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     if (path === '/fhir-client.js') res.setHeader('content-type', 'text/javascript').end(fhirClientJs);
@@ -65,8 +67,16 @@ beforeAll(async () => {
     token_endpoint_auth_method: 'none',
     grant_types: ['authorization_code', 'refresh_token'],
   });
-  await adminApi(server, admin, 'POST', '/admin/users', { username: 'clinician', password: 'browser password', role: 'practitioner', fhirUser: 'Practitioner/c1' });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: 'clinician',
+    password: 'browser password',
+    role: 'practitioner',
+    fhirUser: 'Practitioner/c1',
+  });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+  });
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
@@ -86,10 +96,14 @@ async function signInAndConsent(page: Page, patient?: string): Promise<void> {
 
 async function appResult(page: Page): Promise<any> {
   // (the consent page has no #out yet: wait for the app's page and its answer)
-  await page.waitForFunction(() => {
-    const text = document.getElementById('out')?.textContent;
-    return !!text && text !== 'waiting';
-  }, undefined, { timeout: 30_000 });
+  await page.waitForFunction(
+    () => {
+      const text = document.getElementById('out')?.textContent;
+      return !!text && text !== 'waiting';
+    },
+    undefined,
+    { timeout: 30_000 },
+  );
   const text = (await page.textContent('#out')) ?? '';
   if (text.startsWith('error')) throw new Error(`${text} (at ${page.url()})`);
   return JSON.parse(text);
@@ -99,7 +113,9 @@ describe('fhirclient in headless Chromium', () => {
   it('does a standalone launch with the patient picker', async () => {
     const page = await browser.newPage();
     const scope = 'openid fhirUser launch/patient patient/*.rs offline_access';
-    await page.goto(`${appOrigin}/launch.html?iss=${encodeURIComponent(server.fhirBase)}&scope=${encodeURIComponent(scope)}`);
+    await page.goto(
+      `${appOrigin}/launch.html?iss=${encodeURIComponent(server.fhirBase)}&scope=${encodeURIComponent(scope)}`,
+    );
     await signInAndConsent(page, alice);
     const result = await appResult(page);
     expect(result).toMatchObject({ patient: alice, family: 'Browserwoman', banner: true });
@@ -111,7 +127,9 @@ describe('fhirclient in headless Chromium', () => {
     const launch = await adminApi(server, admin, 'POST', '/launch', { patient: bob, encounter: 'enc-9' });
     const page = await browser.newPage();
     const scope = 'launch openid fhirUser patient/*.rs';
-    await page.goto(`${appOrigin}/launch.html?iss=${encodeURIComponent(server.fhirBase)}&launch=${launch.launch}&scope=${encodeURIComponent(scope)}`);
+    await page.goto(
+      `${appOrigin}/launch.html?iss=${encodeURIComponent(server.fhirBase)}&launch=${launch.launch}&scope=${encodeURIComponent(scope)}`,
+    );
     await signInAndConsent(page);
     const result = await appResult(page);
     expect(result).toMatchObject({ patient: bob, family: 'Ehrman', encounter: 'enc-9', banner: false });

@@ -14,7 +14,9 @@ let paramsByType: Map<string, string[]> | undefined;
 function compartmentParams(): Map<string, string[]> {
   if (!paramsByType) {
     const def = readJson('fhir/r4/compartmentdefinition-patient.json') as CompartmentDefinition;
-    paramsByType = new Map((def.resource ?? []).filter((r) => r.param?.length).map((r) => [r.code as string, r.param as string[]]));
+    paramsByType = new Map(
+      (def.resource ?? []).filter((r) => r.param?.length).map((r) => [r.code as string, r.param as string[]]),
+    );
   }
   return paramsByType;
 }
@@ -88,5 +90,7 @@ export function staysInPatientCompartment(resource: Resource, patientId: string)
 /** The ids of the patients a resource's Patient-compartment parameters refer to. */
 function patientReferences(resourceType: string, rows: IndexRows): (string | undefined)[] {
   const params = new Set(compartmentParams().get(resourceType) ?? []);
-  return rows.reference.filter(([code, targetType]) => targetType === 'Patient' && params.has(code)).map(([, , id]) => id ?? undefined);
+  return rows.reference
+    .filter(([code, targetType]) => targetType === 'Patient' && params.has(code))
+    .map(([, , id]) => id ?? undefined);
 }

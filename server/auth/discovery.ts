@@ -79,7 +79,12 @@ export function smartSecurity(issuer: string, dynamicRegistration: boolean): Cap
   if (dynamicRegistration) uris.push(['register', `${issuer}/register`]);
   return {
     cors: true,
-    service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }], text: 'OAuth2 using SMART-on-FHIR profile' }],
+    service: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }],
+        text: 'OAuth2 using SMART-on-FHIR profile',
+      },
+    ],
     description: 'SMART App Launch 2 and Backend Services; see /.well-known/smart-configuration',
     extension: [
       {

@@ -11,7 +11,22 @@ import type { Permission } from './scopes.ts';
 type Run = (ctx: FhirContext) => Promise<FhirResponse>;
 
 /** Operations that only read the instance or type they are called on; their results are confined by the search engine. */
-const READ_OPERATIONS = new Set(['everything', 'meta', 'lastn', 'stats', 'document', 'summary', 'expand', 'lookup', 'validate-code', 'translate', 'subsumes', 'status', 'events', 'get-ws-binding-token']);
+const READ_OPERATIONS = new Set([
+  'everything',
+  'meta',
+  'lastn',
+  'stats',
+  'document',
+  'summary',
+  'expand',
+  'lookup',
+  'validate-code',
+  'translate',
+  'subsumes',
+  'status',
+  'events',
+  'get-ws-binding-token',
+]);
 
 /** A decision of the guard, for the audit trail. */
 export interface AccessDecision {
@@ -72,7 +87,13 @@ function instanceOf(req: FhirRequest, match: RouteMatch): [string | undefined, s
   return [type ?? (id ? req.path.split('/')[0] : undefined), id];
 }
 
-async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext, match: RouteMatch, run: Run): Promise<FhirResponse> {
+async function enforce(
+  ctx: FhirContext,
+  req: FhirRequest,
+  access: AccessContext,
+  match: RouteMatch,
+  run: Run,
+): Promise<FhirResponse> {
   const { type, id, op } = match.params;
   switch (match.interaction) {
     case 'capabilities':
@@ -85,7 +106,8 @@ async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext
       return read(ctx, access, type, id, true, run);
     case 'history-type':
       requirePermit(access, 's', type);
-      if (access.visibleWhere?.(type) !== undefined) throw forbidden(`History of ${type} is not available to a confined token; use search`);
+      if (access.visibleWhere?.(type) !== undefined)
+        throw forbidden(`History of ${type} is not available to a confined token; use search`);
       return run(ctx);
     case 'history-system':
       requireUnconfined(access, 's');
@@ -94,7 +116,10 @@ async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext
       requirePermit(access, 's', type);
       return run(ctx);
     case 'search-system': {
-      const listed = (req.query._type ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+      const listed = (req.query._type ?? [])
+        .flatMap((v) => v.split(','))
+        .map((t) => t.trim())
+        .filter(Boolean);
       for (const t of listed) requirePermit(access, 's', t);
       if (listed.length === 0) requireUnconfined(access, 's');
       return run(ctx);
@@ -126,7 +151,8 @@ async function enforce(ctx: FhirContext, req: FhirRequest, access: AccessContext
       await requireVisibleInstance(ctx, access, req.path.split('/')[0], id);
       return run(ctx);
     case 'validate':
-      if (!access.permits?.('c', type) && !access.permits?.('u', type)) throw forbidden(`Insufficient scope: $validate needs create or update of ${type}`);
+      if (!access.permits?.('c', type) && !access.permits?.('u', type))
+        throw forbidden(`Insufficient scope: $validate needs create or update of ${type}`);
       if (id) await requireVisibleInstance(ctx, access, type, id);
       return run(ctx);
     default:
@@ -142,7 +168,8 @@ function requirePermit(access: AccessContext, p: Permission, type: string): void
 
 /** For system-wide interactions: the token must reach every resource of every type. */
 function requireUnconfined(access: AccessContext, p: Permission): void {
-  if (access.whereFor?.(p, '*') !== undefined) throw forbidden(`Insufficient scope: ${permissionName(p)} across all types is not granted`);
+  if (access.whereFor?.(p, '*') !== undefined)
+    throw forbidden(`Insufficient scope: ${permissionName(p)} across all types is not granted`);
 }
 
 function permissionName(p: Permission): string {
@@ -153,7 +180,14 @@ function permissionName(p: Permission): string {
  * Read, vread and instance history: the resource (each version) must be inside the readable criteria, else 404.
  * Refusals the handler gives (404, 410 gone, 304) are passed on only for resources the token may see.
  */
-async function read(ctx: FhirContext, access: AccessContext, type: string, id: string, history: boolean, run: Run): Promise<FhirResponse> {
+async function read(
+  ctx: FhirContext,
+  access: AccessContext,
+  type: string,
+  id: string,
+  history: boolean,
+  run: Run,
+): Promise<FhirResponse> {
   requirePermit(access, 'r', type);
   const where = access.whereFor?.('r', type);
   if (where === undefined) return run(ctx);
@@ -177,7 +211,12 @@ async function read(ctx: FhirContext, access: AccessContext, type: string, id: s
  * The resource must be readable: its current version, or its last live one once deleted. Else 404, the same answer
  * (status and text) an unknown id gets from a confined token, so the two cannot be told apart.
  */
-async function requireVisibleInstance(ctx: FhirContext, access: AccessContext, type: string, id: string): Promise<void> {
+async function requireVisibleInstance(
+  ctx: FhirContext,
+  access: AccessContext,
+  type: string,
+  id: string,
+): Promise<void> {
   requirePermit(access, 'r', type);
   const where = access.whereFor?.('r', type);
   if (where === undefined) return;
@@ -192,7 +231,9 @@ function unknown(type: string, id: string) {
 
 /** Whether the token may write this version with `p`: AccessContext.mayWrite, or its `whereFor` criteria. */
 function mayWrite(access: AccessContext, p: 'c' | 'u' | 'd', resource: Resource): boolean {
-  return access.mayWrite ? access.mayWrite(p, resource) : matchesAny(resource, access.whereFor?.(p, resource.resourceType));
+  return access.mayWrite
+    ? access.mayWrite(p, resource)
+    : matchesAny(resource, access.whereFor?.(p, resource.resourceType));
 }
 
 /**
@@ -202,7 +243,9 @@ function mayWrite(access: AccessContext, p: 'c' | 'u' | 'd', resource: Resource)
 async function judgedVersion(repo: Repository, type: string, id: string): Promise<Resource | undefined> {
   const row = await repo.readCurrent(type, id);
   if (!row) return undefined;
-  const content = row.deleted ? (await repo.history({ resourceType: type, id, count: 2 })).find((v) => v.content)?.content : row.content;
+  const content = row.deleted
+    ? (await repo.history({ resourceType: type, id, count: 2 })).find((v) => v.content)?.content
+    : row.content;
   // a deletion without a live version before it cannot be judged: treated as outside every scope
   return content ? (JSON.parse(content) as Resource) : ({ resourceType: type, id } as Resource);
 }
@@ -215,8 +258,12 @@ async function create(ctx: FhirContext, access: AccessContext, type: string, run
     const txCtx = { ...ctx, repo };
     const res = await run(txCtx);
     const written = await writtenResource(txCtx, res, type);
-    const allowed = res.status === 201 ? mayWrite(access, 'c', written) : matchesAny(written, access.visibleWhere?.(type));
-    if (!allowed) throw forbidden(`Insufficient scope: this ${type} is outside what the token may ${res.status === 201 ? 'create' : 'read'}`);
+    const allowed =
+      res.status === 201 ? mayWrite(access, 'c', written) : matchesAny(written, access.visibleWhere?.(type));
+    if (!allowed)
+      throw forbidden(
+        `Insufficient scope: this ${type} is outside what the token may ${res.status === 201 ? 'create' : 'read'}`,
+      );
     return res;
   });
 }
@@ -228,9 +275,17 @@ async function create(ctx: FhirContext, access: AccessContext, type: string, run
  * that cannot see every resource of the type, does an unknown id: update-as-create would tell the two apart, and
  * such a token creates with POST.
  */
-async function write(ctx: FhirContext, access: AccessContext, type: string, p: 'u' | 'd', run: Run, targets: (ctx: FhirContext) => Promise<string[]>): Promise<FhirResponse> {
+async function write(
+  ctx: FhirContext,
+  access: AccessContext,
+  type: string,
+  p: 'u' | 'd',
+  run: Run,
+  targets: (ctx: FhirContext) => Promise<string[]>,
+): Promise<FhirResponse> {
   requirePermit(access, p, type);
-  if (access.whereFor?.(p, type) === undefined && (p === 'd' || access.whereFor?.('c', type) === undefined)) return run(ctx);
+  if (access.whereFor?.(p, type) === undefined && (p === 'd' || access.whereFor?.('c', type) === undefined))
+    return run(ctx);
   const visible = access.visibleWhere?.(type);
   return ctx.repo.transaction(async (repo) => {
     const txCtx = { ...ctx, repo };
@@ -247,7 +302,9 @@ async function write(ctx: FhirContext, access: AccessContext, type: string, p: '
       const written = await writtenResource(txCtx, res, type);
       const created = res.status === 201;
       if (!mayWrite(access, created ? 'c' : 'u', written)) {
-        throw forbidden(`Insufficient scope: the written ${type} would be outside what the token may ${created ? 'create' : 'update'}`);
+        throw forbidden(
+          `Insufficient scope: the written ${type} would be outside what the token may ${created ? 'create' : 'update'}`,
+        );
       }
     }
     return res;
@@ -268,14 +325,22 @@ async function writtenResource(ctx: FhirContext, res: FhirResponse, type: string
 }
 
 /** Other operations: read-only ones need read access to the instance (or search on the type); others full access. */
-async function operation(ctx: FhirContext, access: AccessContext, type: string, id: string | undefined, op: string, run: Run): Promise<FhirResponse> {
+async function operation(
+  ctx: FhirContext,
+  access: AccessContext,
+  type: string,
+  id: string | undefined,
+  op: string,
+  run: Run,
+): Promise<FhirResponse> {
   if (READ_OPERATIONS.has(op)) {
     if (id) await requireVisibleInstance(ctx, access, type, id);
     else requirePermit(access, 's', type);
     return run(ctx);
   }
   for (const p of ['c', 'r', 'u', 'd', 's'] as const) {
-    if (access.whereFor?.(p, type) !== undefined) throw forbidden(`Insufficient scope: $${op} needs unrestricted access to ${type}`);
+    if (access.whereFor?.(p, type) !== undefined)
+      throw forbidden(`Insufficient scope: $${op} needs unrestricted access to ${type}`);
   }
   return run(ctx);
 }

@@ -20,7 +20,12 @@ const tokens: Record<string, string> = {};
 
 const as = (token: string) => ({ authorization: `Bearer ${token}` });
 const CODE = { coding: [{ system: 'urn:oracle', code: 'x' }] };
-const observation = (patient: string, code = CODE) => ({ resourceType: 'Observation', status: 'final', code, subject: { reference: `Patient/${patient}` } });
+const observation = (patient: string, code = CODE) => ({
+  resourceType: 'Observation',
+  status: 'final',
+  code,
+  subject: { reference: `Patient/${patient}` },
+});
 
 async function adminCreate(resource: Record<string, any>): Promise<any> {
   const res = await fhir(server, 'POST', resource.resourceType, resource, as(admin));
@@ -33,13 +38,31 @@ beforeAll(async () => {
   admin = await adminToken(server);
   own = (await adminCreate({ resourceType: 'Patient' })).id;
   other = (await adminCreate({ resourceType: 'Patient' })).id;
-  await adminApi(server, admin, 'POST', '/admin/users', { username: 'doc', password: 'doc password', role: 'practitioner' });
-  await adminApi(server, admin, 'POST', '/admin/users', { username: 'pat', password: 'pat password', role: 'patient', fhirUser: `Patient/${own}`, patient: own });
-  await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'eo-app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: 'doc',
+    password: 'doc password',
+    role: 'practitioner',
+  });
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: 'pat',
+    password: 'pat password',
+    role: 'patient',
+    fhirUser: `Patient/${own}`,
+    patient: own,
+  });
+  await adminApi(server, admin, 'POST', '/admin/clients', {
+    client_id: 'eo-app',
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+  });
   const app = await oidcClient(server, 'eo-app', client.None());
   const doc = { username: 'doc', password: 'doc password' };
   tokens['patient/*.cruds'] = await launchToken(server, admin, app, REDIRECT, 'launch patient/*.cruds', doc, own);
-  tokens['user/*.cruds (patient user)'] = await launchToken(server, admin, app, REDIRECT, 'user/*.cruds', { username: 'pat', password: 'pat password' });
+  tokens['user/*.cruds (patient user)'] = await launchToken(server, admin, app, REDIRECT, 'user/*.cruds', {
+    username: 'pat',
+    password: 'pat password',
+  });
   tokens['user/*.cruds (practitioner)'] = await launchToken(server, admin, app, REDIRECT, 'user/*.cruds', doc);
 }, 120_000);
 afterAll(async () => {
@@ -63,7 +86,16 @@ function probes(type: string, id: string): [string, string, string, unknown?, Re
     ['$validate mode=delete', 'GET', `${type}/${id}/$validate?mode=delete`],
     ['$validate mode=delete (POST)', 'POST', `${type}/${id}/$validate?mode=delete`],
     ['$validate mode=update', 'POST', `${type}/${id}/$validate?mode=update`, body],
-    ['transaction update', 'POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: body, request: { method: 'PUT', url: `${type}/${id}` } }] }],
+    [
+      'transaction update',
+      'POST',
+      '',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: body, request: { method: 'PUT', url: `${type}/${id}` } }],
+      },
+    ],
   ];
 }
 
@@ -100,30 +132,62 @@ describe('hidden and absent ids', () => {
 
   it('answers 404 to a confined update of an unknown id (no update-as-create), as Medplum does', async () => {
     const absent = randomUUID();
-    const res = await fhir(server, 'PUT', `Observation/${absent}`, { ...observation(own), id: absent }, as(tokens['patient/*.cruds']));
+    const res = await fhir(
+      server,
+      'PUT',
+      `Observation/${absent}`,
+      { ...observation(own), id: absent },
+      as(tokens['patient/*.cruds']),
+    );
     expect([res.status, res.body.issue[0].code]).toEqual([404, 'not-found']);
     expect((await fhir(server, 'GET', `Observation/${absent}`, undefined, as(admin))).status).toBe(404);
   });
 
   it('still lets a confined token update its own resources, and an unconfined one create by update', async () => {
     const mine = await adminCreate(observation(own));
-    expect((await fhir(server, 'PUT', `Observation/${mine.id}`, { ...mine, language: 'en' }, as(tokens['patient/*.cruds']))).status).toBe(200);
+    expect(
+      (await fhir(server, 'PUT', `Observation/${mine.id}`, { ...mine, language: 'en' }, as(tokens['patient/*.cruds'])))
+        .status,
+    ).toBe(200);
     const fresh = randomUUID();
-    expect((await fhir(server, 'PUT', `Observation/${fresh}`, { ...observation(other), id: fresh }, as(tokens['user/*.cruds (practitioner)']))).status).toBe(201);
+    expect(
+      (
+        await fhir(
+          server,
+          'PUT',
+          `Observation/${fresh}`,
+          { ...observation(other), id: fresh },
+          as(tokens['user/*.cruds (practitioner)']),
+        )
+      ).status,
+    ).toBe(201);
   });
 });
 
 describe('_total=estimate', () => {
   it('counts exactly what a confined token may see, not the planner’s estimate over the whole table', async () => {
     const code = { coding: [{ system: 'urn:oracle', code: `estimate-${randomUUID()}` }] };
-    const entry = (patient: string) => ({ resource: observation(patient, code), request: { method: 'POST', url: 'Observation' } });
-    const bundle = { resourceType: 'Bundle', type: 'transaction', entry: [...Array(300)].map(() => entry(other)).concat([entry(own), entry(own), entry(own)]) };
+    const entry = (patient: string) => ({
+      resource: observation(patient, code),
+      request: { method: 'POST', url: 'Observation' },
+    });
+    const bundle = {
+      resourceType: 'Bundle',
+      type: 'transaction',
+      entry: [...Array(300)].map(() => entry(other)).concat([entry(own), entry(own), entry(own)]),
+    };
     expect((await fhir(server, 'POST', '', bundle, as(admin))).status).toBe(200);
     for (const name of ['patient/*.cruds', 'user/*.cruds (patient user)']) {
       const res = await fhir(server, 'GET', 'Observation?_total=estimate&_count=1', undefined, as(tokens[name]));
       const accurate = await fhir(server, 'GET', 'Observation?_total=accurate&_count=1', undefined, as(tokens[name]));
       expect([name, res.body.total]).toEqual([name, accurate.body.total]);
-      const coded = await fhir(server, 'GET', `Observation?code=${code.coding[0].system}|${code.coding[0].code}&_total=estimate&_count=1`, undefined, as(tokens[name]));
+      const coded = await fhir(
+        server,
+        'GET',
+        `Observation?code=${code.coding[0].system}|${code.coding[0].code}&_total=estimate&_count=1`,
+        undefined,
+        as(tokens[name]),
+      );
       expect([name, coded.body.total]).toEqual([name, 3]);
     }
   });

@@ -1,6 +1,13 @@
 import type { Client, KoaContextWithOIDC } from 'oidc-provider';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { isSupportedScope, parseResourceScope, scopeCovers, SMART_CONTEXT_SCOPES, splitScopes, type ResourceScope } from './scopes.ts';
+import {
+  isSupportedScope,
+  parseResourceScope,
+  scopeCovers,
+  SMART_CONTEXT_SCOPES,
+  splitScopes,
+  type ResourceScope,
+} from './scopes.ts';
 
 const isType = (t: string) => loadDefinitions().resourceTypeSet.has(t);
 

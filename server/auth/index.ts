@@ -102,7 +102,15 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       close: async () => {},
     };
   }
-  let state: { provider: Provider; rebuild: () => Promise<Provider>; accounts: Accounts; options: AuthStartOptions; issuer: string } | undefined;
+  let state:
+    | {
+        provider: Provider;
+        rebuild: () => Promise<Provider>;
+        accounts: Accounts;
+        options: AuthStartOptions;
+        issuer: string;
+      }
+    | undefined;
   let purgeTimer: NodeJS.Timeout | undefined;
   let audit: AuditTrail | undefined;
   let feed: RevocationFeed | undefined;
@@ -117,25 +125,48 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     return accessOfToken(s.provider, s.accounts, s.options.fhirBase, token, tokens);
   };
 
-  const fhirCors = cors({ exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate', 'X-Progress'] });
+  const fhirCors = cors({
+    exposedHeaders: ['Location', 'ETag', 'Last-Modified', 'Content-Location', 'WWW-Authenticate', 'X-Progress'],
+  });
   routes.use(['/fhir', '/.well-known'], fhirCors);
   routes.get(['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration'], (_req, res) => {
     res.json(smartConfiguration(ready().issuer, config.dynamicRegistration));
   });
   routes.get(`${AUTH_PATH}/smart-style.json`, (_req, res) => {
-    res.json({ color_background: '#ffffff', color_highlight: '#0b5cad', color_text: '#1b1f24', font_family: 'system-ui, sans-serif', dim_border_radius: '4px' });
+    res.json({
+      color_background: '#ffffff',
+      color_highlight: '#0b5cad',
+      color_text: '#1b1f24',
+      font_family: 'system-ui, sans-serif',
+      dim_border_radius: '4px',
+    });
   });
   const authRouter = express.Router();
-  if (config.authRateLimit > 0) routes.use(AUTH_PATH, perMinute(config.authRateLimit, (req) => ipKeyGenerator(clientAddress(req) ?? '')));
+  if (config.authRateLimit > 0)
+    routes.use(
+      AUTH_PATH,
+      perMinute(config.authRateLimit, (req) => ipKeyGenerator(clientAddress(req) ?? '')),
+    );
   routes.use(AUTH_PATH, authRouter);
 
   const start = async (options: AuthStartOptions) => {
     const issuer = `${options.origin}${AUTH_PATH}`;
-    const accounts = new Accounts(options.pool, { maxFailures: config.loginMaxFailures, lockMinutes: config.loginLockMinutes });
+    const accounts = new Accounts(options.pool, {
+      maxFailures: config.loginMaxFailures,
+      lockMinutes: config.loginLockMinutes,
+    });
     const grantContexts = new GrantContexts(options.pool);
     const build = async () => {
       const keys = await loadSigningKeys(options.pool, config.keyRotationDays);
-      return createProvider({ issuer, fhirBase: options.fhirBase, pool: options.pool, config, accounts, grantContexts, keys });
+      return createProvider({
+        issuer,
+        fhirBase: options.fhirBase,
+        pool: options.pool,
+        config,
+        accounts,
+        grantContexts,
+        keys,
+      });
     };
     const buildWatched = async () => {
       const provider = await build();
@@ -154,10 +185,38 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     await feed.start();
     state = { provider: await buildWatched(), rebuild: buildWatched, accounts, options, issuer };
     const provider = () => ready().provider;
-    authRouter.use(interactionRoutes({ provider, basePath: AUTH_PATH, pool: options.pool, repo: options.repo, accounts, grantContexts, grantTtlSeconds: 90 * 24 * 3600, upstreamName: config.upstream?.name }));
-    authRouter.use(adminRoutes({ provider, pool: options.pool, accounts, resolve, revoked: (clientId) => tokens.invalidate(clientId) }));
+    authRouter.use(
+      interactionRoutes({
+        provider,
+        basePath: AUTH_PATH,
+        pool: options.pool,
+        repo: options.repo,
+        accounts,
+        grantContexts,
+        grantTtlSeconds: 90 * 24 * 3600,
+        upstreamName: config.upstream?.name,
+      }),
+    );
+    authRouter.use(
+      adminRoutes({
+        provider,
+        pool: options.pool,
+        accounts,
+        resolve,
+        revoked: (clientId) => tokens.invalidate(clientId),
+      }),
+    );
     if (config.upstream) {
-      authRouter.use(upstreamRoutes({ provider, issuer, basePath: AUTH_PATH, accounts, idp: config.upstream, cookieKeys: cookieKeysOf(config) }));
+      authRouter.use(
+        upstreamRoutes({
+          provider,
+          issuer,
+          basePath: AUTH_PATH,
+          accounts,
+          idp: config.upstream,
+          cookieKeys: cookieKeysOf(config),
+        }),
+      );
     }
     authRouter.get('/authorize', offlineAccessNeedsConsent);
     authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {
@@ -177,7 +236,10 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       }
       const status = (err as { status?: number }).status ?? 500;
       if (status >= 500) logger.error({ err }, 'authorization server error');
-      res.status(status).type('html').send(errorPage(status >= 500 ? 'server_error' : err.name, status >= 500 ? undefined : err.message));
+      res
+        .status(status)
+        .type('html')
+        .send(errorPage(status >= 500 ? 'server_error' : err.name, status >= 500 ? undefined : err.message));
     });
     if (config.audit) {
       // AuditEvents are built by toAuditEvent (typed, valid by construction): written without re-validating each one.
@@ -189,13 +251,34 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     purgeTimer = setInterval(() => {
       purgeExpired(options.pool).catch(() => {});
       // a long-running node picks up (or makes) the next signing key once the newest is KEY_ROTATION_DAYS old
-      buildWatched().then((provider) => { if (state) state.provider = provider; }).catch((err) => logger.error({ err }, 'reloading signing keys failed'));
+      buildWatched()
+        .then((provider) => {
+          if (state) state.provider = provider;
+        })
+        .catch((err) => logger.error({ err }, 'reloading signing keys failed'));
     }, 3600_000).unref();
   };
 
-  const bearer = bearerAuthentication({ resolve, realm: () => state?.options.fhirBase ?? 'fhir', onRefused: (req, reason) => audit?.record({ kind: 'rest', subtype: 'authenticate', action: 'E', success: false, description: reason, address: clientAddress(req), what: undefined, query: req.url }) });
+  const bearer = bearerAuthentication({
+    resolve,
+    realm: () => state?.options.fhirBase ?? 'fhir',
+    onRefused: (req, reason) =>
+      audit?.record({
+        kind: 'rest',
+        subtype: 'authenticate',
+        action: 'E',
+        success: false,
+        description: reason,
+        address: clientAddress(req),
+        what: undefined,
+        query: req.url,
+      }),
+  });
   const admitted = new WeakMap<IncomingMessage, AccessContext>();
-  const apiLimit = config.apiRateLimit > 0 ? perMinute(config.apiRateLimit, (req) => admitted.get(req)?.clientId ?? 'anonymous') : undefined;
+  const apiLimit =
+    config.apiRateLimit > 0
+      ? perMinute(config.apiRateLimit, (req) => admitted.get(req)?.clientId ?? 'anonymous')
+      : undefined;
   return {
     routes,
     async admit(req, res) {
@@ -241,15 +324,52 @@ function perMinute(limit: number, key: (req: IncomingMessage) => string): Reques
     // Its checks read express's `req.ip` and `req.app`, which FHIR requests (server/http/fhir-endpoint.ts) do not
     // have; the keys given here never come from them (client id, or the X-Forwarded-For-aware address).
     validate: false,
-    handler: (_req, res) => sendResponse(res, { status: 429, resource: outcome('error', 'throttled', `More than ${limit} requests per minute; retry later`) }, 'json', false, {}),
+    handler: (_req, res) =>
+      sendResponse(
+        res,
+        { status: 429, resource: outcome('error', 'throttled', `More than ${limit} requests per minute; retry later`) },
+        'json',
+        false,
+        {},
+      ),
   });
 }
 
 /** Audits the OAuth server's decisions: tokens granted or refused, authorization requests refused. */
 function auditOAuthDecisions(provider: Provider, audit: AuditTrail): void {
-  provider.on('grant.success', (ctx) => audit.record({ kind: 'login', subtype: 'token', action: 'E', success: true, clientId: ctx.oidc.client?.clientId, user: ctx.oidc.account?.accountId, address: ctx.ip }));
-  provider.on('grant.error', (ctx, err) => audit.record({ kind: 'login', subtype: 'token', action: 'E', success: false, description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`, clientId: ctx.oidc?.client?.clientId, address: ctx.ip }));
-  provider.on('authorization.error', (ctx, err) => audit.record({ kind: 'login', subtype: 'authorization', action: 'E', success: false, description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`, clientId: ctx.oidc?.client?.clientId, address: ctx.ip }));
+  provider.on('grant.success', (ctx) =>
+    audit.record({
+      kind: 'login',
+      subtype: 'token',
+      action: 'E',
+      success: true,
+      clientId: ctx.oidc.client?.clientId,
+      user: ctx.oidc.account?.accountId,
+      address: ctx.ip,
+    }),
+  );
+  provider.on('grant.error', (ctx, err) =>
+    audit.record({
+      kind: 'login',
+      subtype: 'token',
+      action: 'E',
+      success: false,
+      description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`,
+      clientId: ctx.oidc?.client?.clientId,
+      address: ctx.ip,
+    }),
+  );
+  provider.on('authorization.error', (ctx, err) =>
+    audit.record({
+      kind: 'login',
+      subtype: 'authorization',
+      action: 'E',
+      success: false,
+      description: `${err.message}: ${(err as { error_description?: string }).error_description ?? ''}`,
+      clientId: ctx.oidc?.client?.clientId,
+      address: ctx.ip,
+    }),
+  );
 }
 
 /** The AuditEvent record of a guard decision (BALP RESTful activity). */
@@ -260,7 +380,11 @@ function auditRecordOf(d: AccessDecision): AuditRecord {
   const query = new URLSearchParams(Object.entries(d.req.query).flatMap(([k, vs]) => vs.map((v) => [k, v]))).toString();
   return {
     kind: 'rest',
-    subtype: bundle ? ((d.req.body as { type?: string } | undefined)?.type === 'batch' ? 'batch' : 'transaction') : d.interaction,
+    subtype: bundle
+      ? (d.req.body as { type?: string } | undefined)?.type === 'batch'
+        ? 'batch'
+        : 'transaction'
+      : d.interaction,
     action: search || bundle ? 'E' : ({ GET: 'R', POST: 'C', PUT: 'U', PATCH: 'U', DELETE: 'D' } as const)[method],
     success: d.allowed && d.status < 400,
     description: d.reason,
@@ -288,7 +412,13 @@ function offlineAccessNeedsConsent(req: Request, _res: Response, next: NextFunct
 }
 
 /** The bootstrap admin client and user from the environment; on a demo database, a made-up client printed once. */
-async function bootstrap(config: AuthConfig, options: AuthStartOptions, provider: Provider, accounts: Accounts, logger: Logger): Promise<void> {
+async function bootstrap(
+  config: AuthConfig,
+  options: AuthStartOptions,
+  provider: Provider,
+  accounts: Accounts,
+  logger: Logger,
+): Promise<void> {
   let clientId = config.adminClientId;
   let secret = config.adminClientSecret;
   if ((!clientId || !secret) && options.demo) {
@@ -319,7 +449,9 @@ async function bootstrap(config: AuthConfig, options: AuthStartOptions, provider
         'Set ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET for a fixed client, or AUTH=off for a demo without tokens.',
     );
   } else if (!clientId) {
-    logger.warn('Authorization is on but no ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET is set: register clients through the admin API or dynamic registration.');
+    logger.warn(
+      'Authorization is on but no ADMIN_CLIENT_ID/ADMIN_CLIENT_SECRET is set: register clients through the admin API or dynamic registration.',
+    );
   }
 }
 
@@ -327,7 +459,11 @@ async function bootstrap(config: AuthConfig, options: AuthStartOptions, provider
  * Runs a connect-style middleware (cors, express-rate-limit) on a request outside express: true when it passed the
  * request on, false when it answered it.
  */
-function runMiddleware(middleware: (req: never, res: never, next: (err?: unknown) => void) => void, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+function runMiddleware(
+  middleware: (req: never, res: never, next: (err?: unknown) => void) => void,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const answered = () => resolve(false);
     res.once('finish', answered);

@@ -23,10 +23,23 @@ beforeAll(async () => {
   server = await startAuthServer();
   admin = await adminToken(server);
   const auth = { authorization: `Bearer ${admin}` };
-  patient = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Inferno' }] }, auth)).body.id;
-  practitioner = (await fhir(server, 'POST', 'Practitioner', { resourceType: 'Practitioner', name: [{ family: 'Smart' }] }, auth)).body.id;
-  await adminApi(server, admin, 'POST', '/admin/users', { username: 'inferno', password: 'inferno password', role: 'practitioner', fhirUser: `Practitioner/${practitioner}` });
-  await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'inferno-app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+  patient = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Inferno' }] }, auth))
+    .body.id;
+  practitioner = (
+    await fhir(server, 'POST', 'Practitioner', { resourceType: 'Practitioner', name: [{ family: 'Smart' }] }, auth)
+  ).body.id;
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: 'inferno',
+    password: 'inferno password',
+    role: 'practitioner',
+    fhirUser: `Practitioner/${practitioner}`,
+  });
+  await adminApi(server, admin, 'POST', '/admin/clients', {
+    client_id: 'inferno-app',
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code', 'refresh_token'],
+  });
   app = await oidcClient(server, 'inferno-app', client.None());
 });
 afterAll(async () => {
@@ -37,8 +50,13 @@ async function launch(scope: string, extra: Record<string, string> = {}, clientC
   const verifier = client.randomPKCECodeVerifier();
   const state = client.randomState();
   const url = client.buildAuthorizationUrl(clientConfig, {
-    redirect_uri: REDIRECT, scope, state, aud: server.fhirBase,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+    redirect_uri: REDIRECT,
+    scope,
+    state,
+    aud: server.fhirBase,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...extra,
   });
   const { redirect } = await authorizeAsUser(url, { username: 'inferno', password: 'inferno password', patient });
   const code = redirect!.searchParams.get('code')!;
@@ -47,7 +65,13 @@ async function launch(scope: string, extra: Record<string, string> = {}, clientC
   const res = await fetch(`${server.url}/auth/token`, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier, client_id: String(clientConfig.clientMetadata().client_id) }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+      client_id: String(clientConfig.clientMetadata().client_id),
+    }),
   });
   return { res, body: (await res.json()) as Record<string, any> };
 }
@@ -59,16 +83,46 @@ describe('Discovery', () => {
     expect(atBase.headers.get('content-type')).toMatch(/application\/json/);
     const config = await atBase.json();
     expect(await (await fetch(`${server.url}/.well-known/smart-configuration`)).json()).toEqual(config);
-    for (const field of ['issuer', 'jwks_uri', 'authorization_endpoint', 'token_endpoint', 'grant_types_supported', 'capabilities', 'code_challenge_methods_supported', 'introspection_endpoint', 'revocation_endpoint']) {
+    for (const field of [
+      'issuer',
+      'jwks_uri',
+      'authorization_endpoint',
+      'token_endpoint',
+      'grant_types_supported',
+      'capabilities',
+      'code_challenge_methods_supported',
+      'introspection_endpoint',
+      'revocation_endpoint',
+    ]) {
       expect(config[field], field).toBeDefined();
     }
     expect(config.code_challenge_methods_supported).toEqual(['S256']);
     expect(config.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'client_credentials']));
     expect(config.token_endpoint_auth_signing_alg_values_supported).toEqual(expect.arrayContaining(['RS384', 'ES384']));
-    expect(config.capabilities).toEqual(expect.arrayContaining(['launch-ehr', 'launch-standalone', 'client-public', 'client-confidential-asymmetric', 'context-ehr-patient', 'context-standalone-patient', 'permission-v1', 'permission-v2', 'permission-offline', 'sso-openid-connect']));
+    expect(config.capabilities).toEqual(
+      expect.arrayContaining([
+        'launch-ehr',
+        'launch-standalone',
+        'client-public',
+        'client-confidential-asymmetric',
+        'context-ehr-patient',
+        'context-standalone-patient',
+        'permission-v1',
+        'permission-v2',
+        'permission-offline',
+        'sso-openid-connect',
+      ]),
+    );
     // the OpenID configuration agrees with it
     const oidc = await (await fetch(`${config.issuer}/.well-known/openid-configuration`)).json();
-    for (const field of ['issuer', 'jwks_uri', 'authorization_endpoint', 'token_endpoint', 'introspection_endpoint', 'revocation_endpoint']) {
+    for (const field of [
+      'issuer',
+      'jwks_uri',
+      'authorization_endpoint',
+      'token_endpoint',
+      'introspection_endpoint',
+      'revocation_endpoint',
+    ]) {
       expect(oidc[field], field).toBe(config[field]);
     }
   });
@@ -77,10 +131,18 @@ describe('Discovery', () => {
     const metadata = await fhir(server, 'GET', 'metadata');
     expect(metadata.status).toBe(200);
     const security = metadata.body.rest[0].security as CapabilityStatementRestSecurity;
-    expect(security.service?.[0].coding?.[0]).toEqual({ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' });
+    expect(security.service?.[0].coding?.[0]).toEqual({
+      system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
+      code: 'SMART-on-FHIR',
+    });
     const uris = Object.fromEntries(security.extension![0].extension!.map((e) => [e.url, e.valueUri]));
     const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
-    expect(uris).toMatchObject({ authorize: config.authorization_endpoint, token: config.token_endpoint, introspect: config.introspection_endpoint, revoke: config.revocation_endpoint });
+    expect(uris).toMatchObject({
+      authorize: config.authorization_endpoint,
+      token: config.token_endpoint,
+      introspect: config.introspection_endpoint,
+      revoke: config.revocation_endpoint,
+    });
   });
 
   it('lets anyone read the CapabilityStatement route and SMART configuration without a token (CORS too)', async () => {
@@ -100,17 +162,26 @@ describe('Standalone launch and OpenID Connect', () => {
     expect(body.token_type.toLowerCase()).toBe('bearer');
     expect(body.expires_in).toBeGreaterThan(0);
     expect(body.patient).toBe(patient);
-    expect(body.scope.split(' ')).toEqual(expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'patient/*.rs', 'offline_access']));
+    expect(body.scope.split(' ')).toEqual(
+      expect.arrayContaining(['openid', 'fhirUser', 'launch/patient', 'patient/*.rs', 'offline_access']),
+    );
     expect(body.refresh_token).toBeTruthy();
 
     const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
     expect(decodeProtectedHeader(body.id_token).alg).toBe('RS256');
-    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(config.jwks_uri)), { issuer: config.issuer, audience: 'inferno-app' });
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(config.jwks_uri)), {
+      issuer: config.issuer,
+      audience: 'inferno-app',
+    });
     expect(payload.fhirUser).toBe(`${server.fhirBase}/Practitioner/${practitioner}`);
     expect(body.fhirUser).toBe(payload.fhirUser);
-    const me = await fhir(server, 'GET', `Practitioner/${practitioner}`, undefined, { authorization: `Bearer ${body.access_token}` });
+    const me = await fhir(server, 'GET', `Practitioner/${practitioner}`, undefined, {
+      authorization: `Bearer ${body.access_token}`,
+    });
     expect(me.status).toBe(200);
-    const pt = await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` });
+    const pt = await fhir(server, 'GET', `Patient/${patient}`, undefined, {
+      authorization: `Bearer ${body.access_token}`,
+    });
     expect(pt.body.name[0].family).toBe('Inferno');
   });
 });
@@ -126,9 +197,15 @@ describe('EHR launch', () => {
     const style = await fetch(body.smart_style_url);
     expect(style.status).toBe(200);
     expect(await style.json()).toHaveProperty('color_background');
-    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)), { issuer: `${server.url}/auth`, audience: 'inferno-app' });
+    const { payload } = await jwtVerify(body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)), {
+      issuer: `${server.url}/auth`,
+      audience: 'inferno-app',
+    });
     expect(payload.fhirUser).toBe(`${server.fhirBase}/Practitioner/${practitioner}`);
-    expect((await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` })).status).toBe(200);
+    expect(
+      (await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${body.access_token}` }))
+        .status,
+    ).toBe(200);
   });
 });
 
@@ -143,7 +220,11 @@ describe('Capabilities as served', () => {
     // oidc-provider serves POST /authorize only with SameSite=None session cookies, which we do not set
     const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
     expect(config.capabilities).not.toContain('authorize-post');
-    const posted = await fetch(`${server.url}/auth/authorize`, { method: 'POST', body: new URLSearchParams({ client_id: 'inferno-app' }), redirect: 'manual' });
+    const posted = await fetch(`${server.url}/auth/authorize`, {
+      method: 'POST',
+      body: new URLSearchParams({ client_id: 'inferno-app' }),
+      redirect: 'manual',
+    });
     expect(posted.status).toBe(404);
   });
 });
@@ -153,7 +234,9 @@ describe('Token refresh', () => {
     const lifetime = async (scope: string) => {
       const { body } = await launch(`launch/patient patient/*.rs ${scope}`);
       expect(body.refresh_token, scope).toBeTruthy();
-      const row = await server.pool.query("SELECT payload FROM oidc_payload WHERE model = 'RefreshToken' AND id = $1", [body.refresh_token]);
+      const row = await server.pool.query("SELECT payload FROM oidc_payload WHERE model = 'RefreshToken' AND id = $1", [
+        body.refresh_token,
+      ]);
       return row.rows[0].payload.exp - row.rows[0].payload.iat;
     };
     expect(await lifetime('online_access')).toBe(8 * 3600);
@@ -168,7 +251,12 @@ describe('Token refresh', () => {
       const res = await fetch(`${server.url}/auth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'inferno-app', ...(scope ? { scope } : {}) }),
+        body: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: refreshToken,
+          client_id: 'inferno-app',
+          ...(scope ? { scope } : {}),
+        }),
       });
       return { res, json: (await res.json()) as Record<string, any> };
     };
@@ -188,7 +276,12 @@ describe('Token refresh', () => {
 
 describe('Token introspection', () => {
   it('answers inactive for unknown tokens', async () => {
-    const backend = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'resource-server', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    const backend = await adminApi(server, admin, 'POST', '/admin/clients', {
+      client_id: 'resource-server',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    });
     const rs = await oidcClient(server, 'resource-server', client.ClientSecretBasic(backend.client_secret));
     expect((await client.tokenIntrospection(rs, 'nonsense')).active).toBe(false);
     const { body } = await launch('launch/patient patient/*.rs');
@@ -197,7 +290,12 @@ describe('Token introspection', () => {
   });
 
   it('answers the fields SMART requires: scope and exp as in the token response, launch context, ID token claims', async () => {
-    const backend = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'resource-server-2', grant_types: ['client_credentials'], response_types: [], redirect_uris: [] });
+    const backend = await adminApi(server, admin, 'POST', '/admin/clients', {
+      client_id: 'resource-server-2',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+    });
     const rs = await oidcClient(server, 'resource-server-2', client.ClientSecretBasic(backend.client_secret));
     const before = Math.floor(Date.now() / 1000);
     const { body } = await launch('openid fhirUser launch/patient patient/*.rs');
@@ -224,7 +322,13 @@ describe('Key rotation', () => {
     const after = await launch('openid launch/patient patient/*.rs');
     expect(decodeProtectedHeader(after.body.id_token).kid).not.toBe(decodeProtectedHeader(before.body.id_token).kid);
     await jwtVerify(before.body.id_token, createRemoteJWKSet(new URL(`${server.url}/auth/jwks`)));
-    expect((await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${before.body.access_token}` })).status).toBe(200);
+    expect(
+      (
+        await fhir(server, 'GET', `Patient/${patient}`, undefined, {
+          authorization: `Bearer ${before.body.access_token}`,
+        })
+      ).status,
+    ).toBe(200);
   });
 });
 
@@ -233,7 +337,13 @@ describe('Dynamic client registration (RFC 7591)', () => {
     const res = await fetch(`${server.url}/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_name: 'Registered app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'], scope: 'launch/patient patient/*.rs openid' }),
+      body: JSON.stringify({
+        client_name: 'Registered app',
+        redirect_uris: [REDIRECT],
+        token_endpoint_auth_method: 'none',
+        grant_types: ['authorization_code'],
+        scope: 'launch/patient patient/*.rs openid',
+      }),
     });
     expect(res.status).toBe(201);
     const registered = await res.json();
@@ -247,7 +357,11 @@ describe('Dynamic client registration (RFC 7591)', () => {
     const bad = await fetch(`${server.url}/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', scope: 'patient/Observation.rs?date=2020' }),
+      body: JSON.stringify({
+        redirect_uris: [REDIRECT],
+        token_endpoint_auth_method: 'none',
+        scope: 'patient/Observation.rs?date=2020',
+      }),
     });
     expect(bad.status).toBe(400);
     expect((await bad.json()).error).toBe('invalid_client_metadata');
@@ -260,7 +374,12 @@ describe('Dynamic client registration (RFC 7591)', () => {
     const backend = await fetch(`${server.url}/auth/register`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'system/*.rs' }),
+      body: JSON.stringify({
+        grant_types: ['client_credentials'],
+        response_types: [],
+        redirect_uris: [],
+        scope: 'system/*.rs',
+      }),
     });
     expect(backend.status).toBe(400);
     expect((await backend.json()).error).toBe('invalid_client_metadata');

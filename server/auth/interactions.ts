@@ -36,7 +36,16 @@ export function interactionRoutes(deps: InteractionDeps): express.Router {
   router.get('/interaction/:uid', async (req, res) => {
     const interaction = await deps.provider().interactionDetails(req, res);
     if (interaction.prompt.name === 'login') {
-      res.type('html').send(loginPage({ uid: interaction.uid, basePath: deps.basePath, clientName: await clientName(deps, interaction), upstreamName: deps.upstreamName }));
+      res
+        .type('html')
+        .send(
+          loginPage({
+            uid: interaction.uid,
+            basePath: deps.basePath,
+            clientName: await clientName(deps, interaction),
+            upstreamName: deps.upstreamName,
+          }),
+        );
       return;
     }
     res.type('html').send(await renderConsent(deps, interaction));
@@ -46,23 +55,49 @@ export function interactionRoutes(deps: InteractionDeps): express.Router {
     const interaction = await deps.provider().interactionDetails(req, res);
     const result = await deps.accounts.login(String(req.body?.username ?? ''), String(req.body?.password ?? ''));
     if ('error' in result) {
-      const error = result.error === 'locked' ? 'This account is locked after too many failed attempts; try again later.' : 'Wrong username or password.';
-      res.status(401).type('html').send(loginPage({ uid: interaction.uid, basePath: deps.basePath, clientName: await clientName(deps, interaction), error, upstreamName: deps.upstreamName }));
+      const error =
+        result.error === 'locked'
+          ? 'This account is locked after too many failed attempts; try again later.'
+          : 'Wrong username or password.';
+      res
+        .status(401)
+        .type('html')
+        .send(
+          loginPage({
+            uid: interaction.uid,
+            basePath: deps.basePath,
+            clientName: await clientName(deps, interaction),
+            error,
+            upstreamName: deps.upstreamName,
+          }),
+        );
       return;
     }
-    await deps.provider().interactionFinished(req, res, { login: { accountId: result.account.id } }, { mergeWithLastSubmission: false });
+    await deps
+      .provider()
+      .interactionFinished(req, res, { login: { accountId: result.account.id } }, { mergeWithLastSubmission: false });
   });
 
   router.post('/interaction/:uid/consent', form, async (req, res) => {
     const interaction = await deps.provider().interactionDetails(req, res);
     if (req.body?.decision !== 'approve') {
-      await deps.provider().interactionFinished(req, res, { error: 'access_denied', error_description: 'The user denied the request' }, { mergeWithLastSubmission: false });
+      await deps
+        .provider()
+        .interactionFinished(
+          req,
+          res,
+          { error: 'access_denied', error_description: 'The user denied the request' },
+          { mergeWithLastSubmission: false },
+        );
       return;
     }
     const account = await deps.accounts.find(interaction.session?.accountId as string);
     const context = await launchContext(deps, interaction, account, req.body?.patient);
     if ('missing' in context) {
-      res.status(400).type('html').send(await renderConsent(deps, interaction, 'Choose a patient.'));
+      res
+        .status(400)
+        .type('html')
+        .send(await renderConsent(deps, interaction, 'Choose a patient.'));
       return;
     }
     const chosen = new Set([...toArray(req.body?.scope), 'openid']);
@@ -72,7 +107,14 @@ export function interactionRoutes(deps: InteractionDeps): express.Router {
   });
 
   router.get('/interaction/:uid/abort', async (req, res) => {
-    await deps.provider().interactionFinished(req, res, { error: 'access_denied', error_description: 'The user cancelled' }, { mergeWithLastSubmission: false });
+    await deps
+      .provider()
+      .interactionFinished(
+        req,
+        res,
+        { error: 'access_denied', error_description: 'The user cancelled' },
+        { mergeWithLastSubmission: false },
+      );
   });
 
   return router;
@@ -102,7 +144,15 @@ async function renderConsent(deps: InteractionDeps, interaction: Interaction, er
     else patients = await listPatients(deps.repo);
   }
   const scopes = splitScopes(interaction.params.scope as string).filter((s) => s !== 'openid');
-  return consentPage({ uid: interaction.uid, basePath: deps.basePath, clientName: await clientName(deps, interaction), scopes, patients, fixedPatient, error });
+  return consentPage({
+    uid: interaction.uid,
+    basePath: deps.basePath,
+    clientName: await clientName(deps, interaction),
+    scopes,
+    patients,
+    fixedPatient,
+    error,
+  });
 }
 
 /** The launch context to bind: from the EHR launch, the user's own patient, or the picked one. */
@@ -120,7 +170,8 @@ async function launchContext(
   if (!needsPatientPick(interaction)) return { patient: account?.patient, needPatientBanner: true };
   if (account?.patient) return { patient: account.patient, needPatientBanner: true };
   const patient = typeof picked === 'string' ? picked : '';
-  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(patient) || !(await deps.repo.readCurrent('Patient', patient))) return { missing: 'patient' };
+  if (!/^[A-Za-z0-9\-.]{1,64}$/.test(patient) || !(await deps.repo.readCurrent('Patient', patient)))
+    return { missing: 'patient' };
   return { patient, needPatientBanner: true };
 }
 
@@ -149,7 +200,10 @@ async function saveGrant(deps: InteractionDeps, interaction: Interaction, chosen
 }
 
 function newGrant(provider: Provider, interaction: Interaction) {
-  return new provider.Grant({ accountId: interaction.session?.accountId as string, clientId: String(interaction.params.client_id) });
+  return new provider.Grant({
+    accountId: interaction.session?.accountId as string,
+    clientId: String(interaction.params.client_id),
+  });
 }
 
 /** Up to PICKER_SIZE live patients, most recently changed first, labelled by name. */

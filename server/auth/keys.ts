@@ -21,7 +21,9 @@ export async function loadSigningKeys(pool: pg.Pool, rotationDays: number): Prom
       'SELECT extract(epoch FROM now() - created_at) / 86400 AS age_days FROM oidc_key ORDER BY created_at DESC LIMIT 1',
     );
     if (!newest.rows[0] || Number(newest.rows[0].age_days) >= rotationDays) await insertNewKeys(client);
-    await client.query(`DELETE FROM oidc_key WHERE created_at < now() - make_interval(days => $1::int)`, [2 * rotationDays]);
+    await client.query(`DELETE FROM oidc_key WHERE created_at < now() - make_interval(days => $1::int)`, [
+      2 * rotationDays,
+    ]);
     const keys = await client.query<{ jwk: JWK }>('SELECT jwk FROM oidc_key ORDER BY created_at DESC, kid');
     await client.query('COMMIT');
     return keys.rows.map((r) => r.jwk);

@@ -24,7 +24,11 @@ export interface GrantContext {
 const LAUNCH_TTL_SECONDS = 3600;
 
 /** Creates a launch context (`POST /auth/launch`) and returns its opaque id. */
-export async function createLaunch(pool: pg.Pool, context: Omit<LaunchRecord, 'id'>, createdBy: string): Promise<LaunchRecord> {
+export async function createLaunch(
+  pool: pg.Pool,
+  context: Omit<LaunchRecord, 'id'>,
+  createdBy: string,
+): Promise<LaunchRecord> {
   const id = randomBytes(16).toString('base64url');
   await pool.query(
     `INSERT INTO auth_launch (id, patient, encounter, created_by, expires_at)
@@ -43,7 +47,11 @@ export async function findLaunch(pool: pg.Pool, id: string): Promise<LaunchRecor
   );
   const row = r.rows[0];
   if (!row) return undefined;
-  return { id: row.id, ...(row.patient ? { patient: row.patient } : {}), ...(row.encounter ? { encounter: row.encounter } : {}) };
+  return {
+    id: row.id,
+    ...(row.patient ? { patient: row.patient } : {}),
+    ...(row.encounter ? { encounter: row.encounter } : {}),
+  };
 }
 
 /**

@@ -34,13 +34,19 @@ function evaluate(resource: Resource, code: string): TypedValue[] {
   const sp = getSearchParameters(resource.resourceType)?.[code];
   if (!sp?.expression) return [];
   try {
-    return evalFhirPathTyped(getSearchParameterDetails(resource.resourceType, sp).parsedExpression, [toTypedValue(resource)]);
+    return evalFhirPathTyped(getSearchParameterDetails(resource.resourceType, sp).parsedExpression, [
+      toTypedValue(resource),
+    ]);
   } catch {
     return [];
   }
 }
 
-function matchesCriteria(resource: Resource, criteria: SearchCriteria, valuesOf: (code: string) => TypedValue[]): boolean {
+function matchesCriteria(
+  resource: Resource,
+  criteria: SearchCriteria,
+  valuesOf: (code: string) => TypedValue[],
+): boolean {
   const params = getSearchParameters(resource.resourceType) ?? {};
   for (const [name, values] of Object.entries(criteria)) {
     for (const value of values) {
@@ -63,7 +69,10 @@ function referenceTarget(ref: string): [string | null, string | null] {
 }
 
 function normalize(s: string): string {
-  return s.normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase();
+  return s
+    .normalize('NFD')
+    .replace(/\p{Diacritic}/gu, '')
+    .toLowerCase();
 }
 
 function matchesValue(values: TypedValue[], type: string | undefined, value: string): boolean {
@@ -80,7 +89,9 @@ function matchesValue(values: TypedValue[], type: string | undefined, value: str
       const system = bar < 0 ? undefined : value.slice(0, bar);
       const code = bar < 0 ? value : value.slice(bar + 1);
       return convertToSearchableTokens(values).some(
-        (t) => (system === undefined || (system === '' ? !t.system : t.system === system)) && (code === '' || t.value === code),
+        (t) =>
+          (system === undefined || (system === '' ? !t.system : t.system === system)) &&
+          (code === '' || t.value === code),
       );
     }
     case 'string': {

@@ -2,7 +2,15 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminApi, adminToken, authorizeAsUser, browse, CookieJar, oidcClient, startAuthServer } from './test-helpers.ts';
+import {
+  adminApi,
+  adminToken,
+  authorizeAsUser,
+  browse,
+  CookieJar,
+  oidcClient,
+  startAuthServer,
+} from './test-helpers.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const USER = { username: 'nurse', password: 'a long passphrase', patient: '' };
@@ -13,8 +21,14 @@ let app: client.Configuration;
 beforeAll(async () => {
   server = await startAuthServer({ LOGIN_MAX_FAILURES: '3' });
   admin = await adminToken(server);
-  USER.patient = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient' }, { authorization: `Bearer ${admin}` })).body.id;
-  await adminApi(server, admin, 'POST', '/admin/users', { username: USER.username, password: USER.password, role: 'practitioner' });
+  USER.patient = (
+    await fhir(server, 'POST', 'Patient', { resourceType: 'Patient' }, { authorization: `Bearer ${admin}` })
+  ).body.id;
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: USER.username,
+    password: USER.password,
+    role: 'practitioner',
+  });
   await adminApi(server, admin, 'POST', '/admin/clients', {
     client_id: 'neg-app',
     redirect_uris: [REDIRECT],
@@ -39,7 +53,10 @@ async function authorizationUrl(override: Record<string, string | undefined> = {
     code_challenge_method: 'S256',
     ...override,
   };
-  const defined = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Record<string, string>;
+  const defined = Object.fromEntries(Object.entries(params).filter(([, v]) => v !== undefined)) as Record<
+    string,
+    string
+  >;
   return { url: client.buildAuthorizationUrl(app, defined), verifier, state: defined.state };
 }
 
@@ -101,24 +118,46 @@ describe('token request errors', () => {
     expect(missing.status).toBe(400);
     expect(missing.body.error).toBe('invalid_grant');
     const second = await codeFor();
-    const wrong = await tokenEndpoint({ grant_type: 'authorization_code', code: second.code, redirect_uri: REDIRECT, code_verifier: client.randomPKCECodeVerifier() });
+    const wrong = await tokenEndpoint({
+      grant_type: 'authorization_code',
+      code: second.code,
+      redirect_uri: REDIRECT,
+      code_verifier: client.randomPKCECodeVerifier(),
+    });
     expect(wrong.body.error).toBe('invalid_grant');
   });
 
   it('refuses a replayed code with invalid_grant and revokes what it gave', async () => {
     const { code, verifier } = await codeFor();
-    const first = await tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+    const first = await tokenEndpoint({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+    });
     expect(first.status).toBe(200);
-    const replay = await tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier });
+    const replay = await tokenEndpoint({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: REDIRECT,
+      code_verifier: verifier,
+    });
     expect(replay.status).toBe(400);
     expect(replay.body.error).toBe('invalid_grant');
-    const use = await fhir(server, 'GET', `Patient/${USER.patient}`, undefined, { authorization: `Bearer ${first.body.access_token}` });
+    const use = await fhir(server, 'GET', `Patient/${USER.patient}`, undefined, {
+      authorization: `Bearer ${first.body.access_token}`,
+    });
     expect(use.status).toBe(401);
   });
 
   it('refuses a redirect_uri that differs from the authorization request', async () => {
     const { code, verifier } = await codeFor();
-    const res = await tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: 'http://127.0.0.1:9/other', code_verifier: verifier });
+    const res = await tokenEndpoint({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: 'http://127.0.0.1:9/other',
+      code_verifier: verifier,
+    });
     expect(res.body.error).toBe('invalid_grant');
   });
 });
@@ -126,13 +165,17 @@ describe('token request errors', () => {
 describe('access token errors at the FHIR endpoint', () => {
   async function token() {
     const { code, verifier } = await codeFor();
-    return (await tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier })).body.access_token as string;
+    return (
+      await tokenEndpoint({ grant_type: 'authorization_code', code, redirect_uri: REDIRECT, code_verifier: verifier })
+    ).body.access_token as string;
   }
 
   it('refuses a tampered token', async () => {
     const t = await token();
     const tampered = t.slice(0, -1) + (t.endsWith('A') ? 'B' : 'A');
-    const res = await fhir(server, 'GET', `Patient/${USER.patient}`, undefined, { authorization: `Bearer ${tampered}` });
+    const res = await fhir(server, 'GET', `Patient/${USER.patient}`, undefined, {
+      authorization: `Bearer ${tampered}`,
+    });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
   });
@@ -141,7 +184,10 @@ describe('access token errors at the FHIR endpoint', () => {
     const t = await token();
     // Age the stored token (before its first use, which would cache it for a few seconds): exp moves into the past.
     const pool = server.pool;
-    await pool.query(`UPDATE oidc_payload SET payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch FROM now())::bigint - 10)) WHERE model = 'AccessToken' AND id = $1`, [t]);
+    await pool.query(
+      `UPDATE oidc_payload SET payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch FROM now())::bigint - 10)) WHERE model = 'AccessToken' AND id = $1`,
+      [t],
+    );
     const res = await fhir(server, 'GET', `Patient/${USER.patient}`, undefined, { authorization: `Bearer ${t}` });
     expect(res.status).toBe(401);
     expect(res.headers.get('www-authenticate')).toMatch(/error="invalid_token"/);
@@ -149,8 +195,13 @@ describe('access token errors at the FHIR endpoint', () => {
 
   it('refuses a token issued for another audience', async () => {
     const t = await token();
-    await server.pool.query(`UPDATE oidc_payload SET payload = jsonb_set(payload, '{aud}', '"http://elsewhere/fhir"') WHERE model = 'AccessToken' AND id = $1`, [t]);
-    expect((await fhir(server, 'GET', `Patient/${USER.patient}`, undefined, { authorization: `Bearer ${t}` })).status).toBe(401);
+    await server.pool.query(
+      `UPDATE oidc_payload SET payload = jsonb_set(payload, '{aud}', '"http://elsewhere/fhir"') WHERE model = 'AccessToken' AND id = $1`,
+      [t],
+    );
+    expect(
+      (await fhir(server, 'GET', `Patient/${USER.patient}`, undefined, { authorization: `Bearer ${t}` })).status,
+    ).toBe(401);
   });
 
   it('answers 403 with an OperationOutcome for insufficient scope', async () => {
@@ -163,17 +214,29 @@ describe('access token errors at the FHIR endpoint', () => {
 
 describe('local login lockout', () => {
   it('locks an account after repeated failures, even for the right password', async () => {
-    await adminApi(server, admin, 'POST', '/admin/users', { username: 'victim', password: 'right password', role: 'practitioner' });
+    await adminApi(server, admin, 'POST', '/admin/users', {
+      username: 'victim',
+      password: 'right password',
+      role: 'practitioner',
+    });
     const { url } = await authorizationUrl();
     const jar = new CookieJar();
     const first = await browse(jar, url.toString());
     const page = await browse(jar, first.location!);
     for (let i = 0; i < 3; i++) {
-      const wrong = await browse(jar, `${page.url}/login`, new URLSearchParams({ username: 'victim', password: `wrong ${i}` }));
+      const wrong = await browse(
+        jar,
+        `${page.url}/login`,
+        new URLSearchParams({ username: 'victim', password: `wrong ${i}` }),
+      );
       expect(wrong.status).toBe(401);
       expect(wrong.body).toContain('Wrong username or password');
     }
-    const locked = await browse(jar, `${page.url}/login`, new URLSearchParams({ username: 'victim', password: 'right password' }));
+    const locked = await browse(
+      jar,
+      `${page.url}/login`,
+      new URLSearchParams({ username: 'victim', password: 'right password' }),
+    );
     expect(locked.status).toBe(401);
     expect(locked.body).toContain('locked');
   });

@@ -20,7 +20,13 @@ button{margin-top:1rem;padding:.5rem 1.2rem}.error{color:#a40000}.scope{font-fam
 }
 
 /** The login form of an interaction, with the upstream IdP button when one is configured. */
-export function loginPage(opts: { uid: string; basePath: string; clientName: string; error?: string; upstreamName?: string }): string {
+export function loginPage(opts: {
+  uid: string;
+  basePath: string;
+  clientName: string;
+  error?: string;
+  upstreamName?: string;
+}): string {
   const action = `${opts.basePath}/interaction/${esc(opts.uid)}`;
   return page(
     'Sign in',
@@ -96,7 +102,10 @@ export function describeScope(scope: string): string {
   if (!m) return scope;
   const [, context, type, perms, query] = m;
   const letters = perms === 'read' ? 'rs' : perms === 'write' ? 'cud' : perms === '*' ? 'cruds' : perms;
-  const verbs = letters.split('').map((l) => VERBS[l]).filter(Boolean);
+  const verbs = letters
+    .split('')
+    .map((l) => VERBS[l])
+    .filter(Boolean);
   const what = type === '*' ? 'all data' : `${type} resources`;
   const whose = context === 'patient' ? ' of the selected patient' : context === 'user' ? ' you can access' : '';
   const verbText = verbs.length > 1 ? `${verbs.slice(0, -1).join(', ')} and ${verbs[verbs.length - 1]}` : verbs[0];
@@ -105,5 +114,8 @@ export function describeScope(scope: string): string {
 
 /** An error page of the authorization server. */
 export function errorPage(error: string, description?: string): string {
-  return page('Error', `<h1>Authorization failed</h1><p class="error">${esc(error)}</p>${description ? `<p>${esc(description)}</p>` : ''}`);
+  return page(
+    'Error',
+    `<h1>Authorization failed</h1><p class="error">${esc(error)}</p>${description ? `<p>${esc(description)}</p>` : ''}`,
+  );
 }

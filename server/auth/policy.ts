@@ -24,9 +24,7 @@ const READ: Permission[] = ['r', 's'];
  */
 export const ROLE_POLICIES: Record<Role, readonly PolicyRule[]> = {
   admin: [{ types: '*', permissions: ALL }],
-  practitioner: [
-    { types: '*', permissions: ALL },
-  ],
+  practitioner: [{ types: '*', permissions: ALL }],
   patient: [
     { types: '*', permissions: READ, ownCompartment: true },
     { types: ['QuestionnaireResponse', 'Communication', 'Observation'], permissions: ['c', 'u'], ownCompartment: true },

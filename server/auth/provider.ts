@@ -103,7 +103,10 @@ export function createProvider(deps: ProviderDeps): Provider {
     // oidc-provider refuses to fetch (client JWKS) from private and loopback addresses, against SSRF; operators whose
     // backend services publish their JWKS inside their network switch that off with ALLOW_PRIVATE_JWKS_URI=on.
     ...(config.allowPrivateJwksUri
-      ? { fetch: (url: string | URL | Request, options?: RequestInit) => fetch(url, { ...options, dispatcher: undefined } as RequestInit) }
+      ? {
+          fetch: (url: string | URL | Request, options?: RequestInit) =>
+            fetch(url, { ...options, dispatcher: undefined } as RequestInit),
+        }
       : {}),
     assertJwtClientAuthClaimsAndHeader: (_ctx, claims) => {
       const now = Math.floor(Date.now() / 1000);
@@ -116,7 +119,8 @@ export function createProvider(deps: ProviderDeps): Provider {
       // Confidential clients (resource servers, backends) may introspect any token; public apps only their own.
       introspection: {
         enabled: true,
-        allowedPolicy: (_ctx, client, token) => client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
+        allowedPolicy: (_ctx, client, token) =>
+          client.clientAuthMethod !== 'none' || token.clientId === client.clientId,
       },
       revocation: { enabled: true, allowedPolicy: (_ctx, client, token) => token.clientId === client.clientId },
       clientCredentials: { enabled: true },
@@ -127,7 +131,8 @@ export function createProvider(deps: ProviderDeps): Provider {
         defaultResource: () => fhirBase,
         useGrantedResource: () => true,
         getResourceServerInfo: (ctx, resource, client) => {
-          if (resource.replace(/\/$/, '') !== fhirBase) throw new errors.InvalidTarget(`the only resource is ${fhirBase}`);
+          if (resource.replace(/\/$/, '') !== fhirBase)
+            throw new errors.InvalidTarget(`the only resource is ${fhirBase}`);
           return {
             scope: grantableScopes(ctx, client).join(' '),
             audience: fhirBase,
@@ -143,10 +148,15 @@ export function createProvider(deps: ProviderDeps): Provider {
       const context = await deps.grantContexts.find(grantId);
       if (!context) return undefined;
       // fhirUser as in the ID token (an absolute URL), as SMART asks of introspection responses
-      return { patient: context.patient, encounter: context.encounter, fhirUser: context.fhirUser ? `${fhirBase}/${context.fhirUser}` : undefined };
+      return {
+        patient: context.patient,
+        encounter: context.encounter,
+        fhirUser: context.fhirUser ? `${fhirBase}/${context.fhirUser}` : undefined,
+      };
     },
     issueRefreshToken: async (_ctx, client, code) =>
-      client.grantTypeAllowed('refresh_token') && (code.scopes.has('offline_access') || code.scopes.has('online_access')),
+      client.grantTypeAllowed('refresh_token') &&
+      (code.scopes.has('offline_access') || code.scopes.has('online_access')),
     ttl: {
       AccessToken: () => config.accessTokenTtl,
       ClientCredentials: () => config.accessTokenTtl,
@@ -182,14 +192,17 @@ function smartTokenResponse(grantContexts: GrantContexts, fhirBase: string) {
     if (!body?.access_token || !token?.grantId) return;
     // The access token carries the scopes granted for the FHIR endpoint; the response lists the OIDC ones too.
     const source = ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken;
-    const oidc = splitScopes(ctx.oidc.entities.Grant?.getOIDCScope()).filter((s) => splitScopes(source?.scope).includes(s));
+    const oidc = splitScopes(ctx.oidc.entities.Grant?.getOIDCScope()).filter((s) =>
+      splitScopes(source?.scope).includes(s),
+    );
     body.scope = [...new Set([...splitScopes(body.scope as string), ...oidc])].join(' ');
     const context = await grantContexts.find(token.grantId);
     if (!context) return;
     if (context.patient) body.patient = context.patient;
     if (context.encounter) body.encounter = context.encounter;
     if (context.patient) body.need_patient_banner = context.needPatientBanner;
-    if (context.fhirUser && splitScopes(body.scope as string).includes('fhirUser')) body.fhirUser = `${fhirBase}/${context.fhirUser}`;
+    if (context.fhirUser && splitScopes(body.scope as string).includes('fhirUser'))
+      body.fhirUser = `${fhirBase}/${context.fhirUser}`;
     body.smart_style_url = `${ctx.oidc.issuer}/smart-style.json`;
   };
 }

@@ -12,7 +12,13 @@ import { ADMIN, adminApi, adminToken, oidcClient } from './test-helpers.ts';
  * its own 5-second token cache; what is revoked on one stops working on the other before that cache would expire.
  */
 
-const ENV = { AUTH: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, AUDIT: 'off', AUTH_RATE_LIMIT: '0' };
+const ENV = {
+  AUTH: 'on',
+  ADMIN_CLIENT_ID: ADMIN.id,
+  ADMIN_CLIENT_SECRET: ADMIN.secret,
+  AUDIT: 'off',
+  AUTH_RATE_LIMIT: '0',
+};
 /** Well under the token cache's 5 s: a refusal later than this would be the cache running out, not the revocation. */
 const AT_ONCE_MS = 1500;
 
@@ -36,12 +42,22 @@ afterAll(async () => {
 
 /** Registers a backend client on node A and returns a client_credentials token of it. */
 async function backendToken(clientId: string, scope = 'system/*.rs'): Promise<{ token: string; secret: string }> {
-  const registered = await adminApi(a, admin, 'POST', '/admin/clients', { client_id: clientId, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope });
+  const registered = await adminApi(a, admin, 'POST', '/admin/clients', {
+    client_id: clientId,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope,
+  });
   const config = await oidcClient(a, clientId, client.ClientSecretBasic(registered.client_secret));
-  return { token: (await client.clientCredentialsGrant(config, { scope })).access_token, secret: registered.client_secret };
+  return {
+    token: (await client.clientCredentialsGrant(config, { scope })).access_token,
+    secret: registered.client_secret,
+  };
 }
 
-const read = (node: Tributary, token: string) => fhir(node, 'GET', 'Patient?_count=1', undefined, { authorization: `Bearer ${token}` });
+const read = (node: Tributary, token: string) =>
+  fhir(node, 'GET', 'Patient?_count=1', undefined, { authorization: `Bearer ${token}` });
 
 /** Milliseconds until `node` refuses the token (401), polling; throws when it still serves it after AT_ONCE_MS. */
 async function msUntilRefused(node: Tributary, token: string): Promise<number> {
@@ -56,15 +72,23 @@ describe('revocation across nodes', () => {
     // Both nodes have resolved (and cached) the token.
     expect((await read(a, token)).status).toBe(200);
     expect((await read(b, token)).status).toBe(200);
-    const res = await fetch(`${a.url}/auth/admin/clients/doomed-client`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+    const res = await fetch(`${a.url}/auth/admin/clients/doomed-client`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(res.status).toBe(204);
     expect((await read(a, token)).status).toBe(401);
     const ms = await msUntilRefused(b, token);
     console.log(`client deletion on node A: node B refused its token after ${ms} ms`);
     // Everything issued to it is gone, not merely hidden by the caches.
-    const left = await a.pool.query(`SELECT model FROM oidc_payload WHERE payload->>'clientId' = 'doomed-client' OR id = 'doomed-client'`);
+    const left = await a.pool.query(
+      `SELECT model FROM oidc_payload WHERE payload->>'clientId' = 'doomed-client' OR id = 'doomed-client'`,
+    );
     expect(left.rows).toEqual([]);
-    const unknown = await fetch(`${a.url}/auth/admin/clients/doomed-client`, { method: 'DELETE', headers: { authorization: `Bearer ${admin}` } });
+    const unknown = await fetch(`${a.url}/auth/admin/clients/doomed-client`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    });
     expect(unknown.status).toBe(404);
   });
 
@@ -73,7 +97,10 @@ describe('revocation across nodes', () => {
     expect((await read(b, token)).status).toBe(200);
     const revoke = await fetch(`${a.url}/auth/revoke`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`revoking-client:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`revoking-client:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ token }),
     });
     expect(revoke.status).toBe(200);
@@ -93,20 +120,40 @@ describe('revocation across nodes', () => {
   it('closes a websocket bound on one node when its token is revoked on the other', async () => {
     const { token, secret } = await backendToken('socket-client');
     const asAdmin = { authorization: `Bearer ${admin}` };
-    const sub = await fhir(a, 'POST', 'Subscription', { resourceType: 'Subscription', status: 'requested', reason: 'revocation', criteria: 'Observation?code=revocation', channel: { type: 'websocket' } }, asAdmin);
+    const sub = await fhir(
+      a,
+      'POST',
+      'Subscription',
+      {
+        resourceType: 'Subscription',
+        status: 'requested',
+        reason: 'revocation',
+        criteria: 'Observation?code=revocation',
+        channel: { type: 'websocket' },
+      },
+      asAdmin,
+    );
     expect(sub.status).toBe(201);
-    const socket = await openSocket(`${b.url.replace(/^http/, 'ws')}/ws/subscriptions`, { authorization: `Bearer ${token}` });
+    const socket = await openSocket(`${b.url.replace(/^http/, 'ws')}/ws/subscriptions`, {
+      authorization: `Bearer ${token}`,
+    });
     socket.ws.send(`bind ${sub.body.id}`);
     await socket.waitFor(1);
     expect(socket.messages[0]).toBe(`bound ${sub.body.id}`);
     const closed = once(socket.ws, 'close');
     const revoke = await fetch(`${a.url}/auth/revoke`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`socket-client:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`socket-client:${secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ token }),
     });
     expect(revoke.status).toBe(200);
-    const [code, reason] = (await Promise.race([closed, new Promise((_, reject) => setTimeout(() => reject(new Error('the socket stayed open')), AT_ONCE_MS))])) as [number, Buffer];
+    const [code, reason] = (await Promise.race([
+      closed,
+      new Promise((_, reject) => setTimeout(() => reject(new Error('the socket stayed open')), AT_ONCE_MS)),
+    ])) as [number, Buffer];
     expect([code, String(reason)]).toEqual([1008, 'the access token was revoked']);
   });
 });

@@ -41,7 +41,10 @@ export class RevocationFeed {
 
   /** Connects and listens; resolves once listening (throws if the first connection fails). */
   async start(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.connectionString, application_name: 'tributary-auth-revocations' });
+    const client = new pg.Client({
+      connectionString: this.connectionString,
+      application_name: 'tributary-auth-revocations',
+    });
     let lost = false;
     const onLost = (err?: Error) => {
       if (lost || this.closed) return;

@@ -79,7 +79,9 @@ export interface Case {
 }
 
 const CRUDS: Permission[] = ['c', 'r', 'u', 'd', 's'];
-const VITAL = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] };
+const VITAL = {
+  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+};
 const LAB = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] };
 
 /** A created target: its type, id, stored body, marker code (unique per target) and lastUpdated. */
@@ -101,7 +103,8 @@ export interface World {
 
 /** Flattens what an answer serves: a resource, or a Bundle's entries (nested Bundles too). */
 export function servedOf(body: any): any[] {
-  if (body?.resourceType === 'Bundle') return (body.entry ?? []).flatMap((e: any) => (e.resource ? servedOf(e.resource) : []));
+  if (body?.resourceType === 'Bundle')
+    return (body.entry ?? []).flatMap((e: any) => (e.resource ? servedOf(e.resource) : []));
   return body?.id ? [body] : [];
 }
 
@@ -120,9 +123,20 @@ export function classify(w: World, r: any): Target | undefined {
  */
 export function matrixCases(w: World): { interactions: Case[]; searches: Case[] } {
   const asAdmin = { authorization: `Bearer ${w.admin}` };
-  const call = async (token: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call = async (
+    token: string,
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const res = await fhir(w.server, method, path, body, { authorization: `Bearer ${token}`, ...headers });
-    return { status: res.status, served: servedOf(res.body), total: res.body?.total as number | undefined, body: res.body };
+    return {
+      status: res.status,
+      served: servedOf(res.body),
+      total: res.body?.total as number | undefined,
+      body: res.body,
+    };
   };
   const patientId = (t: Target) => (patientOf(t) === 'own-patient' ? w.own : w.other);
   const observation = (t: Target, marker = randomUUID()) => ({
@@ -137,21 +151,40 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
   const make = async (t: Target): Promise<Made> => {
     if (isPatient(t)) {
       const read = await fhir(w.server, 'GET', `Patient/${patientId(t)}`, undefined, asAdmin);
-      return { type: 'Patient', id: read.body.id, body: read.body, marker: '', lastUpdated: read.body.meta.lastUpdated };
+      return {
+        type: 'Patient',
+        id: read.body.id,
+        body: read.body,
+        marker: '',
+        lastUpdated: read.body.meta.lastUpdated,
+      };
     }
     const body = observation(t);
     const created = await fhir(w.server, 'POST', 'Observation', body, asAdmin);
-    return { type: 'Observation', id: created.body.id, body: created.body, marker: body.identifier[0].value, lastUpdated: created.body.meta.lastUpdated };
+    return {
+      type: 'Observation',
+      id: created.body.id,
+      body: created.body,
+      marker: body.identifier[0].value,
+      lastUpdated: created.body.meta.lastUpdated,
+    };
   };
   const adminRead = async (x: Made) => (await fhir(w.server, 'GET', `${x.type}/${x.id}`, undefined, asAdmin)).body;
   /** Whether an Observation with this marker was written. */
   const written = async (marker: string) =>
-    (await fhir(w.server, 'GET', `Observation?identifier=urn:matrix|${marker}&_total=accurate`, undefined, asAdmin)).body.total > 0;
+    (await fhir(w.server, 'GET', `Observation?identifier=urn:matrix|${marker}&_total=accurate`, undefined, asAdmin))
+      .body.total > 0;
   const entryStatus = (e: any) => Number.parseInt(String(e?.response?.status ?? '0'), 10);
 
   const may = (p: Permission) => (k: TokenKind, t: Target) => k.may(p, t);
   const mayOnType = (k: TokenKind, p: Permission) => OBSERVATION_TARGETS.some((t) => k.may(p, t));
-  const byId = (interaction: string, targets: Target[], p: Permission, path: (x: Made) => string, method = 'GET'): Case => ({
+  const byId = (
+    interaction: string,
+    targets: Target[],
+    p: Permission,
+    path: (x: Made) => string,
+    method = 'GET',
+  ): Case => ({
     interaction,
     targets,
     absent: p,
@@ -161,7 +194,12 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       return call(tk, method, path(x));
     },
   });
-  const search = (interaction: string, targets: Target[], expected: Case['expected'], run: (tk: string, x: Made, t: Target) => Promise<Result>): Case => ({
+  const search = (
+    interaction: string,
+    targets: Target[],
+    expected: Case['expected'],
+    run: (tk: string, x: Made, t: Target) => Promise<Result>,
+  ): Case => ({
     interaction,
     targets,
     search: true,
@@ -255,8 +293,14 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
         // the probe an app confined to the own patient could send: its own data under the id
         const res = await call(tk, 'PUT', `Observation/${x.id}`, { ...observation('own-vital'), id: x.id });
         const probe = await call(tk, 'PUT', `Observation/${unknown}`, { ...observation('own-vital'), id: unknown });
-        const same = probe.status === res.status && JSON.stringify(probe.body).replaceAll(unknown, '') === JSON.stringify(res.body).replaceAll(x.id, '');
-        return { ...res, violations: seen || same ? [] : [`existence leak: ${res.status} for a hidden id, ${probe.status} for an unknown one`] };
+        const same =
+          probe.status === res.status &&
+          JSON.stringify(probe.body).replaceAll(unknown, '') === JSON.stringify(res.body).replaceAll(x.id, '');
+        return {
+          ...res,
+          violations:
+            seen || same ? [] : [`existence leak: ${res.status} for a hidden id, ${probe.status} for an unknown one`],
+        };
       },
     },
     {
@@ -265,7 +309,10 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       expected: moveToOther,
       run: async (tk, t) => {
         const x = await make(t);
-        const res = await call(tk, 'PUT', `Observation/${x.id}`, { ...x.body, subject: { reference: `Patient/${w.other}` } });
+        const res = await call(tk, 'PUT', `Observation/${x.id}`, {
+          ...x.body,
+          subject: { reference: `Patient/${w.other}` },
+        });
         return { ...res, changed: (await adminRead(x)).subject.reference === `Patient/${w.other}` };
       },
     },
@@ -276,7 +323,9 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       expected: may('u'),
       run: async (tk, t) => {
         const x = await make(t);
-        const res = await call(tk, 'PATCH', `${x.type}/${x.id}`, [{ op: 'add', path: '/language', value: 'en' }], { 'content-type': 'application/json-patch+json' });
+        const res = await call(tk, 'PATCH', `${x.type}/${x.id}`, [{ op: 'add', path: '/language', value: 'en' }], {
+          'content-type': 'application/json-patch+json',
+        });
         return { ...res, changed: (await adminRead(x)).meta.versionId !== x.body.meta.versionId };
       },
     },
@@ -287,7 +336,9 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       run: async (tk, t) => {
         const x = await make(t);
         const patch = [{ op: 'replace', path: '/subject/reference', value: `Patient/${w.other}` }];
-        const res = await call(tk, 'PATCH', `Observation/${x.id}`, patch, { 'content-type': 'application/json-patch+json' });
+        const res = await call(tk, 'PATCH', `Observation/${x.id}`, patch, {
+          'content-type': 'application/json-patch+json',
+        });
         return { ...res, changed: (await adminRead(x)).subject.reference === `Patient/${w.other}` };
       },
     },
@@ -317,7 +368,13 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       expected: may('u'),
       run: async (tk, t) => {
         const x = await make(t);
-        const res = await call(tk, 'PATCH', `Observation?_id=${x.id}`, [{ op: 'add', path: '/language', value: 'en' }], { 'content-type': 'application/json-patch+json' });
+        const res = await call(
+          tk,
+          'PATCH',
+          `Observation?_id=${x.id}`,
+          [{ op: 'add', path: '/language', value: 'en' }],
+          { 'content-type': 'application/json-patch+json' },
+        );
         return { ...res, changed: (await adminRead(x)).meta.versionId !== x.body.meta.versionId };
       },
     },
@@ -330,7 +387,10 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       run: async (tk, t) => {
         const x = await make(t);
         const res = await call(tk, 'DELETE', `Observation?_id=${x.id}`);
-        return { ...res, changed: (await fhir(w.server, 'GET', `Observation/${x.id}`, undefined, asAdmin)).status === 410 };
+        return {
+          ...res,
+          changed: (await fhir(w.server, 'GET', `Observation/${x.id}`, undefined, asAdmin)).status === 410,
+        };
       },
     },
     {
@@ -377,7 +437,13 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       run: async (tk, t) => {
         const { res, wroteA, wroteB } = await twoCreates(tk, 'batch', t);
         const [ea, eb] = res.body?.entry ?? [];
-        return { ...res, entries: [{ t: 'own-vital', p: 'c', status: entryStatus(ea), changed: wroteA }, { t, p: 'c', status: entryStatus(eb), changed: wroteB }] };
+        return {
+          ...res,
+          entries: [
+            { t: 'own-vital', p: 'c', status: entryStatus(ea), changed: wroteA },
+            { t, p: 'c', status: entryStatus(eb), changed: wroteB },
+          ],
+        };
       },
     },
     {
@@ -387,56 +453,123 @@ export function matrixCases(w: World): { interactions: Case[]; searches: Case[] 
       run: async (tk, t) => {
         const res = await twoReads(tk, 'batch', t);
         const [ea, eb] = res.body?.entry ?? [];
-        const entry = (e: any, et: Target): EntryResult => ({ t: et, p: 'r', status: entryStatus(e), changed: !!e?.resource });
+        const entry = (e: any, et: Target): EntryResult => ({
+          t: et,
+          p: 'r',
+          status: entryStatus(e),
+          changed: !!e?.resource,
+        });
         return { ...res, entries: [entry(ea, 'own-vital'), entry(eb, t)] };
       },
     },
   ];
 
   const searches: Case[] = [
-    search('search', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({ ...(await call(tk, 'GET', `Observation?_id=${x.id}&_total=accurate`)), target: x.id })),
+    search('search', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({
+      ...(await call(tk, 'GET', `Observation?_id=${x.id}&_total=accurate`)),
+      target: x.id,
+    })),
     // the planner's estimate would count what the token cannot see
-    search('search _total=estimate', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({ ...(await call(tk, 'GET', `Observation?_id=${x.id}&_total=estimate`)), target: x.id })),
+    search('search _total=estimate', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({
+      ...(await call(tk, 'GET', `Observation?_id=${x.id}&_total=estimate`)),
+      target: x.id,
+    })),
     search('search (POST _search)', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({
-      ...(await call(tk, 'POST', 'Observation/_search', `_id=${x.id}`, { 'content-type': 'application/x-www-form-urlencoded' })),
+      ...(await call(tk, 'POST', 'Observation/_search', `_id=${x.id}`, {
+        'content-type': 'application/x-www-form-urlencoded',
+      })),
       target: x.id,
     })),
-    search('search-system (_type)', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({ ...(await call(tk, 'GET', `?_type=Observation&_id=${x.id}`)), target: x.id })),
-    search('search _include', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({ ...(await call(tk, 'GET', `Observation?_id=${x.id}&_include=Observation:subject`)), target: x.id })),
-    search('search _revinclude', PATIENT_TARGETS, may('s'), async (tk, x) => ({ ...(await call(tk, 'GET', `Patient?_id=${x.id}&_revinclude=Observation:subject`)), target: x.id })),
+    search('search-system (_type)', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({
+      ...(await call(tk, 'GET', `?_type=Observation&_id=${x.id}`)),
+      target: x.id,
+    })),
+    search('search _include', OBSERVATION_TARGETS, may('s'), async (tk, x) => ({
+      ...(await call(tk, 'GET', `Observation?_id=${x.id}&_include=Observation:subject`)),
+      target: x.id,
+    })),
+    search('search _revinclude', PATIENT_TARGETS, may('s'), async (tk, x) => ({
+      ...(await call(tk, 'GET', `Patient?_id=${x.id}&_revinclude=Observation:subject`)),
+      target: x.id,
+    })),
     // a chain may only look through resources the token may read: subject.name of the other patient finds nothing
-    search('search chain subject.name', OBSERVATION_TARGETS, (k, t) => k.may('s', t) && k.may('r', patientOf(t)), async (tk, x, t) => ({
-      ...(await call(tk, 'GET', `Observation?subject.name=${t.startsWith('own') ? 'Own' : 'Other'}&_id=${x.id}&_total=accurate`)),
-      target: x.id,
-    })),
+    search(
+      'search chain subject.name',
+      OBSERVATION_TARGETS,
+      (k, t) => k.may('s', t) && k.may('r', patientOf(t)),
+      async (tk, x, t) => ({
+        ...(await call(
+          tk,
+          'GET',
+          `Observation?subject.name=${t.startsWith('own') ? 'Own' : 'Other'}&_id=${x.id}&_total=accurate`,
+        )),
+        target: x.id,
+      }),
+    ),
     // an own vital sign whose hasMember is the target: chaining into the target's code must not reveal it
-    search('search chain into target', OBSERVATION_TARGETS, (k, t) => k.may('s', 'own-vital') && k.may('r', t), async (tk, x) => {
-      const source = { ...observation('own-vital'), hasMember: [{ reference: `Observation/${x.id}` }] };
-      const id = (await fhir(w.server, 'POST', 'Observation', source, asAdmin)).body.id;
-      return { ...(await call(tk, 'GET', `Observation?_id=${id}&has-member:Observation.code=urn:matrix|${x.marker}&_total=accurate`)), target: id };
-    }),
+    search(
+      'search chain into target',
+      OBSERVATION_TARGETS,
+      (k, t) => k.may('s', 'own-vital') && k.may('r', t),
+      async (tk, x) => {
+        const source = { ...observation('own-vital'), hasMember: [{ reference: `Observation/${x.id}` }] };
+        const id = (await fhir(w.server, 'POST', 'Observation', source, asAdmin)).body.id;
+        return {
+          ...(await call(
+            tk,
+            'GET',
+            `Observation?_id=${id}&has-member:Observation.code=urn:matrix|${x.marker}&_total=accurate`,
+          )),
+          target: id,
+        };
+      },
+    ),
     // _has: the patient is found only when the token may see the Observation that names it
-    search('search _has', OBSERVATION_TARGETS, (k, t) => k.may('s', patientOf(t)) && k.may('r', t), async (tk, x, t) => ({
-      ...(await call(tk, 'GET', `Patient?_has:Observation:subject:code=urn:matrix|${x.marker}&_total=accurate`)),
-      target: patientId(t),
-    })),
+    search(
+      'search _has',
+      OBSERVATION_TARGETS,
+      (k, t) => k.may('s', patientOf(t)) && k.may('r', t),
+      async (tk, x, t) => ({
+        ...(await call(tk, 'GET', `Patient?_has:Observation:subject:code=urn:matrix|${x.marker}&_total=accurate`)),
+        target: patientId(t),
+      }),
+    ),
     search('compartment search Patient/[id]/Observation', OBSERVATION_TARGETS, may('s'), async (tk, x, t) => ({
       ...(await call(tk, 'GET', `Patient/${patientId(t)}/Observation?_id=${x.id}&_total=accurate`)),
       target: x.id,
     })),
-    search('Patient/$everything', OBSERVATION_TARGETS, (k, t) => k.may('r', patientOf(t)) && k.may('r', t), async (tk, x, t) => ({
-      ...(await call(tk, 'GET', `Patient/${patientId(t)}/$everything?_type=Patient,Observation&_since=${encodeURIComponent(x.lastUpdated)}`)),
-      target: x.id,
-    })),
+    search(
+      'Patient/$everything',
+      OBSERVATION_TARGETS,
+      (k, t) => k.may('r', patientOf(t)) && k.may('r', t),
+      async (tk, x, t) => ({
+        ...(await call(
+          tk,
+          'GET',
+          `Patient/${patientId(t)}/$everything?_type=Patient,Observation&_since=${encodeURIComponent(x.lastUpdated)}`,
+        )),
+        target: x.id,
+      }),
+    ),
     // history cannot be confined by criteria (versions are not indexed): it needs an unconfined token (README)
-    search('history-type', OBSERVATION_TARGETS, (k, t) => k.may('s', t) && k.unconfined, async (tk, x) => ({
-      ...(await call(tk, 'GET', `Observation/_history?_since=${encodeURIComponent(x.lastUpdated)}`)),
-      target: x.id,
-    })),
-    search('history-system', OBSERVATION_TARGETS, (k, t) => k.may('s', t) && k.unconfined && k.allTypes, async (tk, x) => ({
-      ...(await call(tk, 'GET', `_history?_since=${encodeURIComponent(x.lastUpdated)}`)),
-      target: x.id,
-    })),
+    search(
+      'history-type',
+      OBSERVATION_TARGETS,
+      (k, t) => k.may('s', t) && k.unconfined,
+      async (tk, x) => ({
+        ...(await call(tk, 'GET', `Observation/_history?_since=${encodeURIComponent(x.lastUpdated)}`)),
+        target: x.id,
+      }),
+    ),
+    search(
+      'history-system',
+      OBSERVATION_TARGETS,
+      (k, t) => k.may('s', t) && k.unconfined && k.allTypes,
+      async (tk, x) => ({
+        ...(await call(tk, 'GET', `_history?_since=${encodeURIComponent(x.lastUpdated)}`)),
+        target: x.id,
+      }),
+    ),
   ];
   return { interactions, searches };
 }

@@ -5,7 +5,14 @@ import { fhir } from '../../test/harness.ts';
 import { startReceiver, type Receiver } from '../../test/receiver.ts';
 import { until } from '../../test/until.ts';
 import { openSocket } from '../../test/ws-client.ts';
-import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer, type UserActions } from './test-helpers.ts';
+import {
+  adminApi,
+  adminToken,
+  authorizeAsUser,
+  oidcClient,
+  startAuthServer,
+  type UserActions,
+} from './test-helpers.ts';
 
 /**
  * The scope matrix of notifications: confined tokens (patient, user, narrowed system scopes) × every channel a
@@ -27,8 +34,21 @@ const TARGETS: Target[] = ['own-vital', 'own-lab', 'other-vital', 'other-deleted
 /** Events each target's subscriptions get (a create, and a delete for `other-deleted`). */
 const EVENTS: Record<Target, number> = { 'own-vital': 1, 'own-lab': 1, 'other-vital': 1, 'other-deleted': 2 };
 
-type Channel = '$events id-only' | '$events full-resource' | '$events empty' | 'websocket bind-with-token' | 'websocket bind' | 'rest-hook';
-const CHANNELS: Channel[] = ['$events id-only', '$events full-resource', '$events empty', 'websocket bind-with-token', 'websocket bind', 'rest-hook'];
+type Channel =
+  | '$events id-only'
+  | '$events full-resource'
+  | '$events empty'
+  | 'websocket bind-with-token'
+  | 'websocket bind'
+  | 'rest-hook';
+const CHANNELS: Channel[] = [
+  '$events id-only',
+  '$events full-resource',
+  '$events empty',
+  'websocket bind-with-token',
+  'websocket bind',
+  'rest-hook',
+];
 /** Channels that carry the created version itself (deletions carry none). */
 const FULL_RESOURCE = new Set<Channel>(['$events full-resource', 'websocket bind-with-token', 'rest-hook']);
 
@@ -62,25 +82,47 @@ const kinds: Kind[] = [];
 const websocketSubscription = new Map<Target, string>();
 const targetIds = new Map<Target, string>();
 
-async function userToken(app: client.Configuration, scope: string, user: UserActions, launchPatient?: string): Promise<string> {
+async function userToken(
+  app: client.Configuration,
+  scope: string,
+  user: UserActions,
+  launchPatient?: string,
+): Promise<string> {
   const verifier = client.randomPKCECodeVerifier();
-  const extra: Record<string, string> = launchPatient ? { launch: (await adminApi(server, admin, 'POST', '/launch', { patient: launchPatient })).launch } : {};
+  const extra: Record<string, string> = launchPatient
+    ? { launch: (await adminApi(server, admin, 'POST', '/launch', { patient: launchPatient })).launch }
+    : {};
   const url = client.buildAuthorizationUrl(app, {
-    redirect_uri: REDIRECT, scope, state: 's', aud: server.fhirBase,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+    redirect_uri: REDIRECT,
+    scope,
+    state: 's',
+    aud: server.fhirBase,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...extra,
   });
   const { redirect } = await authorizeAsUser(url, user);
-  return (await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+  return (await client.authorizationCodeGrant(app, redirect!, { pkceCodeVerifier: verifier, expectedState: 's' }))
+    .access_token;
 }
 
 async function backendToken(clientId: string, scope: string): Promise<string> {
-  const registered = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: clientId, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope });
+  const registered = await adminApi(server, admin, 'POST', '/admin/clients', {
+    client_id: clientId,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope,
+  });
   const config = await oidcClient(server, clientId, client.ClientSecretBasic(registered.client_secret));
   return (await client.clientCredentialsGrant(config, { scope })).access_token;
 }
 
 const criteria = (t: Target) => `Observation?code=${SYSTEM}|${t}`;
-const fullResource = { payload: 'application/fhir+json', _payload: { extension: [{ url: CONTENT, valueCode: 'full-resource' }] } };
+const fullResource = {
+  payload: 'application/fhir+json',
+  _payload: { extension: [{ url: CONTENT, valueCode: 'full-resource' }] },
+};
 const hookUrl = (kind: number, t: Target) => `${receiver.url}?kind=${kind}&target=${t}`;
 
 beforeAll(async () => {
@@ -88,57 +130,152 @@ beforeAll(async () => {
   receiver = await startReceiver();
   admin = await adminToken(server);
   const asAdmin = { authorization: `Bearer ${admin}` };
-  own = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Own' }] }, asAdmin)).body.id;
-  other = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Other' }] }, asAdmin)).body.id;
-  await adminApi(server, admin, 'POST', '/admin/users', { username: 'pat', password: 'pat password', role: 'patient', fhirUser: `Patient/${own}`, patient: own });
-  await adminApi(server, admin, 'POST', '/admin/users', { username: 'doc', password: 'doc password', role: 'practitioner', fhirUser: 'Practitioner/doc' });
-  await adminApi(server, admin, 'POST', '/admin/users', { username: 'dev', password: 'dev password', role: 'device', fhirUser: 'Device/monitor' });
-  await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'notify-app', redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none', grant_types: ['authorization_code'] });
+  own = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Own' }] }, asAdmin)).body
+    .id;
+  other = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Other' }] }, asAdmin))
+    .body.id;
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: 'pat',
+    password: 'pat password',
+    role: 'patient',
+    fhirUser: `Patient/${own}`,
+    patient: own,
+  });
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: 'doc',
+    password: 'doc password',
+    role: 'practitioner',
+    fhirUser: 'Practitioner/doc',
+  });
+  await adminApi(server, admin, 'POST', '/admin/users', {
+    username: 'dev',
+    password: 'dev password',
+    role: 'device',
+    fhirUser: 'Device/monitor',
+  });
+  await adminApi(server, admin, 'POST', '/admin/clients', {
+    client_id: 'notify-app',
+    redirect_uris: [REDIRECT],
+    token_endpoint_auth_method: 'none',
+    grant_types: ['authorization_code'],
+  });
   const app = await oidcClient(server, 'notify-app', client.None());
   const isOwn = (t: Target) => t.startsWith('own');
   const isVital = (t: Target) => t !== 'own-lab';
   const vitals = `system/Observation.rs?category=vital-signs`;
   const ownSubject = `system/Observation.rs?subject=Patient/${own}`;
   kinds.push(
-    { name: 'patient/*.rs (launch)', token: await userToken(app, 'launch patient/*.rs', { username: 'doc', password: 'doc password' }, own), may: isOwn, readsSubscriptions: false, createsSubscriptions: false },
-    { name: 'user/*.cruds (patient user)', token: await userToken(app, 'user/*.cruds', { username: 'pat', password: 'pat password' }), may: isOwn, readsSubscriptions: false, createsSubscriptions: false },
+    {
+      name: 'patient/*.rs (launch)',
+      token: await userToken(app, 'launch patient/*.rs', { username: 'doc', password: 'doc password' }, own),
+      may: isOwn,
+      readsSubscriptions: false,
+      createsSubscriptions: false,
+    },
+    {
+      name: 'user/*.cruds (patient user)',
+      token: await userToken(app, 'user/*.cruds', { username: 'pat', password: 'pat password' }),
+      may: isOwn,
+      readsSubscriptions: false,
+      createsSubscriptions: false,
+    },
     // role policy: Observations (all of them), Devices, Patients; no Subscriptions
-    { name: 'user/*.* (device user)', token: await userToken(app, 'user/*.*', { username: 'dev', password: 'dev password' }), may: () => true, readsSubscriptions: false, createsSubscriptions: false },
-    { name: 'system/Subscription.rs', token: await backendToken('notify-subs', 'system/Subscription.rs'), may: () => false, readsSubscriptions: true, createsSubscriptions: false },
-    { name: `system/Subscription.cruds ${vitals}`, token: await backendToken('notify-vitals', `system/Subscription.cruds ${vitals}`), may: isVital, readsSubscriptions: true, createsSubscriptions: true },
-    { name: 'system/Subscription.cruds system/Observation.rs?subject=<own>', token: await backendToken('notify-own', `system/Subscription.cruds ${ownSubject}`), may: isOwn, readsSubscriptions: true, createsSubscriptions: true },
-    { name: 'system/*.rs (control)', token: await backendToken('notify-all', 'system/*.rs'), may: () => true, readsSubscriptions: true, createsSubscriptions: false },
-    { name: 'system/*.* (control)', token: admin, may: () => true, readsSubscriptions: true, createsSubscriptions: true },
+    {
+      name: 'user/*.* (device user)',
+      token: await userToken(app, 'user/*.*', { username: 'dev', password: 'dev password' }),
+      may: () => true,
+      readsSubscriptions: false,
+      createsSubscriptions: false,
+    },
+    {
+      name: 'system/Subscription.rs',
+      token: await backendToken('notify-subs', 'system/Subscription.rs'),
+      may: () => false,
+      readsSubscriptions: true,
+      createsSubscriptions: false,
+    },
+    {
+      name: `system/Subscription.cruds ${vitals}`,
+      token: await backendToken('notify-vitals', `system/Subscription.cruds ${vitals}`),
+      may: isVital,
+      readsSubscriptions: true,
+      createsSubscriptions: true,
+    },
+    {
+      name: 'system/Subscription.cruds system/Observation.rs?subject=<own>',
+      token: await backendToken('notify-own', `system/Subscription.cruds ${ownSubject}`),
+      may: isOwn,
+      readsSubscriptions: true,
+      createsSubscriptions: true,
+    },
+    {
+      name: 'system/*.rs (control)',
+      token: await backendToken('notify-all', 'system/*.rs'),
+      may: () => true,
+      readsSubscriptions: true,
+      createsSubscriptions: false,
+    },
+    {
+      name: 'system/*.* (control)',
+      token: admin,
+      may: () => true,
+      readsSubscriptions: true,
+      createsSubscriptions: true,
+    },
   );
 
   for (const t of TARGETS) {
-    const sub = { resourceType: 'Subscription', status: 'requested', reason: 'notification matrix', criteria: criteria(t) };
-    const ws = await fhir(server, 'POST', 'Subscription', { ...sub, channel: { type: 'websocket', ...fullResource } }, asAdmin);
+    const sub = {
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'notification matrix',
+      criteria: criteria(t),
+    };
+    const ws = await fhir(
+      server,
+      'POST',
+      'Subscription',
+      { ...sub, channel: { type: 'websocket', ...fullResource } },
+      asAdmin,
+    );
     expect(ws.status).toBe(201);
     websocketSubscription.set(t, ws.body.id);
     for (const [i, kind] of kinds.entries()) {
-      const hook = await fhir(server, 'POST', 'Subscription', { ...sub, channel: { type: 'rest-hook', endpoint: hookUrl(i, t), ...fullResource } }, { authorization: `Bearer ${kind.token}` });
+      const hook = await fhir(
+        server,
+        'POST',
+        'Subscription',
+        { ...sub, channel: { type: 'rest-hook', endpoint: hookUrl(i, t), ...fullResource } },
+        { authorization: `Bearer ${kind.token}` },
+      );
       expect(hook.status).toBe(kind.createsSubscriptions ? 201 : 403);
     }
   }
   for (const t of TARGETS) {
     const obs = {
-      resourceType: 'Observation', status: 'final', code: { coding: [{ system: SYSTEM, code: t }] },
+      resourceType: 'Observation',
+      status: 'final',
+      code: { coding: [{ system: SYSTEM, code: t }] },
       category: [{ coding: [{ system: CATEGORY, code: t === 'own-lab' ? 'laboratory' : 'vital-signs' }] }],
       subject: { reference: `Patient/${t.startsWith('own') ? own : other}` },
     };
     const created = await fhir(server, 'POST', 'Observation', obs, asAdmin);
     expect(created.status).toBe(201);
     targetIds.set(t, created.body.id);
-    if (t === 'other-deleted') expect((await fhir(server, 'DELETE', `Observation/${created.body.id}`, undefined, asAdmin)).status).toBe(200);
+    if (t === 'other-deleted')
+      expect((await fhir(server, 'DELETE', `Observation/${created.body.id}`, undefined, asAdmin)).status).toBe(200);
   }
   // Every event is matched and every notification delivered (or dropped).
-  await until(async () => {
-    const { rows } = await server.pool.query<{ n: number }>(
-      `SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM subscription_delivery WHERE status = 'pending') AS n`,
-    );
-    return Number(rows[0].n) === 0;
-  }, 60_000, 'all notifications to be delivered');
+  await until(
+    async () => {
+      const { rows } = await server.pool.query<{ n: number }>(
+        `SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM subscription_delivery WHERE status = 'pending') AS n`,
+      );
+      return Number(rows[0].n) === 0;
+    },
+    60_000,
+    'all notifications to be delivered',
+  );
 }, 300_000);
 afterAll(async () => {
   await server?.close();
@@ -178,18 +315,33 @@ async function observe(kindIndex: number, channel: Channel, t: Target): Promise<
     case '$events id-only':
     case '$events full-resource':
     case '$events empty': {
-      const res = await fhir(server, 'GET', `Subscription/${id}/$events?content=${channel.split(' ')[1]}`, undefined, auth);
+      const res = await fhir(
+        server,
+        'GET',
+        `Subscription/${id}/$events?content=${channel.split(' ')[1]}`,
+        undefined,
+        auth,
+      );
       return res.status === 200 ? seenInBundle(res.body) : NOTHING;
     }
     case 'websocket bind-with-token': {
       const res = await fhir(server, 'POST', `Subscription/${id}/$get-ws-binding-token`, undefined, auth);
       if (res.status !== 200) return NOTHING;
       const token = res.body.parameter.find((p: any) => p.name === 'token').valueString;
-      const bundles = (await socketMessages(id, `bind-with-token ${token} 0`)).filter((m) => m.startsWith('{')).map((m) => seenInBundle(JSON.parse(m)));
-      return { events: bundles.reduce((n, b) => n + b.events, 0), ids: bundles.flatMap((b) => b.ids), resources: bundles.flatMap((b) => b.resources) };
+      const bundles = (await socketMessages(id, `bind-with-token ${token} 0`))
+        .filter((m) => m.startsWith('{'))
+        .map((m) => seenInBundle(JSON.parse(m)));
+      return {
+        events: bundles.reduce((n, b) => n + b.events, 0),
+        ids: bundles.flatMap((b) => b.ids),
+        resources: bundles.flatMap((b) => b.resources),
+      };
     }
     case 'websocket bind':
-      return { ...NOTHING, events: (await socketMessages(id, `bind ${id} 0`, auth)).filter((m) => m === `ping ${id}`).length };
+      return {
+        ...NOTHING,
+        events: (await socketMessages(id, `bind ${id} 0`, auth)).filter((m) => m === `ping ${id}`).length,
+      };
     case 'rest-hook': {
       const got = receiver.received.filter((r) => r.url.endsWith(`?kind=${kindIndex}&target=${t}`));
       return {
@@ -209,13 +361,16 @@ describe('scope matrix of notifications', () => {
       for (const channel of CHANNELS) {
         for (const t of TARGETS) {
           size++;
-          const expected = (channel === 'rest-hook' ? kind.createsSubscriptions : kind.readsSubscriptions) && kind.may(t);
+          const expected =
+            (channel === 'rest-hook' ? kind.createsSubscriptions : kind.readsSubscriptions) && kind.may(t);
           const seen = await observe(i, channel, t);
           const label = `${kind.name} × ${channel} × ${t}`;
           const named = [...seen.ids, ...seen.resources.map((r) => r.id)];
           if (named.some((x) => x !== targetIds.get(t))) failures.push(`BROKEN ${label}: named ${named.join(', ')}`);
-          if (!expected && (seen.events > 0 || named.length > 0)) failures.push(`LEAK ${label}: ${seen.events} events, named ${named.join(', ')}`);
-          if (expected && seen.events !== EVENTS[t]) failures.push(`MISSING ${label}: ${seen.events} of ${EVENTS[t]} events`);
+          if (!expected && (seen.events > 0 || named.length > 0))
+            failures.push(`LEAK ${label}: ${seen.events} events, named ${named.join(', ')}`);
+          if (expected && seen.events !== EVENTS[t])
+            failures.push(`MISSING ${label}: ${seen.events} of ${EVENTS[t]} events`);
           // what each channel carries when it may: the focus of every event, the created version's content
           const ids = channel === '$events id-only' ? EVENTS[t] : 0;
           const resources = FULL_RESOURCE.has(channel) ? 1 : 0;
@@ -225,7 +380,9 @@ describe('scope matrix of notifications', () => {
         }
       }
     }
-    console.log(`scope matrix (notifications): ${kinds.length} token kinds × ${CHANNELS.length} channels × ${TARGETS.length} targets = ${size} cases, ${failures.length} failures`);
+    console.log(
+      `scope matrix (notifications): ${kinds.length} token kinds × ${CHANNELS.length} channels × ${TARGETS.length} targets = ${size} cases, ${failures.length} failures`,
+    );
     expect(failures).toEqual([]);
   }, 300_000);
 });

@@ -13,7 +13,14 @@ import type { TokenKind, World } from './scope-matrix-cases.ts';
 
 export type Shape = 'own' | 'other' | 'both';
 const SHAPES: Shape[] = ['own', 'other', 'both'];
-export const WRITE_INTERACTIONS = ['create', 'conditional create', 'update', 'patch', 'conditional update', 'transaction entry'] as const;
+export const WRITE_INTERACTIONS = [
+  'create',
+  'conditional create',
+  'update',
+  'patch',
+  'conditional update',
+  'transaction entry',
+] as const;
 type Interaction = (typeof WRITE_INTERACTIONS)[number];
 const CREATES: ReadonlySet<Interaction> = new Set(['create', 'conditional create', 'transaction entry']);
 
@@ -77,7 +84,9 @@ function plan(slots: Slot[], param: string, shape: Shape): string[][] | undefine
 }
 
 function build(type: string, fixture: Fixture, refs: string[][], own: string, other: string): Record<string, any> {
-  const reference = (r: string) => ({ reference: r === 'own' ? `Patient/${own}` : r === 'other' ? `Patient/${other}` : r });
+  const reference = (r: string) => ({
+    reference: r === 'own' ? `Patient/${own}` : r === 'other' ? `Patient/${other}` : r,
+  });
   let i = 0;
   const slots: Slots = {
     one: () => reference(refs[i++][0]),
@@ -127,14 +136,26 @@ interface WriteCase {
  */
 export async function runCompartmentWrites(w: World, kind: TokenKind): Promise<WriteOutcome[]> {
   const system = `urn:matrix-write:${randomUUID()}`;
-  const tagged = (resource: Record<string, any>, marker: string): Record<string, any> => ({ ...resource, meta: { tag: [{ system, code: marker }] } });
+  const tagged = (resource: Record<string, any>, marker: string): Record<string, any> => ({
+    ...resource,
+    meta: { tag: [{ system, code: marker }] },
+  });
   const asAdmin = { authorization: `Bearer ${w.admin}` };
   const call = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
     fhir(w.server, method, path, body, { authorization: `Bearer ${kind.token}`, ...headers });
 
-  const cases: WriteCase[] = shapedWrites().flatMap((write) => WRITE_INTERACTIONS.map((interaction) => ({ write, interaction, marker: randomUUID() })));
-  const [patientCases, otherCases] = [cases.filter((c) => c.write.type === 'Patient'), cases.filter((c) => c.write.type !== 'Patient')];
-  await createCurrents(w, otherCases.filter((c) => !CREATES.has(c.interaction)), (c) => tagged(c.write.build(w.own, w.other), `${c.marker}-current`));
+  const cases: WriteCase[] = shapedWrites().flatMap((write) =>
+    WRITE_INTERACTIONS.map((interaction) => ({ write, interaction, marker: randomUUID() })),
+  );
+  const [patientCases, otherCases] = [
+    cases.filter((c) => c.write.type === 'Patient'),
+    cases.filter((c) => c.write.type !== 'Patient'),
+  ];
+  await createCurrents(
+    w,
+    otherCases.filter((c) => !CREATES.has(c.interaction)),
+    (c) => tagged(c.write.build(w.own, w.other), `${c.marker}-current`),
+  );
 
   /** Performs a case; returns its status and, for a transaction, the marker of its companion entry. */
   const perform = async (c: WriteCase): Promise<number> => {
@@ -150,12 +171,26 @@ export async function runCompartmentWrites(w: World, kind: TokenKind): Promise<W
       case 'conditional update':
         return (await call('PUT', `${type}?_id=${c.current!.id}`, { ...body, id: c.current!.id })).status;
       case 'patch': {
-        const ops = Object.entries(body).filter(([k]) => k !== 'resourceType').map(([k, value]) => ({ op: 'add', path: `/${k}`, value }));
-        return (await call('PATCH', `${type}/${c.current!.id}`, ops, { 'content-type': 'application/json-patch+json' })).status;
+        const ops = Object.entries(body)
+          .filter(([k]) => k !== 'resourceType')
+          .map(([k, value]) => ({ op: 'add', path: `/${k}`, value }));
+        return (await call('PATCH', `${type}/${c.current!.id}`, ops, { 'content-type': 'application/json-patch+json' }))
+          .status;
       }
       case 'transaction entry': {
-        const companion = tagged({ resourceType: 'Observation', status: 'final', code: { text: 'companion' }, subject: { reference: `Patient/${w.own}` } }, `${c.marker}-companion`);
-        const entry = [companion, body].map((resource) => ({ resource, request: { method: 'POST', url: resource.resourceType } }));
+        const companion = tagged(
+          {
+            resourceType: 'Observation',
+            status: 'final',
+            code: { text: 'companion' },
+            subject: { reference: `Patient/${w.own}` },
+          },
+          `${c.marker}-companion`,
+        );
+        const entry = [companion, body].map((resource) => ({
+          resource,
+          request: { method: 'POST', url: resource.resourceType },
+        }));
         return (await call('POST', '', { resourceType: 'Bundle', type: 'transaction', entry })).status;
       }
     }
@@ -166,7 +201,10 @@ export async function runCompartmentWrites(w: World, kind: TokenKind): Promise<W
   const written = await markersWritten(w, system, [...new Set(otherCases.map((c) => c.write.type)), 'Observation']);
   const outcomes = otherCases.map((c) => {
     const changed = written.has(c.marker);
-    const violations = c.interaction === 'transaction entry' && written.has(`${c.marker}-companion`) !== changed ? ['half-written transaction'] : [];
+    const violations =
+      c.interaction === 'transaction entry' && written.has(`${c.marker}-companion`) !== changed
+        ? ['half-written transaction']
+        : [];
     return outcome(kind, c, statuses.get(c)!, changed, violations);
   });
 
@@ -189,16 +227,35 @@ export async function runCompartmentWrites(w: World, kind: TokenKind): Promise<W
 
 function outcome(kind: TokenKind, c: WriteCase, status: number, changed: boolean, violations: string[]): WriteOutcome {
   const { type, param, shape } = c.write;
-  return { label: `${kind.name} ${c.interaction} ${type}.${param} ${shape}`, expected: expected(kind, c.write, c.interaction), status, changed, violations };
+  return {
+    label: `${kind.name} ${c.interaction} ${type}.${param} ${shape}`,
+    expected: expected(kind, c.write, c.interaction),
+    status,
+    changed,
+    violations,
+  };
 }
 
 /** Creates (as the admin, in transactions) the current version each update case replaces. */
-async function createCurrents(w: World, cases: WriteCase[], body: (c: WriteCase) => Record<string, any>): Promise<void> {
+async function createCurrents(
+  w: World,
+  cases: WriteCase[],
+  body: (c: WriteCase) => Record<string, any>,
+): Promise<void> {
   for (let i = 0; i < cases.length; i += 250) {
     const chunk = cases.slice(i, i + 250);
     const entry = chunk.map((c) => ({ resource: body(c), request: { method: 'POST', url: c.write.type } }));
-    const res = await fhir(w.server, 'POST', '', { resourceType: 'Bundle', type: 'transaction', entry }, { authorization: `Bearer ${w.admin}` });
-    if (res.status !== 200) throw new Error(`creating the matrix's current versions: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`);
+    const res = await fhir(
+      w.server,
+      'POST',
+      '',
+      { resourceType: 'Bundle', type: 'transaction', entry },
+      { authorization: `Bearer ${w.admin}` },
+    );
+    if (res.status !== 200)
+      throw new Error(
+        `creating the matrix's current versions: ${res.status} ${JSON.stringify(res.body).slice(0, 500)}`,
+      );
     chunk.forEach((c, j) => (c.current = res.body.entry[j].resource));
   }
 }
@@ -210,7 +267,8 @@ async function markersWritten(w: World, system: string, types: string[]): Promis
     let path: string | undefined = `${type}?_tag=${encodeURIComponent(`${system}|`)}&_count=1000&_elements=id`;
     while (path) {
       const res = await fhir(w.server, 'GET', path, undefined, { authorization: `Bearer ${w.admin}` });
-      for (const e of res.body.entry ?? []) for (const t of e.resource.meta?.tag ?? []) if (t.system === system) markers.add(t.code);
+      for (const e of res.body.entry ?? [])
+        for (const t of e.resource.meta?.tag ?? []) if (t.system === system) markers.add(t.code);
       const next: string | undefined = res.body.link?.find((l: any) => l.relation === 'next')?.url;
       path = next?.slice(w.server.fhirBase.length + 1);
     }

@@ -7,7 +7,17 @@ export const ADMIN = { id: 'test-admin', secret: 'test-admin-secret-0123456789' 
 
 /** Starts a test server with authorization on and the bootstrap admin client. */
 export function startAuthServer(env: NodeJS.ProcessEnv = {}): Promise<Tributary> {
-  return startTestServer({}, { AUTH: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, AUDIT: 'off', AUTH_RATE_LIMIT: '0', ...env });
+  return startTestServer(
+    {},
+    {
+      AUTH: 'on',
+      ADMIN_CLIENT_ID: ADMIN.id,
+      ADMIN_CLIENT_SECRET: ADMIN.secret,
+      AUDIT: 'off',
+      AUTH_RATE_LIMIT: '0',
+      ...env,
+    },
+  );
 }
 
 /** The issuer URL of a test server's authorization server. */
@@ -32,7 +42,13 @@ export async function adminToken(server: Tributary, scope = 'system/*.*'): Promi
 }
 
 /** Calls the admin API with the admin token; throws on a non-2xx answer. */
-export async function adminApi(server: Tributary, token: string, method: string, path: string, body?: unknown): Promise<any> {
+export async function adminApi(
+  server: Tributary,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<any> {
   const res = await fetch(`${server.url}/auth${path}`, {
     method,
     headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -53,7 +69,11 @@ export class CookieJar {
       const eq = pair.indexOf('=');
       const name = pair.slice(0, eq).trim();
       const value = pair.slice(eq + 1).trim();
-      const path = attrs.map((a) => a.trim()).find((a) => a.toLowerCase().startsWith('path='))?.slice(5) ?? '/';
+      const path =
+        attrs
+          .map((a) => a.trim())
+          .find((a) => a.toLowerCase().startsWith('path='))
+          ?.slice(5) ?? '/';
       const expired = attrs.some((a) => /^expires=/i.test(a.trim()) && Date.parse(a.trim().slice(8)) < Date.now());
       if (expired || value === '') this.cookies.delete(`${name};${path}`);
       else this.cookies.set(`${name};${path}`, { value, path });
@@ -70,7 +90,11 @@ export class CookieJar {
 }
 
 /** One browser-like request: cookies sent and kept, redirects not followed. */
-export async function browse(jar: CookieJar, url: string, form?: URLSearchParams): Promise<{ status: number; location?: string; body: string; url: string }> {
+export async function browse(
+  jar: CookieJar,
+  url: string,
+  form?: URLSearchParams,
+): Promise<{ status: number; location?: string; body: string; url: string }> {
   const res = await fetch(url, {
     method: form ? 'POST' : 'GET',
     redirect: 'manual',
@@ -79,7 +103,12 @@ export async function browse(jar: CookieJar, url: string, form?: URLSearchParams
   });
   jar.store(res);
   const location = res.headers.get('location');
-  return { status: res.status, location: location ? new URL(location, url).toString() : undefined, body: await res.text(), url };
+  return {
+    status: res.status,
+    location: location ? new URL(location, url).toString() : undefined,
+    body: await res.text(),
+    url,
+  };
 }
 
 /** What a user does on the login and consent pages. */
@@ -98,7 +127,11 @@ export interface UserActions {
  * Follows an authorization request through login and consent like a browser would, and returns the final redirect
  * to the client's redirect_uri (or the last page when it does not get there).
  */
-export async function authorizeAsUser(authorizeUrl: URL, user: UserActions, jar = new CookieJar()): Promise<{ redirect?: URL; last: { status: number; body: string; url: string } }> {
+export async function authorizeAsUser(
+  authorizeUrl: URL,
+  user: UserActions,
+  jar = new CookieJar(),
+): Promise<{ redirect?: URL; last: { status: number; body: string; url: string } }> {
   let step = await browse(jar, authorizeUrl.toString());
   for (let i = 0; i < 10; i++) {
     if (step.location) {
@@ -108,7 +141,11 @@ export async function authorizeAsUser(authorizeUrl: URL, user: UserActions, jar 
     }
     if (step.status !== 200) return { last: step };
     if (step.body.includes('id="sign-in"')) {
-      step = await browse(jar, `${step.url}/login`, new URLSearchParams({ username: user.username, password: user.password }));
+      step = await browse(
+        jar,
+        `${step.url}/login`,
+        new URLSearchParams({ username: user.username, password: user.password }),
+      );
       continue;
     }
     if (step.body.includes('id="approve"')) {
@@ -142,12 +179,19 @@ export async function launchToken(
 ): Promise<string> {
   const verifier = client.randomPKCECodeVerifier();
   const extra: Record<string, string> = {};
-  if (launchPatient) extra.launch = (await adminApi(server, admin, 'POST', '/launch', { patient: launchPatient })).launch;
+  if (launchPatient)
+    extra.launch = (await adminApi(server, admin, 'POST', '/launch', { patient: launchPatient })).launch;
   const url = client.buildAuthorizationUrl(app, {
-    redirect_uri: redirectUri, scope, state: 's', aud: server.fhirBase,
-    code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+    redirect_uri: redirectUri,
+    scope,
+    state: 's',
+    aud: server.fhirBase,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...extra,
   });
   const { redirect } = await authorizeAsUser(url, user);
   if (!redirect) throw new Error(`no redirect back to the app for scope "${scope}"`);
-  return (await client.authorizationCodeGrant(app, redirect, { pkceCodeVerifier: verifier, expectedState: 's' })).access_token;
+  return (await client.authorizationCodeGrant(app, redirect, { pkceCodeVerifier: verifier, expectedState: 's' }))
+    .access_token;
 }

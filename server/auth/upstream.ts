@@ -52,13 +52,27 @@ export function upstreamRoutes(deps: UpstreamDeps): express.Router {
       client.enableNonRepudiationChecks(config);
       auth.use(
         'upstream',
-        new Strategy({ config, scope: 'openid profile email', callbackURL: `${deps.issuer}/upstream/callback`, sessionKey: 'oidc' }, (tokens, done) => {
-          const claims = tokens.claims();
-          if (!claims) return done(new Error('The IdP returned no ID token'));
-          deps.accounts
-            .upsertUpstream(deps.idp.issuer, claims.sub, String(claims.preferred_username ?? claims.email ?? claims.sub), claims.name as string | undefined, deps.idp.defaultRole)
-            .then((account) => done(null, account), done);
-        }),
+        new Strategy(
+          {
+            config,
+            scope: 'openid profile email',
+            callbackURL: `${deps.issuer}/upstream/callback`,
+            sessionKey: 'oidc',
+          },
+          (tokens, done) => {
+            const claims = tokens.claims();
+            if (!claims) return done(new Error('The IdP returned no ID token'));
+            deps.accounts
+              .upsertUpstream(
+                deps.idp.issuer,
+                claims.sub,
+                String(claims.preferred_username ?? claims.email ?? claims.sub),
+                claims.name as string | undefined,
+                deps.idp.defaultRole,
+              )
+              .then((account) => done(null, account), done);
+          },
+        ),
       );
     })().catch((err) => {
       strategy = undefined;
@@ -66,7 +80,14 @@ export function upstreamRoutes(deps: UpstreamDeps): express.Router {
     }));
 
   router.use(
-    cookieSession({ name: 'tributary_upstream', keys: deps.cookieKeys, path: deps.basePath, httpOnly: true, sameSite: 'lax', maxAge: 10 * 60_000 }),
+    cookieSession({
+      name: 'tributary_upstream',
+      keys: deps.cookieKeys,
+      path: deps.basePath,
+      httpOnly: true,
+      sameSite: 'lax',
+      maxAge: 10 * 60_000,
+    }),
   );
 
   router.get('/interaction/:uid/upstream', async (req, res, next) => {
@@ -81,7 +102,15 @@ export function upstreamRoutes(deps: UpstreamDeps): express.Router {
     const session = req.session as UpstreamSession;
     auth.authenticate('upstream', { session: false }, (err: unknown, account: Account | false) => {
       if (err || !account || !session.uid) {
-        res.status(401).type('html').send(errorPage('access_denied', err instanceof Error ? err.message : 'The identity provider did not sign you in'));
+        res
+          .status(401)
+          .type('html')
+          .send(
+            errorPage(
+              'access_denied',
+              err instanceof Error ? err.message : 'The identity provider did not sign you in',
+            ),
+          );
         return;
       }
       session.accountId = account.id;

@@ -54,7 +54,9 @@ export async function clusterUser(): Promise<RunAs | undefined> {
   } catch {
     await run('groupadd', ['postgres']).catch(() => {});
     await run('useradd', ['-g', 'postgres', 'postgres']).catch((err: Error) => {
-      throw new EmbeddedPostgresError(`Running as root, the embedded Postgres needs an OS user "postgres", which could not be created: ${err.message}`);
+      throw new EmbeddedPostgresError(
+        `Running as root, the embedded Postgres needs an OS user "postgres", which could not be created: ${err.message}`,
+      );
     });
     return lookup();
   }
@@ -65,7 +67,12 @@ export async function clusterUser(): Promise<RunAs | undefined> {
  * and UTF-8. The password reaches initdb through a file in a fresh private temporary directory (0700, readable
  * only by the cluster's OS user), removed right after.
  */
-export async function initCluster(bin: PostgresBinaries, clusterDir: string, password: string, runAs: RunAs | undefined): Promise<void> {
+export async function initCluster(
+  bin: PostgresBinaries,
+  clusterDir: string,
+  password: string,
+  runAs: RunAs | undefined,
+): Promise<void> {
   await mkdir(clusterDir, { recursive: true, mode: 0o700 });
   const secretDir = await mkdtemp(join(tmpdir(), 'tributary-initdb-'));
   const pwfile = join(secretDir, 'password');
@@ -74,21 +81,41 @@ export async function initCluster(bin: PostgresBinaries, clusterDir: string, pas
     if (runAs) {
       for (const path of [clusterDir, secretDir, pwfile]) await chown(path, runAs.uid, runAs.gid);
     }
-    const args = [`--pgdata=${clusterDir}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, '--encoding=UTF8', '--lc-messages=C'];
+    const args = [
+      `--pgdata=${clusterDir}`,
+      '--auth=scram-sha-256',
+      '--username=postgres',
+      `--pwfile=${pwfile}`,
+      '--encoding=UTF8',
+      '--lc-messages=C',
+    ];
     const { code, output } = await runToEnd(bin.initdb, args, runAs);
     if (code !== 0) {
-      const hint = runAs && /Permission denied/.test(output) ? ' (the OS user postgres must be able to enter every directory above it)' : '';
+      const hint =
+        runAs && /Permission denied/.test(output)
+          ? ' (the OS user postgres must be able to enter every directory above it)'
+          : '';
       const errors = output.split('\n').filter((line) => /\berror:/i.test(line));
-      throw new EmbeddedPostgresError(`initdb failed for ${clusterDir}: ${errors.length ? errors.join(' / ') : lastLines(output)}${hint}`);
+      throw new EmbeddedPostgresError(
+        `initdb failed for ${clusterDir}: ${errors.length ? errors.join(' / ') : lastLines(output)}${hint}`,
+      );
     }
   } finally {
     await rm(secretDir, { recursive: true, force: true });
   }
 }
 
-function runToEnd(command: string, args: string[], runAs: RunAs | undefined): Promise<{ code: number | null; output: string }> {
+function runToEnd(
+  command: string,
+  args: string[],
+  runAs: RunAs | undefined,
+): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...runAs, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_MESSAGES: 'C' } });
+    const child = spawn(command, args, {
+      ...runAs,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -99,6 +126,9 @@ function runToEnd(command: string, args: string[], runAs: RunAs | undefined): Pr
 
 /** The last non-empty lines of a program's output, joined into one line for an error message. */
 export function lastLines(output: string, count = 3): string {
-  const lines = output.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = output
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.slice(-count).join(' / ') || 'no output';
 }

@@ -26,7 +26,8 @@ export function clusterPassword(dataDir: string): string {
   }
   if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   const password = readFileSync(file, 'utf8').trim();
-  if (!password) throw new EmbeddedPostgresError(`${file} is empty; delete it only together with the cluster beside it`);
+  if (!password)
+    throw new EmbeddedPostgresError(`${file} is empty; delete it only together with the cluster beside it`);
   return password;
 }
 
@@ -37,7 +38,12 @@ export type PasswordCheck = 'ok' | 'migrated';
  * Checks that the running cluster accepts `password`. A cluster made by an older Tributary still has the fixed
  * password `postgres`: it is switched to `password` (and its `pg_hba.conf` from cleartext `password` to SCRAM).
  */
-export async function ensureClusterPassword(port: number, password: string, dataDir: string, clusterDir: string): Promise<PasswordCheck> {
+export async function ensureClusterPassword(
+  port: number,
+  password: string,
+  dataDir: string,
+  clusterDir: string,
+): Promise<PasswordCheck> {
   const client = await connect(port, password).catch(async (err: { code?: string }) => {
     if (err.code !== '28P01') throw err;
     const legacy = await connect(port, LEGACY_PASSWORD).catch(() => undefined);

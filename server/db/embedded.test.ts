@@ -36,7 +36,12 @@ async function connects(password: string): Promise<boolean | string> {
 
 /** Starts `npm start`'s server on the test's data directory; rejects with its stderr when it exits instead. */
 async function serverOnDataDir(env: Record<string, string> = {}): Promise<ChildProcess> {
-  const { child } = await startServerProcess('', await freePort(), { DATABASE_URL: '', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(port), ...env });
+  const { child } = await startServerProcess('', await freePort(), {
+    DATABASE_URL: '',
+    DATA_DIR: dataDir,
+    EMBEDDED_PG_PORT: String(port),
+    ...env,
+  });
   children.push(child);
   return child;
 }
@@ -104,7 +109,15 @@ describe('the embedded Postgres password', () => {
 describe('a postmaster left behind', () => {
   it('by a server that died is stopped, and the new one starts', async () => {
     // What a SIGKILLed server of older versions left: a postmaster with nobody watching it (pg_ctl daemonises it).
-    await pgCtl(clusterDir, 'start', '-w', '-l', join(clusterDir, 'orphan.log'), '-o', `-p ${port} -c listen_addresses=127.0.0.1`);
+    await pgCtl(
+      clusterDir,
+      'start',
+      '-w',
+      '-l',
+      join(clusterDir, 'orphan.log'),
+      '-o',
+      `-p ${port} -c listen_addresses=127.0.0.1`,
+    );
     const orphan = postmasterPid(clusterDir)!;
     expect(isAlive(orphan)).toBe(true);
 
@@ -130,9 +143,16 @@ describe('a postmaster left behind', () => {
   it('by a running server is not touched: a second server on the same DATA_DIR stops with one clear line', async () => {
     await serverOnDataDir();
     const running = postmasterPid(clusterDir)!;
-    await expect(startEmbeddedPostgres(dataDir, await freePort(), { keepRunning: false })).rejects.toThrow(EmbeddedPostgresError);
-    const second = await serverOnDataDir().then(() => 'started', (err: Error) => err.message);
-    expect(second).toMatch(/^server exited early: Tributary could not start: .*postgres is in use by the embedded Postgres of another running Tributary \(process \d+\)/);
+    await expect(startEmbeddedPostgres(dataDir, await freePort(), { keepRunning: false })).rejects.toThrow(
+      EmbeddedPostgresError,
+    );
+    const second = await serverOnDataDir().then(
+      () => 'started',
+      (err: Error) => err.message,
+    );
+    expect(second).toMatch(
+      /^server exited early: Tributary could not start: .*postgres is in use by the embedded Postgres of another running Tributary \(process \d+\)/,
+    );
     expect(second.trim().split('\n')).toHaveLength(1);
     expect(postmasterPid(clusterDir)).toBe(running);
     expect(isAlive(running)).toBe(true);
@@ -149,14 +169,20 @@ describe('a start-up failure of the embedded Postgres', () => {
     const taken = await freePort();
     blocker = createServer();
     await new Promise<void>((done) => blocker.listen(taken, '127.0.0.1', done));
-    const failure = await startServerProcess('', await freePort(), { DATABASE_URL: '', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(taken) }).then(
+    const failure = await startServerProcess('', await freePort(), {
+      DATABASE_URL: '',
+      DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(taken),
+    }).then(
       ({ child }) => {
         children.push(child);
         return 'started';
       },
       (err: Error) => err.message,
     );
-    expect(failure).toMatch(/^server exited early: Tributary could not start: The embedded Postgres \(.*\) did not start \(.*\): .*could not bind IPv4 address "127\.0\.0\.1": Address already in use/);
+    expect(failure).toMatch(
+      /^server exited early: Tributary could not start: The embedded Postgres \(.*\) did not start \(.*\): .*could not bind IPv4 address "127\.0\.0\.1": Address already in use/,
+    );
     expect(failure.trim().split('\n')).toHaveLength(1);
     expect(failure).not.toContain('undefined');
   });

@@ -55,7 +55,11 @@ const RESTART_MAX_PAUSE_MS = 30_000;
  * left running by a killed server is stopped first; the new one stops when this process ends, however it ends (see
  * postmaster.ts). As root, the cluster belongs to and runs as the OS user `postgres`.
  */
-export async function startEmbeddedPostgres(dataDir: string, port: number, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  port: number,
+  options: EmbeddedOptions = {},
+): Promise<EmbeddedDatabase> {
   const started = performance.now();
   const log = options.logger ?? pino({ level: 'silent' });
   const keepRunning = options.keepRunning ?? true;
@@ -76,7 +80,10 @@ export async function startEmbeddedPostgres(dataDir: string, port: number, optio
   let wake: (() => void) | undefined;
   try {
     if ((await ensureClusterPassword(port, password, dataDir, clusterDir)) === 'migrated') {
-      log.warn({ clusterDir }, 'the embedded Postgres had the fixed password of older versions; it now has its own, in DATA_DIR/postgres-password');
+      log.warn(
+        { clusterDir },
+        'the embedded Postgres had the fixed password of older versions; it now has its own, in DATA_DIR/postgres-password',
+      );
     }
   } catch (err) {
     await current.stop();

@@ -33,42 +33,46 @@ async function kill(child: ChildProcess): Promise<void> {
 }
 
 describe('SIGKILL of the server process', () => {
-  it(`${KILLS} times: its Postgres never outlives it for long, and every restart is ready on the same data`, { timeout: 600_000 }, async () => {
-    const port = await freePort();
-    const env = { DATABASE_URL: '', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) };
-    const base = { fhirBase: `http://127.0.0.1:${port}/fhir` };
-    server = await startServerProcess('', port, env);
-    const created = await fhir(base, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Survivor' }] });
-    expect(created.status).toBe(201);
-
-    const restartMs: number[] = [];
-    for (let i = 0; i < KILLS; i++) {
-      const postmaster = postmasterPid(clusterDir)!;
-      expect(isAlive(postmaster)).toBe(true);
-      await kill(server.child);
-      if (i === 0) {
-        // Left alone, the postmaster of a killed server stops by itself: its watchdog saw the server's pipe close.
-        await until(async () => !isAlive(postmaster), 30_000, 'the postmaster of the killed server to stop');
-        expect(postmastersOf(clusterDir)).toEqual([]);
-      }
-      // Every other restart comes at once, while the old postmaster may still be shutting down.
-      const started = performance.now();
+  it(
+    `${KILLS} times: its Postgres never outlives it for long, and every restart is ready on the same data`,
+    { timeout: 600_000 },
+    async () => {
+      const port = await freePort();
+      const env = { DATABASE_URL: '', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) };
+      const base = { fhirBase: `http://127.0.0.1:${port}/fhir` };
       server = await startServerProcess('', port, env);
-      restartMs.push(performance.now() - started);
-      expect(isAlive(postmaster)).toBe(false);
-      expect(postmastersOf(clusterDir)).toEqual([postmasterPid(clusterDir)]);
-      expect(server.stderr()).toBe('');
-      const read = await fhir(base, 'GET', `Patient/${created.body.id}`);
-      expect(read.status).toBe(200);
-      expect(read.body.name).toEqual([{ family: 'Survivor' }]);
-    }
-    // Printed, not asserted: a restart is mostly Node loading the server, and its ≤ 3 s target is checked by
-    // `npm run bench` (row "restart right after a SIGKILL") on a quiet machine; timed assertions here would only
-    // measure how busy the CI box is.
-    const sorted = [...restartMs].sort((a, b) => a - b);
-    console.log(
-      `kill test: ${KILLS} SIGKILLs; restart → /healthz 200, ms: ${restartMs.map(Math.round).join(', ')} ` +
-        `(median ${Math.round(sorted[KILLS >> 1])}, max ${Math.round(sorted[KILLS - 1])}; load average ${loadavg()[0].toFixed(1)})`,
-    );
-  });
+      const created = await fhir(base, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Survivor' }] });
+      expect(created.status).toBe(201);
+
+      const restartMs: number[] = [];
+      for (let i = 0; i < KILLS; i++) {
+        const postmaster = postmasterPid(clusterDir)!;
+        expect(isAlive(postmaster)).toBe(true);
+        await kill(server.child);
+        if (i === 0) {
+          // Left alone, the postmaster of a killed server stops by itself: its watchdog saw the server's pipe close.
+          await until(async () => !isAlive(postmaster), 30_000, 'the postmaster of the killed server to stop');
+          expect(postmastersOf(clusterDir)).toEqual([]);
+        }
+        // Every other restart comes at once, while the old postmaster may still be shutting down.
+        const started = performance.now();
+        server = await startServerProcess('', port, env);
+        restartMs.push(performance.now() - started);
+        expect(isAlive(postmaster)).toBe(false);
+        expect(postmastersOf(clusterDir)).toEqual([postmasterPid(clusterDir)]);
+        expect(server.stderr()).toBe('');
+        const read = await fhir(base, 'GET', `Patient/${created.body.id}`);
+        expect(read.status).toBe(200);
+        expect(read.body.name).toEqual([{ family: 'Survivor' }]);
+      }
+      // Printed, not asserted: a restart is mostly Node loading the server, and its ≤ 3 s target is checked by
+      // `npm run bench` (row "restart right after a SIGKILL") on a quiet machine; timed assertions here would only
+      // measure how busy the CI box is.
+      const sorted = [...restartMs].sort((a, b) => a - b);
+      console.log(
+        `kill test: ${KILLS} SIGKILLs; restart → /healthz 200, ms: ${restartMs.map(Math.round).join(', ')} ` +
+          `(median ${Math.round(sorted[KILLS >> 1])}, max ${Math.round(sorted[KILLS - 1])}; load average ${loadavg()[0].toFixed(1)})`,
+      );
+    },
+  );
 });

@@ -53,16 +53,24 @@ describe('with DATABASE_URL', () => {
     dirs.push(dir);
     const pgPort = await freePort();
     const cluster = await startEmbeddedPostgres(dir, pgPort, { keepRunning: false });
-    const server = await startTestServer({ databaseUrl: cluster.url }, { AUTH: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, AUTH_RATE_LIMIT: '0' });
+    const server = await startTestServer(
+      { databaseUrl: cluster.url },
+      { AUTH: 'on', ADMIN_CLIENT_ID: ADMIN.id, ADMIN_CLIENT_SECRET: ADMIN.secret, AUTH_RATE_LIMIT: '0' },
+    );
     servers.push(server);
     const token = { authorization: `Bearer ${await adminToken(server)}` };
-    const fhir = (base: Tributary, method: string, path: string, body?: unknown, headers = token) => fhirAs(base, method, path, body, headers);
+    const fhir = (base: Tributary, method: string, path: string, body?: unknown, headers = token) =>
+      fhirAs(base, method, path, body, headers);
     const created = await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Before' }] });
     expect(created.status).toBe(201);
     expect(await health(server.url)).toEqual({ status: 200, body: { status: 'ok', database: 'up' } });
 
     await pgCtl(cluster.clusterDir, 'stop', '-m', 'immediate');
-    const down = await until(async () => ((await health(server.url)).status === 503 ? health(server.url) : undefined), 10_000, '/healthz 503');
+    const down = await until(
+      async () => ((await health(server.url)).status === 503 ? health(server.url) : undefined),
+      10_000,
+      '/healthz 503',
+    );
     expect(down.body).toMatchObject({ status: 'unavailable', database: 'down' });
     expect(down.body.reason).toMatch(/^The database is unavailable: .+/);
     expect(down.body.reason).not.toContain(String(pgPort)); // no address of the database on a public endpoint
@@ -76,7 +84,9 @@ describe('with DATABASE_URL', () => {
     expect(batch.status).toBe(200);
     expect(batch.body.entry[0].response.status).toBe('503 Service Unavailable');
     // A token that cannot be looked up is not called invalid (401 would make the client drop it): 503 too.
-    expectUnavailable(await fhir(server, 'GET', `Patient/${created.body.id}`, undefined, { authorization: 'Bearer not-yet-known' }));
+    expectUnavailable(
+      await fhir(server, 'GET', `Patient/${created.body.id}`, undefined, { authorization: 'Bearer not-yet-known' }),
+    );
 
     const again = await startEmbeddedPostgres(dir, pgPort, { keepRunning: false });
     clusters.push(again);
@@ -93,15 +103,23 @@ describe('with DATABASE_URL', () => {
     await Promise.all(Array.from({ length: 6 }, () => fhir(server, 'GET', `Patient?_id=${created.body.id}`)));
     const admin = new pg.Client({ connectionString: server.pool.options.connectionString });
     await admin.connect();
-    const { rowCount } = await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+    const { rowCount } = await admin.query(
+      'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()',
+    );
     await admin.end();
     expect(rowCount).toBeGreaterThanOrEqual(2);
 
-    const answers = await Promise.all(Array.from({ length: 8 }, () => fhir(server, 'GET', `Patient/${created.body.id}`)));
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, () => fhir(server, 'GET', `Patient/${created.body.id}`)),
+    );
     for (const res of answers) {
       if (res.status !== 200) expectUnavailable(res);
     }
-    await until(async () => (await fhir(server, 'GET', `Patient/${created.body.id}`)).status === 200, 10_000, 'reads served again');
+    await until(
+      async () => (await fhir(server, 'GET', `Patient/${created.body.id}`)).status === 200,
+      10_000,
+      'reads served again',
+    );
     await until(async () => (await health(server.url)).status === 200, 10_000, '/healthz 200 again');
   });
 });
@@ -113,7 +131,11 @@ describe('with the embedded Postgres', () => {
     const clusterDir = join(dataDir, 'postgres');
     const port = await freePort();
     const origin = `http://127.0.0.1:${port}`;
-    const server = await startServerProcess('', port, { DATABASE_URL: '', DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) });
+    const server = await startServerProcess('', port, {
+      DATABASE_URL: '',
+      DATA_DIR: dataDir,
+      EMBEDDED_PG_PORT: String(await freePort()),
+    });
     children.push(server.child);
     const base = { fhirBase: `${origin}/fhir` };
     const created = await fhir(base, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'Kept' }] });
@@ -124,7 +146,11 @@ describe('with the embedded Postgres', () => {
     renameSync(join(clusterDir, 'postgresql.conf'), join(clusterDir, 'postgresql.conf.away'));
     await pgCtl(clusterDir, 'stop', '-m', 'immediate');
     expect(isAlive(first)).toBe(false);
-    const down = await until(async () => ((await health(origin)).status === 503 ? health(origin) : undefined), 10_000, '/healthz 503');
+    const down = await until(
+      async () => ((await health(origin)).status === 503 ? health(origin) : undefined),
+      10_000,
+      '/healthz 503',
+    );
     expect(down.body).toMatchObject({ status: 'unavailable', database: 'down' });
     expectUnavailable(await fhir(base, 'GET', `Patient/${created.body.id}`));
     await until(async () => /did not start again/.test(server.logs()) || undefined, 10_000, 'a failed restart');

@@ -53,12 +53,16 @@ export async function startPostmaster(
   runAs: RunAs | undefined,
   log: (line: string) => void,
 ): Promise<Postmaster> {
-  const child = spawn('/bin/sh', ['-c', WATCHDOG, WATCHDOG_NAME, String(process.pid), postgres, '-D', clusterDir, ...args], {
-    ...runAs,
-    detached: true,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: { ...process.env, LC_MESSAGES: 'C' },
-  });
+  const child = spawn(
+    '/bin/sh',
+    ['-c', WATCHDOG, WATCHDOG_NAME, String(process.pid), postgres, '-D', clusterDir, ...args],
+    {
+      ...runAs,
+      detached: true,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+    },
+  );
   // Ending the pipe of a shell that has already exited fails with EPIPE: nothing to do then.
   child.stdin.on('error', () => {});
   let output = '';
@@ -78,7 +82,8 @@ export async function startPostmaster(
     child.stdin.end();
     await exited;
   };
-  const failed = (how: string) => new EmbeddedPostgresError(`The embedded Postgres (${clusterDir}) did not start (${how}): ${whyItFailed(output)}`);
+  const failed = (how: string) =>
+    new EmbeddedPostgresError(`The embedded Postgres (${clusterDir}) did not start (${how}): ${whyItFailed(output)}`);
   if (!pid) throw failed(await exited);
   let ended: string | undefined;
   void exited.then((how) => (ended = how));
@@ -91,7 +96,10 @@ export async function startPostmaster(
 
 /** Whether postmaster.pid is this postmaster's and says it accepts connections (line 8, PM_STATUS_READY). */
 async function isReady(clusterDir: string, pid: number): Promise<boolean> {
-  const lines = await readFile(resolve(clusterDir, 'postmaster.pid'), 'utf8').then((t) => t.split('\n'), () => []);
+  const lines = await readFile(resolve(clusterDir, 'postmaster.pid'), 'utf8').then(
+    (t) => t.split('\n'),
+    () => [],
+  );
   return Number(lines[0]) === pid && lines[7]?.trim() === 'ready';
 }
 

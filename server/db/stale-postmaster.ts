@@ -54,11 +54,15 @@ export async function clearStalePostmaster(clusterDir: string, log: Logger): Pro
       process.kill(pid, signal);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
-      throw new EmbeddedPostgresError(`A Postgres (process ${pid}) runs in ${clusterDir} and cannot be stopped by this user: ${(err as Error).message}`);
+      throw new EmbeddedPostgresError(
+        `A Postgres (process ${pid}) runs in ${clusterDir} and cannot be stopped by this user: ${(err as Error).message}`,
+      );
     }
     if (await exited(pid, ms)) return;
   }
-  throw new EmbeddedPostgresError(`A Postgres (process ${pid}) left running in ${clusterDir} does not stop; stop it and start again`);
+  throw new EmbeddedPostgresError(
+    `A Postgres (process ${pid}) left running in ${clusterDir} does not stop; stop it and start again`,
+  );
 }
 
 /** Whether a process exists (EPERM: it does, owned by someone else). */
@@ -129,6 +133,7 @@ function liveOwner(postmaster: ProcessInfo): number | undefined {
   const parent = processInfo(postmaster.ppid);
   if (!parent) return undefined;
   const at = parent.args.indexOf(WATCHDOG_NAME);
-  const owner = at >= 0 ? Number(parent.args[at + 1]) : /(^|\/)node$/.test(parent.args[0] ?? '') ? postmaster.ppid : undefined;
+  const owner =
+    at >= 0 ? Number(parent.args[at + 1]) : /(^|\/)node$/.test(parent.args[0] ?? '') ? postmaster.ppid : undefined;
   return owner !== undefined && Number.isInteger(owner) && owner !== process.pid && isAlive(owner) ? owner : undefined;
 }

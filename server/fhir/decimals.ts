@@ -24,7 +24,12 @@ export function keepDecimalText(holder: object, key: string | number, text: stri
   if (!map) {
     map = new Map();
     texts.set(holder, map);
-    Object.defineProperty(holder, 'toJSON', { value: holderToJson, enumerable: false, configurable: true, writable: true });
+    Object.defineProperty(holder, 'toJSON', {
+      value: holderToJson,
+      enumerable: false,
+      configurable: true,
+      writable: true,
+    });
   }
   map.set(key, text);
 }
@@ -56,7 +61,8 @@ function holderToJson(this: Record<string | number, unknown>): unknown {
  * in JavaScript's own form): one that is not, such as `66.899999999999991`, is kept as JavaScript writes the same
  * double (`66.89999999999999`) unless parsed `exact`ly.
  */
-const NON_CANONICAL_NUMBER = /[:[,]\s*(?:-?(?:\d+\.\d*0|\d+(?:\.\d+)?[eE][-+]?\d+|(?:0\.0*)?[1-9](?:\.?\d){17,}|0\.0{6,}\d*)|-0)\s*[,\]}]/;
+const NON_CANONICAL_NUMBER =
+  /[:[,]\s*(?:-?(?:\d+\.\d*0|\d+(?:\.\d+)?[eE][-+]?\d+|(?:0\.0*)?[1-9](?:\.?\d){17,}|0\.0{6,}\d*)|-0)\s*[,\]}]/;
 
 type SourceReviver = (this: object, key: string, value: unknown, context: { source?: string }) => unknown;
 

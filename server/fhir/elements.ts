@@ -1,4 +1,10 @@
-import { getDataType, isPrimitiveType, isResourceType, type InternalSchemaElement, type InternalTypeSchema } from '@medplum/core';
+import {
+  getDataType,
+  isPrimitiveType,
+  isResourceType,
+  type InternalSchemaElement,
+  type InternalTypeSchema,
+} from '@medplum/core';
 
 /** How a value of an element is represented. */
 export type ValueKind = 'primitive' | 'xhtml' | 'complex' | 'resource';

@@ -74,7 +74,11 @@ export function toOutcomeError(err: unknown): OutcomeError {
   if (pg?.code === '40001' || pg?.code === '40P01') return conflict('Concurrent write conflict; retry the request');
   if (pg?.code === '57014') return new OutcomeError(503, outcome('error', 'timeout', 'The database query timed out'));
   const unavailable = databaseUnavailableCause(pg);
-  if (unavailable) return new OutcomeError(503, outcome('error', 'transient', `The database is unavailable (${unavailable}); retry shortly`));
+  if (unavailable)
+    return new OutcomeError(
+      503,
+      outcome('error', 'transient', `The database is unavailable (${unavailable}); retry shortly`),
+    );
   return new OutcomeError(500, outcome('fatal', 'exception', 'Internal server error'));
 }
 
@@ -100,8 +104,14 @@ const CONNECTION_ERRNOS = new Map([
 export function databaseUnavailableCause(err: { code?: string; message?: string } | undefined): string | undefined {
   const code = err?.code ?? '';
   const message = err?.message ?? '';
-  if ((code.startsWith('08') && code !== '08P01') || ['57P01', '57P02', '57P03', '53300'].includes(code)) return message;
+  if ((code.startsWith('08') && code !== '08P01') || ['57P01', '57P02', '57P03', '53300'].includes(code))
+    return message;
   if (CONNECTION_ERRNOS.has(code)) return CONNECTION_ERRNOS.get(code);
-  if (/^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(message)) return message;
+  if (
+    /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/.test(
+      message,
+    )
+  )
+    return message;
   return undefined;
 }

@@ -22,7 +22,9 @@ function isText(text: string): boolean {
 /** Why a string is not valid FHIR text (a NUL, a lone surrogate), or undefined when it is fine. */
 export function textProblem(text: string): string | undefined {
   if (isText(text)) return undefined;
-  return text.includes('\u0000') ? 'contains a NUL character (U+0000)' : 'contains a lone surrogate (not a Unicode character)';
+  return text.includes('\u0000')
+    ? 'contains a NUL character (U+0000)'
+    : 'contains a lone surrogate (not a Unicode character)';
 }
 
 /** Largest exponent accepted: beyond any double's, well within Postgres' numeric (`0e-20000` overflows it). */
@@ -38,7 +40,8 @@ export function numberProblem(text: string): string | undefined {
   if (!Number.isFinite(value)) return 'is out of range (larger than a decimal can be)';
   const [mantissa, exponent] = text.split(/[eE]/);
   if (value === 0 && /[1-9]/.test(mantissa)) return 'is out of range (too small to be told from 0)';
-  if (exponent !== undefined && Math.abs(Number(exponent)) > MAX_EXPONENT) return `has an exponent beyond ±${MAX_EXPONENT}`;
+  if (exponent !== undefined && Math.abs(Number(exponent)) > MAX_EXPONENT)
+    return `has an exponent beyond ±${MAX_EXPONENT}`;
   return undefined;
 }
 

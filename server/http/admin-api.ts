@@ -8,7 +8,8 @@ import { OutcomeError, outcome } from '../fhir/outcomes.ts';
  */
 export function adminApi(requireAdmin: RequestHandler, routers: Record<string, express.Router>): express.Router {
   const api = express.Router();
-  for (const [path, router] of Object.entries(routers)) api.use(`/admin/${path}`, requireAdmin, express.json({ limit: '1mb' }), router);
+  for (const [path, router] of Object.entries(routers))
+    api.use(`/admin/${path}`, requireAdmin, express.json({ limit: '1mb' }), router);
   api.use('/admin', (err: unknown, _req: Request, _res: Response, next: NextFunction) => {
     const status = (err as { status?: number }).status;
     const bodyError = !(err instanceof OutcomeError) && status !== undefined && status >= 400 && status < 500;

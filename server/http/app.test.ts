@@ -32,7 +32,15 @@ beforeAll(async () => {
   const logger = pino({ level: 'silent' });
   const auth = createAuthServer(loadAuthConfig({ AUTH: 'off' }), logger);
   const router = createFhirRouter().useGuard(auth.guard);
-  const listener = createHttpListener({ router, repo: new Repository(pool, async () => undefined), logger, metrics: createMetrics(pool), maxBodyBytes: 1024, isReady: () => ready, auth });
+  const listener = createHttpListener({
+    router,
+    repo: new Repository(pool, async () => undefined),
+    logger,
+    metrics: createMetrics(pool),
+    maxBodyBytes: 1024,
+    isReady: () => ready,
+    auth,
+  });
   server = createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -53,9 +61,17 @@ describe('the HTTP listener', () => {
     expect((await fetch(`${origin}/healthz`)).status).toBe(200);
     const missing = await fetch(`${origin}/fhir/Patient/x`);
     expect(missing.status).toBe(404);
-    const created = await fetch(`${origin}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: '{"resourceType":"Patient"}' });
+    const created = await fetch(`${origin}/fhir/Patient`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: '{"resourceType":"Patient"}',
+    });
     expect(created.status).toBe(201);
-    const tooLarge = await fetch(`${origin}/fhir/Patient`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: `{"resourceType":"Patient","id":"${'x'.repeat(2000)}"}` });
+    const tooLarge = await fetch(`${origin}/fhir/Patient`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: `{"resourceType":"Patient","id":"${'x'.repeat(2000)}"}`,
+    });
     expect(tooLarge.status).toBe(413);
   });
 
@@ -72,7 +88,12 @@ describe('the HTTP listener', () => {
     expect(page).toContain(`<code id="fhir-base">${origin}/fhir</code>`);
     expect(page).toContain(`href="${origin}/fhir/metadata"`);
     const json = await (await fetch(`${origin}/`, { headers: { accept: 'application/json' } })).json();
-    expect(json).toMatchObject({ name: 'Tributary', version: expect.stringMatching(/^\d+\.\d+\.\d+/), fhirBase: `${origin}/fhir` });
-    for (const href of Object.values(json.links as Record<string, string>)) expect((await fetch(href)).status, href).toBe(200);
+    expect(json).toMatchObject({
+      name: 'Tributary',
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      fhirBase: `${origin}/fhir`,
+    });
+    for (const href of Object.values(json.links as Record<string, string>))
+      expect((await fetch(href)).status, href).toBe(200);
   });
 });

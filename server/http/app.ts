@@ -36,13 +36,23 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
   app.set('etag', false);
   app.set('trust proxy', true);
   app.use(logging);
-  app.get('/', landingPage(deps.baseUrl, () => deps.auth.security() !== undefined));
+  app.get(
+    '/',
+    landingPage(deps.baseUrl, () => deps.auth.security() !== undefined),
+  );
   app.get('/healthz', (_req, res) => {
     if (!deps.isReady()) return void res.status(503).json({ status: 'starting' });
     const database = deps.databaseHealth?.() ?? { up: true };
     if (database.up) return void res.json({ status: 'ok', database: 'up' });
     res.setHeader('Retry-After', '1');
-    res.status(503).json({ status: 'unavailable', database: 'down', reason: `The database is unavailable: ${database.reason}`, since: database.since });
+    res
+      .status(503)
+      .json({
+        status: 'unavailable',
+        database: 'down',
+        reason: `The database is unavailable: ${database.reason}`,
+        since: database.since,
+      });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);
@@ -53,14 +63,26 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number };
     const outcome = toOutcomeError(err);
-    sendResponse(res, { status: e?.status && e.status < 500 ? e.status : outcome.status, resource: outcome.outcome }, 'json', false, {});
+    sendResponse(
+      res,
+      { status: e?.status && e.status < 500 ? e.status : outcome.status, resource: outcome.outcome },
+      'json',
+      false,
+      {},
+    );
   });
   return (req, res) => {
     if (!FHIR_PATH.test(req.url ?? '')) return app(req, res);
     logging(req, res, () => {
       // The server listens before its authorization server and subscriptions have started; until then, like /healthz.
       if (deps.isReady()) void fhir(req, res);
-      else sendResponse(res, { status: 503, resource: outcome('error', 'transient', 'The server is starting; retry shortly') }, 'json', false);
+      else
+        sendResponse(
+          res,
+          { status: 503, resource: outcome('error', 'transient', 'The server is starting; retry shortly') },
+          'json',
+          false,
+        );
     });
   };
 }

@@ -30,7 +30,12 @@ interface Refusal {
 }
 
 /** Sends a request and returns the status and first issue of the OperationOutcome it must answer with. */
-async function send(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<Refusal> {
+async function send(
+  method: string,
+  path: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): Promise<Refusal> {
   const res = await fetch(`${server.fhirBase}/${path}`, { method, body, headers: { accept: JSON_TYPE, ...headers } });
   const outcome = await res.json();
   expect(outcome.resourceType).toBe('OperationOutcome');
@@ -73,8 +78,12 @@ describe('malformed bodies', () => {
   });
 
   it('400 for malformed XML, XML that is not FHIR, and XML nested absurdly deep', async () => {
-    expect((await post('Patient', `<Patient ${NS}><name></Patient>`, XML_TYPE)).issue.diagnostics).toMatch(/Malformed XML/);
-    expect((await post('Patient', '<Patient><active value="true"/></Patient>', XML_TYPE)).issue.diagnostics).toMatch(/namespace/);
+    expect((await post('Patient', `<Patient ${NS}><name></Patient>`, XML_TYPE)).issue.diagnostics).toMatch(
+      /Malformed XML/,
+    );
+    expect((await post('Patient', '<Patient><active value="true"/></Patient>', XML_TYPE)).issue.diagnostics).toMatch(
+      /namespace/,
+    );
     const deep = `<Patient ${NS}>${'<extension url="x">'.repeat(5000)}${'</extension>'.repeat(5000)}</Patient>`;
     expect((await post('Patient', deep, XML_TYPE)).status).toBe(400);
   });
@@ -86,7 +95,9 @@ describe('malformed bodies', () => {
     expect(res.issue.diagnostics).not.toContain('root:');
     const laughs = `<!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><Patient ${NS}><name><family value="&c;"/></name></Patient>`;
     expect((await post('Patient', laughs, XML_TYPE)).status).toBe(400);
-    expect((await post('Patient', `<Patient ${NS}><name><family value="&undefined;"/></name></Patient>`, XML_TYPE)).status).toBe(400);
+    expect(
+      (await post('Patient', `<Patient ${NS}><name><family value="&undefined;"/></name></Patient>`, XML_TYPE)).status,
+    ).toBe(400);
   });
 
   it('413 for a body above MAX_BODY_BYTES (50 MB against the 32 MiB default)', async () => {
@@ -98,14 +109,28 @@ describe('malformed bodies', () => {
 
   it('reads gzip-encoded bodies, refuses an unknown Content-Encoding (415), a corrupt one (400) and a gzip bomb (413)', async () => {
     const patient = JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Zipped' }] });
-    const created = await fetch(`${server.fhirBase}/Patient`, { method: 'POST', body: gzipSync(patient), headers: { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' } });
+    const created = await fetch(`${server.fhirBase}/Patient`, {
+      method: 'POST',
+      body: gzipSync(patient),
+      headers: { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' },
+    });
     expect(created.status).toBe(201);
     expect((await created.json()).name[0].family).toBe('Zipped');
     expect((await post('Patient', patient, JSON_TYPE, { 'content-encoding': 'zstd-x' })).status).toBe(415);
-    expect((await send('POST', 'Patient', 'not gzip at all', { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' })).status).toBe(400);
+    expect(
+      (await send('POST', 'Patient', 'not gzip at all', { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' }))
+        .status,
+    ).toBe(400);
     // 40 MiB of zeros compress to ~40 kB: the limit applies to the decoded body.
     const bomb = gzipSync(Buffer.alloc(40 * 1024 * 1024, 0x20));
-    expect((await send('POST', 'Patient', bomb as unknown as string, { 'content-type': JSON_TYPE, 'content-encoding': 'gzip' })).status).toBe(413);
+    expect(
+      (
+        await send('POST', 'Patient', bomb as unknown as string, {
+          'content-type': JSON_TYPE,
+          'content-encoding': 'gzip',
+        })
+      ).status,
+    ).toBe(413);
   });
 });
 
@@ -129,7 +154,14 @@ describe('malformed URLs and query parameters', () => {
   });
 
   it('400 for NUL in query names and values, search values out of range, and NUL in If-None-Exist', async () => {
-    for (const path of ['Patient?name=%00', 'Patient?_id=%00', 'Patient?_text=a%00', 'Patient?%00=1', 'Observation?code=%00', 'Patient/x/_history?_since=%00']) {
+    for (const path of [
+      'Patient?name=%00',
+      'Patient?_id=%00',
+      'Patient?_text=a%00',
+      'Patient?%00=1',
+      'Observation?code=%00',
+      'Patient/x/_history?_since=%00',
+    ]) {
       const res = await send('GET', path);
       expect(res.status, path).toBe(400);
       expect(res.issue.diagnostics, path).toMatch(/NUL/);
@@ -146,7 +178,8 @@ describe('malformed URLs and query parameters', () => {
   });
 
   it('400 for NUL and lone surrogates in any JSON or XML body, not only in resources written', async () => {
-    const parameters = '{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"family":"\\u0000"}]}}]}';
+    const parameters =
+      '{"resourceType":"Parameters","parameter":[{"name":"resource","resource":{"resourceType":"Patient","name":[{"family":"\\u0000"}]}}]}';
     expect((await post('Patient/$validate', parameters)).status).toBe(400);
     expect((await post('_search', '_id=%00', 'application/x-www-form-urlencoded')).status).toBe(400);
     for (const bad of ['&#xD800;', '&#0;', '&#x1;', '\u0000', '\u0001']) {
@@ -159,7 +192,10 @@ describe('malformed URLs and query parameters', () => {
 
 describe('requests that do not fit the URL', () => {
   it('400 for a resourceType other than the URL type, naming resourceType', async () => {
-    const res = await post('Patient', JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'x' } }));
+    const res = await post(
+      'Patient',
+      JSON.stringify({ resourceType: 'Observation', status: 'final', code: { text: 'x' } }),
+    );
     expect(res.status).toBe(400);
     expect(res.issue.expression).toEqual(['resourceType']);
   });
@@ -170,7 +206,9 @@ describe('requests that do not fit the URL', () => {
   });
 
   it('400 for an id in the body other than the URL id, and for an invalid id in the URL', async () => {
-    const res = await send('PUT', 'Patient/abc', JSON.stringify({ resourceType: 'Patient', id: 'xyz' }), { 'content-type': JSON_TYPE });
+    const res = await send('PUT', 'Patient/abc', JSON.stringify({ resourceType: 'Patient', id: 'xyz' }), {
+      'content-type': JSON_TYPE,
+    });
     expect(res.status).toBe(400);
     expect(res.issue.expression).toEqual(['id']);
     expect((await send('GET', `Patient/${'x'.repeat(65)}`)).status).toBe(400);
@@ -192,12 +230,17 @@ describe('invalid content', () => {
   });
 
   it('400 for codes outside a required value set, naming the element', async () => {
-    const res = await post('Observation', JSON.stringify({ resourceType: 'Observation', status: 'finished', code: { text: 'x' } }));
+    const res = await post(
+      'Observation',
+      JSON.stringify({ resourceType: 'Observation', status: 'finished', code: { text: 'x' } }),
+    );
     expect(res).toMatchObject({ status: 400, issue: { code: 'code-invalid', expression: ['Observation.status'] } });
   });
 
   it('400 for unknown elements, wrong JSON types, and an attempt at prototype pollution', async () => {
-    expect((await post('Patient', JSON.stringify({ resourceType: 'Patient', active: 'yes' }))).issue.expression).toEqual(['Patient.active']);
+    expect(
+      (await post('Patient', JSON.stringify({ resourceType: 'Patient', active: 'yes' }))).issue.expression,
+    ).toEqual(['Patient.active']);
     const proto = await post('Patient', '{"resourceType":"Patient","__proto__":{"polluted":true}}');
     expect(proto.status).toBe(400);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();

@@ -14,7 +14,10 @@ const DECODERS: Partial<Record<string, () => NodeJS.ReadWriteStream>> = {
 
 /** Whether a request carries a body at all (RFC 9112: a Transfer-Encoding, or a Content-Length above 0). */
 export function hasBody(req: IncomingMessage): boolean {
-  return req.headers['transfer-encoding'] !== undefined || (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0');
+  return (
+    req.headers['transfer-encoding'] !== undefined ||
+    (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0')
+  );
 }
 
 /**

@@ -97,7 +97,12 @@ function clientGone(res: ServerResponse): AbortSignal {
   return gone.signal;
 }
 
-function toFhirRequest(req: IncomingMessage, url: URL, query: Record<string, string[]>, raw: Buffer | undefined): FhirRequest {
+function toFhirRequest(
+  req: IncomingMessage,
+  url: URL,
+  query: Record<string, string[]>,
+  raw: Buffer | undefined,
+): FhirRequest {
   // HEAD is GET without the body (RFC 9110 9.3.2): node's response drops the body of an answer to HEAD.
   const method = (req.method === 'HEAD' ? 'GET' : (req.method ?? '').toUpperCase()) as FhirMethod;
   if (!METHODS.has(method)) throw methodNotAllowed(`Method ${req.method} is not supported`);
@@ -131,7 +136,14 @@ function toFhirRequest(req: IncomingMessage, url: URL, query: Record<string, str
 }
 
 /** Sends an error response; if even that fails (a bug), drops the connection rather than leave the client waiting. */
-function sendError(req: IncomingMessage, res: ServerResponse, status: number, resource: Resource, format: FhirFormat, pretty: boolean): void {
+function sendError(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  resource: Resource,
+  format: FhirFormat,
+  pretty: boolean,
+): void {
   try {
     sendResponse(res, { status, resource }, format, pretty);
   } catch (err) {
@@ -151,15 +163,24 @@ function decodePath(path: string): string {
 
 /** 400 for a body holding a value no FHIR content may hold (NUL, a lone surrogate, a number out of range). */
 function refuseIllFormed(body: unknown): void {
-  const root = typeof (body as { resourceType?: unknown })?.resourceType === 'string' ? (body as { resourceType: string }).resourceType : 'body';
+  const root =
+    typeof (body as { resourceType?: unknown })?.resourceType === 'string'
+      ? (body as { resourceType: string }).resourceType
+      : 'body';
   const bad = findIllFormedValue(body, root);
-  if (bad) throw outcomeError(400, [{ severity: 'error', code: 'value', diagnostics: bad.problem, expression: [bad.path] }]);
+  if (bad)
+    throw outcomeError(400, [{ severity: 'error', code: 'value', diagnostics: bad.problem, expression: [bad.path] }]);
 }
 
-function parsePrefer(header: string | undefined): Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling' | 'preferAsync'> {
+function parsePrefer(
+  header: string | undefined,
+): Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling' | 'preferAsync'> {
   const out: Pick<FhirRequest['headers'], 'preferReturn' | 'preferHandling' | 'preferAsync'> = {};
   for (const part of (header ?? '').split(/[,;]/)) {
-    const [k, v] = part.trim().split('=').map((s) => s?.trim().replace(/"/g, ''));
+    const [k, v] = part
+      .trim()
+      .split('=')
+      .map((s) => s?.trim().replace(/"/g, ''));
     if (k === 'return' && (v === 'minimal' || v === 'representation' || v === 'OperationOutcome')) out.preferReturn = v;
     if (k === 'handling' && (v === 'strict' || v === 'lenient')) out.preferHandling = v;
     if (k === 'respond-async') out.preferAsync = true;

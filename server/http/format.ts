@@ -4,17 +4,19 @@ import { notAcceptable, unsupportedMediaType } from '../fhir/outcomes.ts';
 export type FhirFormat = 'json' | 'xml';
 
 /** Media types and `_format` aliases of each format (a Map: `_format=constructor` must not find Object's members). */
-const FORMAT_ALIASES = new Map<string, FhirFormat>(Object.entries({
-  json: 'json',
-  'application/json': 'json',
-  'application/fhir+json': 'json',
-  'application/json+fhir': 'json',
-  xml: 'xml',
-  'text/xml': 'xml',
-  'application/xml': 'xml',
-  'application/fhir+xml': 'xml',
-  'application/xml+fhir': 'xml',
-} satisfies Record<string, FhirFormat>));
+const FORMAT_ALIASES = new Map<string, FhirFormat>(
+  Object.entries({
+    json: 'json',
+    'application/json': 'json',
+    'application/fhir+json': 'json',
+    'application/json+fhir': 'json',
+    xml: 'xml',
+    'text/xml': 'xml',
+    'application/xml': 'xml',
+    'application/fhir+xml': 'xml',
+    'application/xml+fhir': 'xml',
+  } satisfies Record<string, FhirFormat>),
+);
 
 /** The media type sent for each format. */
 export const MEDIA_TYPES: Record<FhirFormat, string> = {
@@ -43,7 +45,8 @@ export function negotiateFormat(formatParam: string | undefined, accept: string 
   for (const r of ranges) {
     const f = FORMAT_ALIASES.get(r.type);
     if (f) return f;
-    if (r.type === '*/*' || r.type === 'application/*' || r.type === 'text/*') return r.type === 'text/*' ? 'xml' : 'json';
+    if (r.type === '*/*' || r.type === 'application/*' || r.type === 'text/*')
+      return r.type === 'text/*' ? 'xml' : 'json';
   }
   throw notAcceptable(`None of the accepted media types can be produced: ${accept}`);
 }

@@ -44,7 +44,11 @@ export function createMetrics(pool: pg.Pool): Metrics {
     observeRequest(interaction, resourceType, status, seconds) {
       const key = `${interaction} ${resourceType}`;
       let counter = counters.get(`${key} ${status}`);
-      if (!counter) counters.set(`${key} ${status}`, (counter = requests.labels({ interaction, resource_type: resourceType, status: String(status) })));
+      if (!counter)
+        counters.set(
+          `${key} ${status}`,
+          (counter = requests.labels({ interaction, resource_type: resourceType, status: String(status) })),
+        );
       let histogram = histograms.get(key);
       if (!histogram) histograms.set(key, (histogram = latency.labels({ interaction, resource_type: resourceType })));
       counter.inc();

@@ -72,12 +72,28 @@ describe('logs and metrics', () => {
       expect(found, `${name} ${JSON.stringify(labels)}`).toHaveLength(1);
       return found[0].value;
     };
-    expect(one('tributary_requests_total', { interaction: 'create', resource_type: 'Practitioner', status: '201' })).toBe(1);
-    expect(one('tributary_requests_total', { interaction: 'read', resource_type: 'Practitioner', status: '200' })).toBe(3);
-    expect(one('tributary_requests_total', { interaction: 'search-type', resource_type: 'Observation', status: '200' })).toBe(1);
-    expect(one('tributary_request_duration_seconds_count', { interaction: 'read', resource_type: 'Practitioner' })).toBe(3);
-    expect(one('tributary_request_duration_seconds_bucket', { interaction: 'read', resource_type: 'Practitioner', le: '+Inf' })).toBe(3);
-    expect(one('tributary_request_duration_seconds_sum', { interaction: 'read', resource_type: 'Practitioner' })).toBeGreaterThan(0);
+    expect(
+      one('tributary_requests_total', { interaction: 'create', resource_type: 'Practitioner', status: '201' }),
+    ).toBe(1);
+    expect(one('tributary_requests_total', { interaction: 'read', resource_type: 'Practitioner', status: '200' })).toBe(
+      3,
+    );
+    expect(
+      one('tributary_requests_total', { interaction: 'search-type', resource_type: 'Observation', status: '200' }),
+    ).toBe(1);
+    expect(
+      one('tributary_request_duration_seconds_count', { interaction: 'read', resource_type: 'Practitioner' }),
+    ).toBe(3);
+    expect(
+      one('tributary_request_duration_seconds_bucket', {
+        interaction: 'read',
+        resource_type: 'Practitioner',
+        le: '+Inf',
+      }),
+    ).toBe(3);
+    expect(
+      one('tributary_request_duration_seconds_sum', { interaction: 'read', resource_type: 'Practitioner' }),
+    ).toBeGreaterThan(0);
     expect(one('tributary_db_pool_total', {})).toBeGreaterThanOrEqual(1);
     expect(one('tributary_db_pool_idle', {})).toBeGreaterThanOrEqual(0);
     expect(one('tributary_db_pool_waiting', {})).toBe(0);

@@ -29,7 +29,9 @@ Object.defineProperty(IncomingMessage.prototype, 'log', {
   get(this: LoggedRequest): Logger | undefined {
     const base = this[BASE_LOGGER];
     if (!base) return undefined;
-    return (this[CHILD_LOGGER] ??= base.child({ req: { id: this.id, method: this.method, url: this.originalUrl ?? this.url } }));
+    return (this[CHILD_LOGGER] ??= base.child({
+      req: { id: this.id, method: this.method, url: this.originalUrl ?? this.url },
+    }));
   },
 });
 

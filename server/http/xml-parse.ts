@@ -44,7 +44,13 @@ function notACharacterReference(text: string): string | undefined {
   if (!text.includes('&#')) return undefined;
   for (const m of text.matchAll(CHARACTER_REFERENCE)) {
     const code = m[1][0] === 'x' ? parseInt(m[1].slice(1), 16) : Number(m[1]);
-    const allowed = code === 0x9 || code === 0xa || code === 0xd || (code >= 0x20 && code <= 0xd7ff) || (code >= 0xe000 && code <= 0xfffd) || (code >= 0x10000 && code <= 0x10ffff);
+    const allowed =
+      code === 0x9 ||
+      code === 0xa ||
+      code === 0xd ||
+      (code >= 0x20 && code <= 0xd7ff) ||
+      (code >= 0xe000 && code <= 0xfffd) ||
+      (code >= 0x10000 && code <= 0x10ffff);
     if (!allowed) return m[0];
   }
   return undefined;
@@ -62,11 +68,16 @@ const INTEGER = /^[+-]?[0-9]+$/;
 export function parseFhirXml(text: string): Resource {
   if (/<!DOCTYPE/i.test(text)) throw invalidContent('XML with a DOCTYPE (DTD or entity declarations) is not accepted');
   const entity = UNKNOWN_ENTITY.exec(text);
-  if (entity) throw invalidContent(`Malformed XML: undefined entity at "${text.slice(entity.index, entity.index + 12)}"`);
+  if (entity)
+    throw invalidContent(`Malformed XML: undefined entity at "${text.slice(entity.index, entity.index + 12)}"`);
   const control = NOT_XML_CHARACTER.exec(text);
-  if (control) throw invalidContent(`Malformed XML: U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} is not an XML character`);
+  if (control)
+    throw invalidContent(
+      `Malformed XML: U+${control[0].charCodeAt(0).toString(16).padStart(4, '0').toUpperCase()} is not an XML character`,
+    );
   const badReference = notACharacterReference(text);
-  if (badReference) throw invalidContent(`Malformed XML: the character reference ${badReference} is not an XML character`);
+  if (badReference)
+    throw invalidContent(`Malformed XML: the character reference ${badReference} is not an XML character`);
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     throw invalidContent(`Malformed XML: ${valid.err.msg} (line ${valid.err.line}, column ${valid.err.col})`);
@@ -101,7 +112,8 @@ function elementsOf(nodes: XmlNode[], path: string): XmlElement[] {
     for (const key of Object.keys(node)) {
       if (key === ':@') continue;
       if (key === '#text') {
-        if (String(node[key]).trim() !== '') throw invalidContent(`Unexpected text content in ${path || 'the document'}`, path || undefined);
+        if (String(node[key]).trim() !== '')
+          throw invalidContent(`Unexpected text content in ${path || 'the document'}`, path || undefined);
         continue;
       }
       out.push({ name: key, children: node[key] as XmlNode[], attrs: (node[':@'] as Attributes) ?? {} });
@@ -132,7 +144,8 @@ function readComplex(el: XmlElement, model: TypeModel, path: string): Record<str
   for (const child of elementsOf(el.children, path)) {
     const childPath = `${path}.${child.name}`;
     const prop = model.properties.get(child.name);
-    if (!prop || isXmlAttribute(model, prop.name)) throw invalidContent(`Unknown element "${child.name}" in ${path}`, childPath);
+    if (!prop || isXmlAttribute(model, prop.name))
+      throw invalidContent(`Unknown element "${child.name}" in ${path}`, childPath);
     const seen = occurrences.get(prop.elementKey) ?? 0;
     if (!prop.isArray && seen > 0) throw invalidContent(`${childPath} is repeated but may occur only once`, childPath);
     occurrences.set(prop.elementKey, seen + 1);
@@ -186,13 +199,19 @@ function readValue(prop: PropertyInfo, el: XmlElement, path: string): unknown {
   if (prop.kind === 'xhtml') return xhtmlMarkup(el, path);
   if (prop.kind === 'resource') {
     const inner = elementsOf(el.children, path);
-    if (inner.length !== 1 || Object.keys(el.attrs).length > 0) throw invalidContent(`${path} must hold exactly one resource`, path);
+    if (inner.length !== 1 || Object.keys(el.attrs).length > 0)
+      throw invalidContent(`${path} must hold exactly one resource`, path);
     return readResource(inner[0], `${path}.${inner[0].name}`);
   }
   return readComplex(el, typeModel(prop.type), path);
 }
 
-function addPrimitive(primitives: Map<string, PrimitiveValues>, prop: PropertyInfo, el: XmlElement, path: string): void {
+function addPrimitive(
+  primitives: Map<string, PrimitiveValues>,
+  prop: PropertyInfo,
+  el: XmlElement,
+  path: string,
+): void {
   const { value, id, xmlns, ...others } = el.attrs;
   const unexpected = Object.keys(others).find((name) => !isDeclaration(name));
   if (unexpected) throw invalidContent(`Unexpected attribute "${unexpected}" on ${path}`, path);
@@ -200,11 +219,13 @@ function addPrimitive(primitives: Map<string, PrimitiveValues>, prop: PropertyIn
   const extra: Record<string, unknown> = {};
   if (id !== undefined) extra.id = id;
   const extensions = elementsOf(el.children, path).map((child, i) => {
-    if (child.name !== 'extension') throw invalidContent(`Unknown element "${child.name}" in ${path}`, `${path}.${child.name}`);
+    if (child.name !== 'extension')
+      throw invalidContent(`Unknown element "${child.name}" in ${path}`, `${path}.${child.name}`);
     return readComplex(child, typeModel('Extension'), `${path}.extension[${i}]`);
   });
   if (extensions.length > 0) extra.extension = extensions;
-  if (value === undefined && Object.keys(extra).length === 0) throw invalidContent(`${path} has neither a value nor extensions`, path);
+  if (value === undefined && Object.keys(extra).length === 0)
+    throw invalidContent(`${path} has neither a value nor extensions`, path);
   const entry = primitives.get(prop.name) ?? { values: [], texts: [], extras: [] };
   entry.values.push(value === undefined ? null : primitiveValue(prop.type, value, path));
   entry.texts.push(value);
@@ -219,7 +240,8 @@ function emitPrimitive(out: Record<string, unknown>, prop: PropertyInfo, prim: P
     if (hasValue) {
       const values = [...prim.values];
       out[prop.name] = values;
-      if (prop.type === 'decimal') prim.texts.forEach((t, i) => t !== undefined && keepDecimalText(values, i, t, values[i] as number));
+      if (prop.type === 'decimal')
+        prim.texts.forEach((t, i) => t !== undefined && keepDecimalText(values, i, t, values[i] as number));
     }
     if (hasExtra) out[`_${prop.name}`] = prim.extras;
     return;

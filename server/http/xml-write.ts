@@ -103,7 +103,8 @@ class XmlWriter {
       }
       this.line(depth, `<${prop.name}${attrs}>`);
       const model = tryTypeModel('Extension') as TypeModel;
-      for (const ext of extensions) if (ext && typeof ext === 'object') this.element('extension', ext, model, depth + 1);
+      for (const ext of extensions)
+        if (ext && typeof ext === 'object') this.element('extension', ext, model, depth + 1);
       this.line(depth, `</${prop.name}>`);
     }
   }

@@ -51,12 +51,19 @@ describe('FHIR XML mapping', () => {
     expect(r.birthDate).toBe('1974-12-25');
     expect(r._birthDate).toEqual({
       id: 'bd',
-      extension: [{ url: 'http://hl7.org/fhir/StructureDefinition/patient-birthTime', valueDateTime: '1974-12-25T14:35:45-05:00' }],
+      extension: [
+        {
+          url: 'http://hl7.org/fhir/StructureDefinition/patient-birthTime',
+          valueDateTime: '1974-12-25T14:35:45-05:00',
+        },
+      ],
     });
     expect(r.name[0].given).toEqual(['A', null]);
     expect(r.name[0]._given).toEqual([null, { extension: [{ url: 'http://example.org/x', valueString: 'no value' }] }]);
     const xml = toXml(r, false);
-    expect(xml).toContain('<birthDate id="bd" value="1974-12-25"><extension url="http://hl7.org/fhir/StructureDefinition/patient-birthTime">');
+    expect(xml).toContain(
+      '<birthDate id="bd" value="1974-12-25"><extension url="http://hl7.org/fhir/StructureDefinition/patient-birthTime">',
+    );
     expect(xml).toContain('<given value="A"/><given><extension url="http://example.org/x">');
     expect(parseXmlResource(xml)).toEqual(r);
   });
@@ -80,9 +87,14 @@ describe('FHIR XML mapping', () => {
       code: { text: 't' },
       subject: { reference: '#c1' },
     });
-    const params = { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Patient', active: true } }] };
+    const params = {
+      resourceType: 'Parameters',
+      parameter: [{ name: 'resource', resource: { resourceType: 'Patient', active: true } }],
+    };
     const xml = toXml(params as Resource, false);
-    expect(xml).toBe(`<Parameters ${NS}><parameter><name value="resource"/><resource><Patient><active value="true"/></Patient></resource></parameter></Parameters>`);
+    expect(xml).toBe(
+      `<Parameters ${NS}><parameter><name value="resource"/><resource><Patient><active value="true"/></Patient></resource></parameter></Parameters>`,
+    );
     expect(parseXmlResource(xml)).toEqual(params);
   });
 
@@ -95,9 +107,22 @@ describe('FHIR XML mapping', () => {
   });
 
   it('writes elements in definition order whatever the JSON order, and indents with pretty', () => {
-    const xml = toXml({ resourceType: 'Patient', gender: 'male', id: 'x', name: [{ given: ['A'], family: 'B' }] } as Resource, true);
+    const xml = toXml(
+      { resourceType: 'Patient', gender: 'male', id: 'x', name: [{ given: ['A'], family: 'B' }] } as Resource,
+      true,
+    );
     expect(xml).toBe(
-      [`<Patient ${NS}>`, '  <id value="x"/>', '  <name>', '    <family value="B"/>', '    <given value="A"/>', '  </name>', '  <gender value="male"/>', '</Patient>', ''].join('\n'),
+      [
+        `<Patient ${NS}>`,
+        '  <id value="x"/>',
+        '  <name>',
+        '    <family value="B"/>',
+        '    <given value="A"/>',
+        '  </name>',
+        '  <gender value="male"/>',
+        '</Patient>',
+        '',
+      ].join('\n'),
     );
   });
 
@@ -116,15 +141,25 @@ describe('FHIR XML mapping', () => {
   });
 
   it('refuses what is not FHIR XML, naming the element', () => {
-    expect(refused(`<Patient ${NS}><nickname value="x"/></Patient>`).outcome.issue?.[0].expression).toEqual(['Patient.nickname']);
-    expect(refused(`<Patient ${NS}><gender value="male"/><gender value="female"/></Patient>`).message).toMatch(/repeated/);
-    expect(refused(`<Patient ${NS}><active value="yes"/></Patient>`).outcome.issue?.[0].expression).toEqual(['Patient.active']);
-    expect(refused(`<Patient ${NS}><active value="true" color="red"/></Patient>`).message).toMatch(/Unexpected attribute "color"/);
+    expect(refused(`<Patient ${NS}><nickname value="x"/></Patient>`).outcome.issue?.[0].expression).toEqual([
+      'Patient.nickname',
+    ]);
+    expect(refused(`<Patient ${NS}><gender value="male"/><gender value="female"/></Patient>`).message).toMatch(
+      /repeated/,
+    );
+    expect(refused(`<Patient ${NS}><active value="yes"/></Patient>`).outcome.issue?.[0].expression).toEqual([
+      'Patient.active',
+    ]);
+    expect(refused(`<Patient ${NS}><active value="true" color="red"/></Patient>`).message).toMatch(
+      /Unexpected attribute "color"/,
+    );
     expect(refused('<Patient><active value="true"/></Patient>').message).toMatch(/namespace/);
     expect(refused(`<Nonsense ${NS}/>`).message).toMatch(/Unknown resource type/);
     expect(refused(`<Patient ${NS}><active value="true"></Patient>`).message).toMatch(/Malformed XML/);
     expect(refused(`<Patient ${NS}><name>text</name></Patient>`).message).toMatch(/Unexpected text/);
-    expect(refused(`<Patient ${NS}><name><family value="&nbsp;"/></name></Patient>`).message).toMatch(/undefined entity/);
+    expect(refused(`<Patient ${NS}><name><family value="&nbsp;"/></name></Patient>`).message).toMatch(
+      /undefined entity/,
+    );
     const xxe = `<?xml version="1.0"?><!DOCTYPE p [<!ENTITY x SYSTEM "file:///etc/passwd">]><Patient ${NS}><name><family value="&x;"/></name></Patient>`;
     expect(refused(xxe).status).toBe(400);
     expect(refused(xxe).message).toMatch(/DOCTYPE/);
@@ -147,7 +182,10 @@ describe('XML over HTTP', () => {
 
   it('creates from an XML body and answers in XML by Accept or _format, JSON by default', async () => {
     const xml = `<Patient ${NS}><name><family value="Xml"/></name><birthDate value="2001-02-03"/></Patient>`;
-    const created = await send('POST', 'Patient', xml, { 'content-type': 'application/fhir+xml', accept: 'application/fhir+xml' });
+    const created = await send('POST', 'Patient', xml, {
+      'content-type': 'application/fhir+xml',
+      accept: 'application/fhir+xml',
+    });
     expect(created.status).toBe(201);
     expect(created.type).toContain('application/fhir+xml');
     const id = /<id value="([^"]+)"\/>/.exec(created.text)?.[1];
@@ -185,7 +223,9 @@ describe('XML over HTTP', () => {
       accept: 'application/fhir+xml',
     });
     expect(res.status).toBe(200);
-    expect(parseXmlResource(res.text)).toMatchObject({ issue: [{ severity: 'error', code: 'code-invalid', expression: ['Patient.gender'] }] });
+    expect(parseXmlResource(res.text)).toMatchObject({
+      issue: [{ severity: 'error', code: 'code-invalid', expression: ['Patient.gender'] }],
+    });
   });
 
   it('keeps decimal precision from an XML write to JSON and XML reads', async () => {

@@ -24,7 +24,9 @@ export function inboxAdminRoutes(inbox: Inbox): express.Router {
     const before = req.query.before === undefined ? undefined : integer(single(req.query.before, 'before'), 'before');
     const messages = await inbox.list(filter, limit, before);
     const last = messages.at(-1);
-    const query = new URLSearchParams(Object.entries(req.query).filter(([k, v]) => k !== 'before' && typeof v === 'string') as [string, string][]);
+    const query = new URLSearchParams(
+      Object.entries(req.query).filter(([k, v]) => k !== 'before' && typeof v === 'string') as [string, string][],
+    );
     if (last && messages.length === limit) query.set('before', String(last.id));
     res.json({ messages, next: last && messages.length === limit ? `${req.baseUrl}?${query}` : undefined });
   });
@@ -70,7 +72,8 @@ export function inboxAdminRoutes(inbox: Inbox): express.Router {
 /** The filter of a replay or purge request body; `defaultStates` unless it names states (or ids). */
 function bodyFilter(body: unknown, defaultStates: InboxState[]): InboxFilter {
   if (body === undefined) body = {};
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('The body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw badRequest('The body must be a JSON object');
   const b = body as Record<string, unknown>;
   const list = (name: string) => {
     if (b[name] !== undefined && !Array.isArray(b[name])) throw badRequest(`${name} must be an array`);
@@ -84,11 +87,18 @@ function bodyFilter(body: unknown, defaultStates: InboxState[]): InboxFilter {
   const before = text('before');
   if (before !== undefined && Number.isNaN(Date.parse(before))) throw badRequest('before must be an instant');
   const named = list('states');
-  return { ids, door: text('door'), endpoint: text('endpoint'), before, states: named ? states(named) : ids ? undefined : defaultStates };
+  return {
+    ids,
+    door: text('door'),
+    endpoint: text('endpoint'),
+    before,
+    states: named ? states(named) : ids ? undefined : defaultStates,
+  };
 }
 
 function states(values: unknown[] | undefined): InboxState[] {
-  for (const v of values ?? []) if (!INBOX_STATES.includes(v as InboxState)) throw badRequest(`A state is one of ${INBOX_STATES.join(', ')}`);
+  for (const v of values ?? [])
+    if (!INBOX_STATES.includes(v as InboxState)) throw badRequest(`A state is one of ${INBOX_STATES.join(', ')}`);
   return (values ?? []) as InboxState[];
 }
 

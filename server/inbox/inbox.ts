@@ -6,8 +6,17 @@ import { conflict, OutcomeError, outcome } from '../fhir/outcomes.ts';
 import type { JobRunner } from '../jobs/runner.ts';
 import type { Job, JobContext } from '../jobs/types.ts';
 import {
-  deleteMessages, findMessage, insertMessage, listMessages, resetMessages, setFailed, setProcessed, type InboxFilter,
-  type InboxMessage, type InboxSource, type StoredMessage,
+  deleteMessages,
+  findMessage,
+  insertMessage,
+  listMessages,
+  resetMessages,
+  setFailed,
+  setProcessed,
+  type InboxFilter,
+  type InboxMessage,
+  type InboxSource,
+  type StoredMessage,
 } from './store.ts';
 
 /** How a door turns one stored message into FHIR: throws (an OutcomeError, ideally) when it cannot. */
@@ -53,7 +62,12 @@ export class Inbox {
    * Stores a received message. The same `dedupKey` from the same source again (a retransmission) returns the stored
    * message with `duplicate: true` and stores nothing new. Without a key (undefined), the payload's SHA-256 is the key.
    */
-  async receive(source: InboxSource, dedupKey: string | undefined, payload: Buffer | string, contentType?: string): Promise<{ message: InboxMessage; duplicate: boolean }> {
+  async receive(
+    source: InboxSource,
+    dedupKey: string | undefined,
+    payload: Buffer | string,
+    contentType?: string,
+  ): Promise<{ message: InboxMessage; duplicate: boolean }> {
     const bytes = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
     const key = dedupKey ?? createHash('sha256').update(bytes).digest('hex');
     return insertMessage(this.pool, source, key, bytes, contentType);
@@ -67,14 +81,21 @@ export class Inbox {
     const message = await findMessage(this.pool, id);
     if (!message) return undefined;
     const door = this.doors.get(message.door);
-    if (!door) return this.markFailed(id, outcome('error', 'not-supported', `The door "${message.door}" does not run on this node`), { permanent: true });
+    if (!door)
+      return this.markFailed(
+        id,
+        outcome('error', 'not-supported', `The door "${message.door}" does not run on this node`),
+        { permanent: true },
+      );
     let result: unknown;
     try {
       result = await door.process(message);
     } catch (err) {
       const known = err instanceof OutcomeError ? err : undefined;
       const failure = known?.outcome ?? outcome('error', 'exception', (err as Error)?.message ?? String(err));
-      return this.markFailed(id, failure, { permanent: !!known && known.status < 500 && !TRANSIENT_4XX.has(known.status) });
+      return this.markFailed(id, failure, {
+        permanent: !!known && known.status < 500 && !TRANSIENT_4XX.has(known.status),
+      });
     }
     return this.markProcessed(id, result);
   }
@@ -85,11 +106,19 @@ export class Inbox {
   }
 
   /** Records a failed attempt with its OperationOutcome; `permanent` sends the message to the dead letter at once. */
-  async markFailed(id: number, error: OperationOutcome, options: { permanent?: boolean } = {}): Promise<InboxMessage | undefined> {
+  async markFailed(
+    id: number,
+    error: OperationOutcome,
+    options: { permanent?: boolean } = {},
+  ): Promise<InboxMessage | undefined> {
     const message = await findMessage(this.pool, id);
     const maxAttempts = (message && this.doors.get(message.door)?.maxAttempts) ?? DEFAULT_MAX_ATTEMPTS;
     const after = await setFailed(this.pool, id, error, !!options.permanent, maxAttempts);
-    if (after?.state === 'dead') this.logger.warn({ inbox: id, door: after.door, reason: error.issue?.[0]?.diagnostics }, 'inbox message dead-lettered');
+    if (after?.state === 'dead')
+      this.logger.warn(
+        { inbox: id, door: after.door, reason: error.issue?.[0]?.diagnostics },
+        'inbox message dead-lettered',
+      );
     return after;
   }
 
@@ -107,7 +136,8 @@ export class Inbox {
       for (const m of reset) byDoor.set(m.door, [...(byDoor.get(m.door) ?? []), m.id]);
       const jobs: Job[] = [];
       for (const [door, ids] of byDoor) {
-        if (!this.doors.has(door)) throw conflict(`The door "${door}" does not run on this node: its messages cannot be replayed here`);
+        if (!this.doors.has(door))
+          throw conflict(`The door "${door}" does not run on this node: its messages cannot be replayed here`);
         jobs.push(await this.jobs.enqueue<ReplayInput>(replayKind(door), { ids }, { total: ids.length, db: client }));
       }
       await client.query('COMMIT');

@@ -110,7 +110,13 @@ export async function setProcessed(db: Db, id: number, result: unknown): Promise
  * Records a failed attempt: `failed`, or `dead` when no retry can help (`permanent`) or the attempts reach
  * `maxAttempts`. Returns the message afterwards (undefined if it was purged meanwhile).
  */
-export async function setFailed(db: Db, id: number, outcome: OperationOutcome, permanent: boolean, maxAttempts: number): Promise<InboxMessage | undefined> {
+export async function setFailed(
+  db: Db,
+  id: number,
+  outcome: OperationOutcome,
+  permanent: boolean,
+  maxAttempts: number,
+): Promise<InboxMessage | undefined> {
   const { rows } = await db.query<InboxMessage>(
     `UPDATE inbox_message SET attempts = attempts + 1, error = $2, updated_at = now(),
        state = CASE WHEN $3 OR attempts + 1 >= $4 THEN 'dead' ELSE 'failed' END
@@ -121,7 +127,12 @@ export async function setFailed(db: Db, id: number, outcome: OperationOutcome, p
 }
 
 /** Messages matching a filter, newest first, `limit` at a time below the `belowId` cursor. */
-export async function listMessages(db: Db, filter: InboxFilter, limit: number, belowId?: number): Promise<InboxMessage[]> {
+export async function listMessages(
+  db: Db,
+  filter: InboxFilter,
+  limit: number,
+  belowId?: number,
+): Promise<InboxMessage[]> {
   const { rows } = await db.query<InboxMessage>(
     `SELECT ${COLUMNS} FROM inbox_message WHERE ${WHERE_FILTER} AND ($6::bigint IS NULL OR id < $6) ORDER BY id DESC LIMIT $7`,
     [...filterParams(filter), belowId ?? null, limit],

@@ -16,15 +16,26 @@ export function jobAdminRoutes(jobs: JobRunner): express.Router {
   router.get('/', async (req, res) => {
     const kind = single(req.query.kind, 'kind');
     const state = single(req.query.state, 'state');
-    if (state !== undefined && !STATES.has(state as JobState)) throw badRequest(`state must be one of ${[...STATES].join(', ')}`);
+    if (state !== undefined && !STATES.has(state as JobState))
+      throw badRequest(`state must be one of ${[...STATES].join(', ')}`);
     const limit = Number(single(req.query.limit, 'limit') ?? 100);
-    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit must be an integer from 1 to 1000');
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000)
+      throw badRequest('limit must be an integer from 1 to 1000');
     const cursor = single(req.query.before, 'before');
     const [createdAt, id] = cursor?.split('_') ?? [];
-    if (cursor !== undefined && (Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/.test(id ?? ''))) throw badRequest('Invalid before cursor');
-    const list = await jobs.list({ kind, state: state as JobState | undefined, limit, before: cursor ? { createdAt, id } : undefined });
+    if (cursor !== undefined && (Number.isNaN(Date.parse(createdAt)) || !/^[0-9a-f-]{36}$/.test(id ?? '')))
+      throw badRequest('Invalid before cursor');
+    const list = await jobs.list({
+      kind,
+      state: state as JobState | undefined,
+      limit,
+      before: cursor ? { createdAt, id } : undefined,
+    });
     const last = list.at(-1);
-    const next = list.length === limit && last ? `${req.baseUrl}?${new URLSearchParams({ ...(kind ? { kind } : {}), ...(state ? { state } : {}), limit: String(limit), before: `${last.createdAt}_${last.id}` })}` : undefined;
+    const next =
+      list.length === limit && last
+        ? `${req.baseUrl}?${new URLSearchParams({ ...(kind ? { kind } : {}), ...(state ? { state } : {}), limit: String(limit), before: `${last.createdAt}_${last.id}` })}`
+        : undefined;
     res.json({ jobs: list, next });
   });
 

@@ -16,7 +16,9 @@ function statusPath(jobId: string): string {
 export function acceptedResponse(ctx: FhirContext, job: Job): FhirResponse {
   return {
     status: 202,
-    resource: informational(`Accepted: job ${job.id} (${job.kind}) is queued; poll the Content-Location URL for its status`),
+    resource: informational(
+      `Accepted: job ${job.id} (${job.kind}) is queued; poll the Content-Location URL for its status`,
+    ),
     headers: { contentLocation: `${ctx.baseUrl}/${statusPath(job.id)}` },
   };
 }
@@ -46,7 +48,10 @@ function jobStatusHandler(jobs: JobRunner): FhirHandler {
       case 'cancelled':
         throw notFound(`Job ${job.id} was cancelled`);
       default:
-        throw new OutcomeError(job.errorStatus ?? 500, job.error ?? outcome('error', 'exception', `Job ${job.id} ${job.state}`));
+        throw new OutcomeError(
+          job.errorStatus ?? 500,
+          job.error ?? outcome('error', 'exception', `Job ${job.id} ${job.state}`),
+        );
     }
   };
 }
@@ -66,7 +71,8 @@ function jobCancelHandler(jobs: JobRunner): FhirHandler {
 /** The job, if the caller may see it: one started without a client (the server's own), or by the caller's client. */
 async function visibleJob(ctx: FhirContext, jobs: JobRunner, id: string): Promise<Job> {
   const job = await jobs.get(id);
-  if (!job || (job.requester && ctx.access.clientId && job.requester !== ctx.access.clientId)) throw notFound(`No job "${id}"`);
+  if (!job || (job.requester && ctx.access.clientId && job.requester !== ctx.access.clientId))
+    throw notFound(`No job "${id}"`);
   return job;
 }
 
@@ -74,8 +80,10 @@ async function visibleJob(ctx: FhirContext, jobs: JobRunner, id: string): Promis
 export function progressText(job: Job): string {
   const { done, total } = job.progress;
   let text: string;
-  if (job.state === 'running') text = total ? `running: ${done} of ${total} (${Math.floor((100 * done) / total)}%)` : `running: ${done} done`;
-  else if (job.attempts > 0) text = `waiting to retry (attempt ${job.attempts + 1} of ${job.maxAttempts}) after: ${job.error?.issue?.[0]?.diagnostics ?? 'a failure'}`;
+  if (job.state === 'running')
+    text = total ? `running: ${done} of ${total} (${Math.floor((100 * done) / total)}%)` : `running: ${done} done`;
+  else if (job.attempts > 0)
+    text = `waiting to retry (attempt ${job.attempts + 1} of ${job.maxAttempts}) after: ${job.error?.issue?.[0]?.diagnostics ?? 'a failure'}`;
   else text = 'queued';
   return text.replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
 }

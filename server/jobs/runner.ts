@@ -4,8 +4,24 @@ import type { Logger } from 'pino';
 import { OutcomeError, outcome } from '../fhir/outcomes.ts';
 import type { JobConfig } from './config.ts';
 import {
-  buryAbandoned, cancelJob, claimJobs, completeJob, deleteFinishedJob, failJob, findJob, insertJob, JOBS_CHANNEL, listJobs,
-  nextDueAt, purgeFinishedJobs, releaseJobs, renewLeases, requeueJob, saveProgress, sessionIdentity, type Failure,
+  buryAbandoned,
+  cancelJob,
+  claimJobs,
+  completeJob,
+  deleteFinishedJob,
+  failJob,
+  findJob,
+  insertJob,
+  JOBS_CHANNEL,
+  listJobs,
+  nextDueAt,
+  purgeFinishedJobs,
+  releaseJobs,
+  renewLeases,
+  requeueJob,
+  saveProgress,
+  sessionIdentity,
+  type Failure,
 } from './store.ts';
 import type { Job, JobContext, JobKind, JobState } from './types.ts';
 
@@ -22,7 +38,10 @@ const TRANSIENT_4XX = new Set([408, 409, 429]);
 
 /** Why the runner interrupted a job (as opposed to the job failing by itself). */
 export class JobInterrupted extends Error {
-  constructor(readonly why: 'cancelled' | 'lost' | 'timeout' | 'shutdown', message: string) {
+  constructor(
+    readonly why: 'cancelled' | 'lost' | 'timeout' | 'shutdown',
+    message: string,
+  ) {
     super(message);
     this.name = 'JobInterrupted';
   }
@@ -81,10 +100,20 @@ export class JobRunner {
    * Queues a job of a registered kind. With `db` a client in a transaction, the job is queued in that transaction, so
    * it exists exactly when the caller's work commits (nodes hear of it then).
    */
-  async enqueue<I>(kind: string, input: I, options: { requester?: string; total?: number; db?: pg.Pool | pg.ClientBase } = {}): Promise<Job<I>> {
+  async enqueue<I>(
+    kind: string,
+    input: I,
+    options: { requester?: string; total?: number; db?: pg.Pool | pg.ClientBase } = {},
+  ): Promise<Job<I>> {
     const def = this.kinds.get(kind);
     if (!def) throw new Error(`No job kind "${kind}" is registered`);
-    const job = await insertJob(options.db ?? this.deps.pool, { kind, input, maxAttempts: def.maxAttempts, requester: options.requester, total: options.total });
+    const job = await insertJob(options.db ?? this.deps.pool, {
+      kind,
+      input,
+      maxAttempts: def.maxAttempts,
+      requester: options.requester,
+      total: options.total,
+    });
     this.wake();
     return job as Job<I>;
   }
@@ -110,7 +139,12 @@ export class JobRunner {
   }
 
   /** Jobs, newest first (admin API). */
-  list(filter: { kind?: string; state?: JobState; limit: number; before?: { createdAt: string; id: string } }): Promise<Job[]> {
+  list(filter: {
+    kind?: string;
+    state?: JobState;
+    limit: number;
+    before?: { createdAt: string; id: string };
+  }): Promise<Job[]> {
     return listJobs(this.deps.pool, filter);
   }
 
@@ -135,7 +169,10 @@ export class JobRunner {
     for (const r of this.running.values()) r.controller.abort(new JobInterrupted('shutdown', 'The node is stopping'));
     const settled = Promise.allSettled([...this.running.values()].map((r) => r.done));
     await Promise.race([settled, sleep(STOP_GRACE_MS)]);
-    if (this.owner) await releaseJobs(this.deps.pool, this.owner).catch((err) => this.deps.logger.error({ err }, 'giving jobs back failed'));
+    if (this.owner)
+      await releaseJobs(this.deps.pool, this.owner).catch((err) =>
+        this.deps.logger.error({ err }, 'giving jobs back failed'),
+      );
     await this.session?.end().catch(() => {});
   }
 
@@ -156,7 +193,8 @@ export class JobRunner {
     client.on('notification', (n) => {
       const [what, id] = (n.payload ?? '').split(':');
       if (what === 'new') this.wake();
-      else if (what === 'cancel') this.running.get(id)?.controller.abort(new JobInterrupted('cancelled', 'The job was cancelled'));
+      else if (what === 'cancel')
+        this.running.get(id)?.controller.abort(new JobInterrupted('cancelled', 'The job was cancelled'));
     });
     this.session = client;
     try {
@@ -180,7 +218,8 @@ export class JobRunner {
     this.session = undefined;
     this.owner = '';
     this.deps.logger.error({ err }, 'job runner session lost; reconnecting');
-    for (const r of this.running.values()) r.controller.abort(new JobInterrupted('lost', 'The node lost its database session'));
+    for (const r of this.running.values())
+      r.controller.abort(new JobInterrupted('lost', 'The node lost its database session'));
     void client.end().catch(() => {});
     void this.reconnect();
   }
@@ -221,7 +260,8 @@ export class JobRunner {
     if (!owner || kinds.length === 0) return POLL_MS;
     try {
       const buried = await buryAbandoned(this.deps.pool, kinds);
-      if (buried.length > 0) this.deps.logger.warn({ jobs: buried }, 'jobs dead-lettered: their last attempt was abandoned');
+      if (buried.length > 0)
+        this.deps.logger.warn({ jobs: buried }, 'jobs dead-lettered: their last attempt was abandoned');
       const free = this.deps.config.concurrency - this.running.size;
       if (free <= 0) return POLL_MS;
       const claimed = await claimJobs(this.deps.pool, kinds, free, owner, LEASE_MS);
@@ -262,7 +302,8 @@ export class JobRunner {
       signal: controller.signal,
       pool,
       progress: async (p, client) => {
-        if (!(await saveProgress(client ?? pool, job.id, owner, p))) throw new JobInterrupted('lost', 'The job was cancelled or taken over');
+        if (!(await saveProgress(client ?? pool, job.id, owner, p)))
+          throw new JobInterrupted('lost', 'The job was cancelled or taken over');
       },
       transaction: (fn) => inTransaction(pool, fn),
     };
@@ -270,7 +311,8 @@ export class JobRunner {
       const result = await def.run(ctx);
       // Interrupted (cancelled, lost, timed out, stopping): a handler that returns early has not finished the job.
       if (controller.signal.aborted) return;
-      if (!(await completeJob(pool, job.id, owner, result ?? undefined))) logger.info({ job: job.id }, 'a superseded job run finished; its result is dropped');
+      if (!(await completeJob(pool, job.id, owner, result ?? undefined)))
+        logger.info({ job: job.id }, 'a superseded job run finished; its result is dropped');
     } catch (err) {
       if (controller.signal.aborted || err instanceof JobInterrupted) return;
       await this.recordFailure(job, owner, err);
@@ -283,7 +325,10 @@ export class JobRunner {
     try {
       const state = await failJob(this.deps.pool, job.id, owner, failure);
       if (state === 'dead' || state === 'failed') {
-        this.deps.logger.warn({ job: job.id, kind: job.kind, attempts: job.attempts, reason: (err as Error)?.message }, `job ${state}`);
+        this.deps.logger.warn(
+          { job: job.id, kind: job.kind, attempts: job.attempts, reason: (err as Error)?.message },
+          `job ${state}`,
+        );
       }
     } catch (recordErr) {
       // The lease runs out and the job is taken over: nothing is lost.
@@ -300,8 +345,14 @@ export class JobRunner {
       const permanent = err.status >= 400 && err.status < 500 && !TRANSIENT_4XX.has(err.status);
       return { outcome: err.outcome, status: err.status, permanent, retryInMs };
     }
-    if (err instanceof JobInterrupted) return { outcome: outcome('error', 'timeout', err.message), status: 500, permanent: false, retryInMs };
-    return { outcome: outcome('error', 'exception', (err as Error)?.message ?? String(err)), status: 500, permanent: false, retryInMs };
+    if (err instanceof JobInterrupted)
+      return { outcome: outcome('error', 'timeout', err.message), status: 500, permanent: false, retryInMs };
+    return {
+      outcome: outcome('error', 'exception', (err as Error)?.message ?? String(err)),
+      status: 500,
+      permanent: false,
+      retryInMs,
+    };
   }
 
   /** Extends this node's leases; interrupts the jobs it no longer holds (cancelled, or taken over). */
@@ -310,11 +361,15 @@ export class JobRunner {
     if (!this.owner || ids.length === 0) return;
     const held = await renewLeases(this.deps.pool, ids, this.owner, LEASE_MS).catch(() => undefined);
     if (!held) return;
-    for (const id of ids) if (!held.has(id)) this.running.get(id)?.controller.abort(new JobInterrupted('lost', 'The job was cancelled or taken over'));
+    for (const id of ids)
+      if (!held.has(id))
+        this.running.get(id)?.controller.abort(new JobInterrupted('lost', 'The job was cancelled or taken over'));
   }
 
   private async purge(): Promise<void> {
-    await purgeFinishedJobs(this.deps.pool, this.deps.config.retentionDays).catch((err) => this.deps.logger.error({ err }, 'purging finished jobs failed'));
+    await purgeFinishedJobs(this.deps.pool, this.deps.config.retentionDays).catch((err) =>
+      this.deps.logger.error({ err }, 'purging finished jobs failed'),
+    );
   }
 }
 

@@ -37,7 +37,14 @@ export async function insertJob(db: Db, job: NewJob): Promise<Job> {
        INSERT INTO job (id, kind, input, state, max_attempts, requester, progress_total)
        VALUES ($1, $2, $3, 'queued', $4, $5, $6) RETURNING *)
      SELECT ${COLUMNS}, pg_notify('${JOBS_CHANNEL}', 'new:' || kind) FROM inserted`,
-    [randomUUID(), job.kind, JSON.stringify(job.input ?? {}), job.maxAttempts, job.requester ?? null, job.total ?? null],
+    [
+      randomUUID(),
+      job.kind,
+      JSON.stringify(job.input ?? {}),
+      job.maxAttempts,
+      job.requester ?? null,
+      job.total ?? null,
+    ],
   );
   return withoutNotify(rows[0]);
 }
@@ -68,7 +75,13 @@ export async function sessionIdentity(client: pg.ClientBase): Promise<string> {
  * dead (taken over, resuming from their checkpoint). Each claim counts an attempt. `FOR UPDATE SKIP LOCKED` lets
  * nodes claim at the same time without waiting on each other or ever claiming the same job.
  */
-export async function claimJobs(db: Db, kinds: string[], limit: number, owner: string, leaseMs: number): Promise<Job[]> {
+export async function claimJobs(
+  db: Db,
+  kinds: string[],
+  limit: number,
+  owner: string,
+  leaseMs: number,
+): Promise<Job[]> {
   const { rows } = await db.query<Job>({
     name: 'jobs-claim',
     text: `WITH due AS (
@@ -209,13 +222,22 @@ export async function requeueJob(db: Db, id: string): Promise<Job | undefined> {
 }
 
 /** Jobs by kind and state, newest first, `limit` at a time after the `before` cursor (a created_at, id pair). */
-export async function listJobs(db: Db, filter: { kind?: string; state?: JobState; limit: number; before?: { createdAt: string; id: string } }): Promise<Job[]> {
+export async function listJobs(
+  db: Db,
+  filter: { kind?: string; state?: JobState; limit: number; before?: { createdAt: string; id: string } },
+): Promise<Job[]> {
   const { rows } = await db.query<Job>(
     `SELECT ${COLUMNS} FROM job
      WHERE ($1::text IS NULL OR kind = $1) AND ($2::text IS NULL OR state = $2)
        AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4::uuid))
      ORDER BY created_at DESC, id DESC LIMIT $5`,
-    [filter.kind ?? null, filter.state ?? null, filter.before?.createdAt ?? null, filter.before?.id ?? null, filter.limit],
+    [
+      filter.kind ?? null,
+      filter.state ?? null,
+      filter.before?.createdAt ?? null,
+      filter.before?.id ?? null,
+      filter.limit,
+    ],
   );
   return rows;
 }
@@ -232,7 +254,10 @@ export async function nextDueAt(db: Db, kinds: string[]): Promise<number | undef
 
 /** Deletes succeeded and cancelled jobs that finished more than `days` ago (failed and dead ones stay). */
 export async function purgeFinishedJobs(db: Db, days: number): Promise<number> {
-  const res = await db.query(`DELETE FROM job WHERE state IN ('succeeded', 'cancelled') AND finished_at < now() - $1 * interval '1 day'`, [days]);
+  const res = await db.query(
+    `DELETE FROM job WHERE state IN ('succeeded', 'cancelled') AND finished_at < now() - $1 * interval '1 day'`,
+    [days],
+  );
   return res.rowCount ?? 0;
 }
 

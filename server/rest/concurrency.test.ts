@@ -27,7 +27,13 @@ describe('concurrent writers', () => {
     const id = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient' })).body.id;
     const results = await Promise.all(
       Array.from({ length: 20 }, (_, i) =>
-        fhir(server, 'PUT', `Patient/${id}`, { resourceType: 'Patient', id, name: [{ family: `Writer${i}` }] }, { 'if-match': 'W/"1"' }),
+        fhir(
+          server,
+          'PUT',
+          `Patient/${id}`,
+          { resourceType: 'Patient', id, name: [{ family: `Writer${i}` }] },
+          { 'if-match': 'W/"1"' },
+        ),
       ),
     );
     const statuses = results.map((r) => r.status).sort();
@@ -45,9 +51,15 @@ describe('concurrent writers', () => {
     const system = 'urn:test:race';
     const results = await Promise.all(
       Array.from({ length: 100 }, () =>
-        fhir(server, 'POST', 'Patient', { resourceType: 'Patient', identifier: [{ system, value: 'one' }] }, {
-          'if-none-exist': `identifier=${system}|one`,
-        }),
+        fhir(
+          server,
+          'POST',
+          'Patient',
+          { resourceType: 'Patient', identifier: [{ system, value: 'one' }] },
+          {
+            'if-none-exist': `identifier=${system}|one`,
+          },
+        ),
       ),
     );
     const created = results.filter((r) => r.status === 201);
@@ -90,7 +102,9 @@ describe('concurrent writers', () => {
     const y = await countByIdentifier(system, 'y');
     expect(x).toHaveLength(1);
     expect(y).toHaveLength(1);
-    const createdStatuses = results.flatMap((r) => r.body.entry.filter((e: any) => e.resource?.resourceType === 'Patient').map((e: any) => e.response.status));
+    const createdStatuses = results.flatMap((r) =>
+      r.body.entry.filter((e: any) => e.resource?.resourceType === 'Patient').map((e: any) => e.response.status),
+    );
     expect(createdStatuses.filter((s: string) => s === '201 Created')).toHaveLength(2);
     // Every Observation points at the one patient with its code's identifier.
     const subjects = await server.pool.query<{ code: string; subject: string }>(
@@ -104,10 +118,14 @@ describe('concurrent writers', () => {
   it('fails a transaction (409) whose conditional create would no longer land where its references were rewritten', async () => {
     const system = 'urn:test:moved';
     // A gate the transaction waits on after resolving its conditional create (criteria locks are taken in order).
-    const gate = new pg.Client({ connectionString: (server.pool as unknown as { options: { connectionString: string } }).options.connectionString });
+    const gate = new pg.Client({
+      connectionString: (server.pool as unknown as { options: { connectionString: string } }).options.connectionString,
+    });
     await gate.connect();
     await gate.query('BEGIN');
-    await gate.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [conditionalKey('Patient', { identifier: [`${system}|zz-gate`] })]);
+    await gate.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [
+      conditionalKey('Patient', { identifier: [`${system}|zz-gate`] }),
+    ]);
     const before = await tableCounts(server.pool);
     const pending = fhir(server, 'POST', '', {
       resourceType: 'Bundle',
@@ -124,20 +142,30 @@ describe('concurrent writers', () => {
           request: { method: 'PUT', url: `Patient?identifier=${system}|zz-gate` },
         },
         {
-          resource: { resourceType: 'Observation', status: 'final', code: { text: 'moved' }, subject: { reference: 'urn:uuid:5e1f0000-0000-4000-8000-000000000001' } },
+          resource: {
+            resourceType: 'Observation',
+            status: 'final',
+            code: { text: 'moved' },
+            subject: { reference: 'urn:uuid:5e1f0000-0000-4000-8000-000000000001' },
+          },
           request: { method: 'POST', url: 'Observation' },
         },
       ],
     });
     let waiting = false;
     for (let i = 0; i < 500 && !waiting; i++) {
-      const r = await gate.query(`SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      const r = await gate.query(
+        `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
       waiting = r.rows.length > 0;
       if (!waiting) await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(waiting).toBe(true);
     // Meanwhile another client creates a matching patient without If-None-Exist.
-    const other = await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', identifier: [{ system, value: 'aa' }] });
+    const other = await fhir(server, 'POST', 'Patient', {
+      resourceType: 'Patient',
+      identifier: [{ system, value: 'aa' }],
+    });
     expect(other.status).toBe(201);
     await gate.query('ROLLBACK');
     await gate.end();

@@ -12,7 +12,11 @@ afterAll(async () => {
 
 describe('create / read / update / delete', () => {
   it('creates with a server id, reads it back, versions updates and keeps history after delete', async () => {
-    const created = await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', id: 'ignored', name: [{ family: 'Doe' }] });
+    const created = await fhir(server, 'POST', 'Patient', {
+      resourceType: 'Patient',
+      id: 'ignored',
+      name: [{ family: 'Doe' }],
+    });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     expect(id).not.toBe('ignored');
@@ -23,7 +27,13 @@ describe('create / read / update / delete', () => {
     expect(read.status).toBe(200);
     expect(read.body.name).toEqual([{ family: 'Doe' }]);
 
-    const updated = await fhir(server, 'PUT', `Patient/${id}`, { ...read.body, gender: 'female' }, { 'if-match': 'W/"1"' });
+    const updated = await fhir(
+      server,
+      'PUT',
+      `Patient/${id}`,
+      { ...read.body, gender: 'female' },
+      { 'if-match': 'W/"1"' },
+    );
     expect(updated.status).toBe(200);
     expect(updated.body.meta.versionId).toBe('2');
 
@@ -40,22 +50,41 @@ describe('create / read / update / delete', () => {
   });
 
   it('update-as-create honours the client id', async () => {
-    const res = await fhir(server, 'PUT', 'Patient/client-chosen-1', { resourceType: 'Patient', id: 'client-chosen-1' });
+    const res = await fhir(server, 'PUT', 'Patient/client-chosen-1', {
+      resourceType: 'Patient',
+      id: 'client-chosen-1',
+    });
     expect(res.status).toBe(201);
     expect((await fhir(server, 'GET', 'Patient/client-chosen-1')).body.id).toBe('client-chosen-1');
   });
 
   it('If-None-Match: * on PUT creates a new id but answers 412 for an existing one, changing nothing', async () => {
-    const fresh = await fhir(server, 'PUT', 'Patient/create-only-1', { resourceType: 'Patient', id: 'create-only-1', gender: 'male' }, { 'if-none-match': '*' });
+    const fresh = await fhir(
+      server,
+      'PUT',
+      'Patient/create-only-1',
+      { resourceType: 'Patient', id: 'create-only-1', gender: 'male' },
+      { 'if-none-match': '*' },
+    );
     expect(fresh.status).toBe(201);
-    const again = await fhir(server, 'PUT', 'Patient/create-only-1', { resourceType: 'Patient', id: 'create-only-1', gender: 'female' }, { 'if-none-match': '*' });
+    const again = await fhir(
+      server,
+      'PUT',
+      'Patient/create-only-1',
+      { resourceType: 'Patient', id: 'create-only-1', gender: 'female' },
+      { 'if-none-match': '*' },
+    );
     expect(again.status).toBe(412);
     expect(again.body.resourceType).toBe('OperationOutcome');
     const read = await fhir(server, 'GET', 'Patient/create-only-1');
     expect(read.body).toMatchObject({ gender: 'male', meta: { versionId: '1' } });
     // An ETag list refuses the listed versions only; a deleted resource has no current version, so `*` lets it be made again.
-    expect((await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': 'W/"1"' })).status).toBe(412);
-    expect((await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': 'W/"7", W/"8"' })).status).toBe(200);
+    expect((await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': 'W/"1"' })).status).toBe(
+      412,
+    );
+    expect(
+      (await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': 'W/"7", W/"8"' })).status,
+    ).toBe(200);
     expect((await fhir(server, 'DELETE', 'Patient/create-only-1')).status).toBe(200);
     expect((await fhir(server, 'PUT', 'Patient/create-only-1', read.body, { 'if-none-match': '*' })).status).toBe(201);
   });
@@ -65,7 +94,12 @@ describe('create / read / update / delete', () => {
     const batch = await fhir(server, 'POST', '', {
       resourceType: 'Bundle',
       type: 'batch',
-      entry: [{ resource: { resourceType: 'Patient', id: 'create-only-2', active: true }, request: { method: 'PUT', url: 'Patient/create-only-2', ifNoneMatch: '*' } }],
+      entry: [
+        {
+          resource: { resourceType: 'Patient', id: 'create-only-2', active: true },
+          request: { method: 'PUT', url: 'Patient/create-only-2', ifNoneMatch: '*' },
+        },
+      ],
     });
     expect(batch.status).toBe(200);
     expect(batch.body.entry[0].response.status).toMatch(/^412/);

@@ -26,7 +26,12 @@ export function dateTimePeriod(value: string, param: string): Period {
   } else {
     const month = mo === undefined ? 0 : +mo - 1;
     start = Date.UTC(+y, month, d === undefined ? 1 : +d);
-    const next = d !== undefined ? Date.UTC(+y, month, +d + 1) : mo !== undefined ? Date.UTC(+y, month + 1, 1) : Date.UTC(+y + 1, 0, 1);
+    const next =
+      d !== undefined
+        ? Date.UTC(+y, month, +d + 1)
+        : mo !== undefined
+          ? Date.UTC(+y, month + 1, 1)
+          : Date.UTC(+y + 1, 0, 1);
     end = next - 1;
     if (mo !== undefined && !validCalendar(+y, +mo, d === undefined ? 1 : +d)) start = NaN;
   }

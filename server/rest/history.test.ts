@@ -38,7 +38,15 @@ describe('history', () => {
   it('pages instance history with _count: next links keep _count, cover every version once, newest first', async () => {
     const device = await createDevice();
     for (let v = 2; v <= 7; v++) {
-      expect((await fhir(server, 'PUT', `Device/${device.id}`, { resourceType: 'Device', id: device.id, lotNumber: `v${v}` })).status).toBe(200);
+      expect(
+        (
+          await fhir(server, 'PUT', `Device/${device.id}`, {
+            resourceType: 'Device',
+            id: device.id,
+            lotNumber: `v${v}`,
+          })
+        ).status,
+      ).toBe(200);
     }
     const pages = await allPages(`Device/${device.id}/_history?_count=3`);
     expect(pages.map((p) => p.length)).toEqual([3, 3, 1]);
@@ -47,7 +55,9 @@ describe('history', () => {
     const first = await fhir(server, 'GET', `Device/${device.id}/_history?_count=3`);
     const next = first.body.link.find((l: any) => l.relation === 'next').url;
     expect(new URL(next).searchParams.get('_count')).toBe('3');
-    expect(first.body.link.find((l: any) => l.relation === 'first').url).toBe(`${server.fhirBase}/Device/${device.id}/_history?_count=3`);
+    expect(first.body.link.find((l: any) => l.relation === 'first').url).toBe(
+      `${server.fhirBase}/Device/${device.id}/_history?_count=3`,
+    );
     expect(first.body.entry[0].request).toEqual({ method: 'PUT', url: `Device/${device.id}` });
     expect(pages[2][0].request).toEqual({ method: 'POST', url: 'Device' });
   });
@@ -66,8 +76,16 @@ describe('history', () => {
       // New resources and new versions of already-paged and not-yet-paged resources, concurrently with paging.
       await Promise.all([
         fhir(server, 'POST', type, { resourceType: type, code: { text: `new${writes++}` } }),
-        fhir(server, 'PUT', `${type}/${before[writes % 12]}`, { resourceType: type, id: before[writes % 12], code: { text: 'changed' } }),
-        fhir(server, 'PUT', `${type}/${before[11 - (writes % 12)]}`, { resourceType: type, id: before[11 - (writes % 12)], code: { text: 'changed' } }),
+        fhir(server, 'PUT', `${type}/${before[writes % 12]}`, {
+          resourceType: type,
+          id: before[writes % 12],
+          code: { text: 'changed' },
+        }),
+        fhir(server, 'PUT', `${type}/${before[11 - (writes % 12)]}`, {
+          resourceType: type,
+          id: before[11 - (writes % 12)],
+          code: { text: 'changed' },
+        }),
       ]);
     });
     const seen = pages.flat().map(versionKey);
@@ -80,12 +98,16 @@ describe('history', () => {
   it('_since keeps versions at or after the instant; _at keeps the versions current during the period', async () => {
     const d = await createDevice({ lotNumber: 'one' });
     await new Promise((r) => setTimeout(r, 5));
-    const v2 = (await fhir(server, 'PUT', `Device/${d.id}`, { resourceType: 'Device', id: d.id, lotNumber: 'two' })).body;
+    const v2 = (await fhir(server, 'PUT', `Device/${d.id}`, { resourceType: 'Device', id: d.id, lotNumber: 'two' }))
+      .body;
     await new Promise((r) => setTimeout(r, 5));
-    const v3 = (await fhir(server, 'PUT', `Device/${d.id}`, { resourceType: 'Device', id: d.id, lotNumber: 'three' })).body;
+    const v3 = (await fhir(server, 'PUT', `Device/${d.id}`, { resourceType: 'Device', id: d.id, lotNumber: 'three' }))
+      .body;
 
     const versionsOf = async (query: string) =>
-      (await fhir(server, 'GET', `Device/${d.id}/_history?${query}`)).body.entry.map((e: any) => e.resource.meta.versionId);
+      (await fhir(server, 'GET', `Device/${d.id}/_history?${query}`)).body.entry.map(
+        (e: any) => e.resource.meta.versionId,
+      );
     expect(await versionsOf(`_since=${encodeURIComponent(v2.meta.lastUpdated)}`)).toEqual(['3', '2']);
     const afterV3 = new Date(Date.parse(v3.meta.lastUpdated) + 1).toISOString();
     expect(await versionsOf(`_since=${encodeURIComponent(afterV3)}`)).toEqual([]);
@@ -106,7 +128,15 @@ describe('history', () => {
     expect(history.body.entry[0].request.method).toBe('DELETE');
     expect(history.body.entry[0].resource).toBeUndefined();
     expect((await fhir(server, 'GET', 'Device/nope/_history')).status).toBe(404);
-    for (const q of ['_count=-1', '_count=abc', '_since=yesterday', '_at=2024-13', '_since=2024-01-01T10:00:00', '_cursor=garbage', '_count=1&_count=2']) {
+    for (const q of [
+      '_count=-1',
+      '_count=abc',
+      '_since=yesterday',
+      '_at=2024-13',
+      '_since=2024-01-01T10:00:00',
+      '_cursor=garbage',
+      '_count=1&_count=2',
+    ]) {
       const res = await fhir(server, 'GET', `Device/_history?${q}`);
       expect(res.status, q).toBe(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
@@ -121,6 +151,9 @@ describe('history', () => {
     const d = await createDevice();
     const s = (await fhir(server, 'POST', 'Substance', { resourceType: 'Substance', code: { text: 'sys' } })).body;
     const res = await fhir(server, 'GET', '_history?_count=2');
-    expect(res.body.entry.map((e: any) => e.fullUrl)).toEqual([`${server.fhirBase}/Substance/${s.id}`, `${server.fhirBase}/Device/${d.id}`]);
+    expect(res.body.entry.map((e: any) => e.fullUrl)).toEqual([
+      `${server.fhirBase}/Substance/${s.id}`,
+      `${server.fhirBase}/Device/${d.id}`,
+    ]);
   });
 });

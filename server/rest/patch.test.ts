@@ -80,7 +80,13 @@ describe('PATCH with JSON Patch', () => {
       [[{ op: 'add', path: 'gender', value: 'x' }], 400], // not a JSON Pointer
       [[{ op: 'add', path: '/__proto__/polluted', value: true }], 400],
       [[{ op: 'replace', path: '/birthDate', value: '2000-01-01' }], 422], // target missing
-      [[{ op: 'test', path: '/name/0/family', value: 'Other' }, { op: 'add', path: '/gender', value: 'male' }], 422],
+      [
+        [
+          { op: 'test', path: '/name/0/family', value: 'Other' },
+          { op: 'add', path: '/gender', value: 'male' },
+        ],
+        422,
+      ],
       [[{ op: 'replace', path: '/id', value: 'another-id' }], 422],
       [[{ op: 'replace', path: '/resourceType', value: 'Observation' }], 422],
     ];
@@ -98,7 +104,13 @@ describe('PATCH with JSON Patch', () => {
 
   it('validates the patched result like any write', async () => {
     const id = await createPatient();
-    const res = await fhir(server, 'PATCH', `Patient/${id}`, [{ op: 'add', path: '/birthDate', value: '31/12/2000' }], JSON_PATCH);
+    const res = await fhir(
+      server,
+      'PATCH',
+      `Patient/${id}`,
+      [{ op: 'add', path: '/birthDate', value: '31/12/2000' }],
+      JSON_PATCH,
+    );
     expect([400, 422]).toContain(res.status);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect((await fhir(server, 'GET', `Patient/${id}`)).body.meta.versionId).toBe('1');
@@ -121,13 +133,25 @@ describe('PATCH with FHIRPath Patch', () => {
     const patch = {
       resourceType: 'Parameters',
       parameter: [
-        op('add', 'Patient', [{ name: 'name', valueString: 'birthDate' }, { name: 'value', valueDate: '1990-02-03' }]),
-        op('insert', 'Patient.name[0].given', [{ name: 'index', valueInteger: 1 }, { name: 'value', valueString: 'Zed' }]),
+        op('add', 'Patient', [
+          { name: 'name', valueString: 'birthDate' },
+          { name: 'value', valueDate: '1990-02-03' },
+        ]),
+        op('insert', 'Patient.name[0].given', [
+          { name: 'index', valueInteger: 1 },
+          { name: 'value', valueString: 'Zed' },
+        ]),
         op('replace', 'Patient.name[0].family', [{ name: 'value', valueString: 'Pathed' }]),
-        op('move', 'Patient.name[0].given', [{ name: 'source', valueInteger: 0 }, { name: 'destination', valueInteger: 3 }]),
+        op('move', 'Patient.name[0].given', [
+          { name: 'source', valueInteger: 0 },
+          { name: 'destination', valueInteger: 3 },
+        ]),
         op('delete', 'Patient.contact[0]'),
         op('delete', "Patient.telecom.where(system = 'phone')"),
-        op('add', 'Patient', [{ name: 'name', valueString: 'identifier' }, { name: 'value', valueIdentifier: { system: 'urn:s', value: 'v1' } }]),
+        op('add', 'Patient', [
+          { name: 'name', valueString: 'identifier' },
+          { name: 'value', valueIdentifier: { system: 'urn:s', value: 'v1' } },
+        ]),
       ],
     };
     const res = await fhir(server, 'PATCH', `Patient/${id}`, patch);
@@ -179,12 +203,50 @@ describe('PATCH with FHIRPath Patch', () => {
     const cases: [unknown, number][] = [
       [{ resourceType: 'Patient' }, 400],
       [{ resourceType: 'Parameters', parameter: [op('explode', 'Patient')] }, 400],
-      [{ resourceType: 'Parameters', parameter: [op('add', 'Patient', [{ name: 'name', valueString: '__proto__' }, { name: 'value', valueBoolean: true }])] }, 400],
-      [{ resourceType: 'Parameters', parameter: [op('insert', 'Patient.name[0].given', [{ name: 'value', valueString: 'x' }])] }, 400],
-      [{ resourceType: 'Parameters', parameter: [op('replace', 'Patient.name[0].family((', [{ name: 'value', valueString: 'x' }])] }, 400],
-      [{ resourceType: 'Parameters', parameter: [op('replace', 'Patient.name.given', [{ name: 'value', valueString: 'x' }])] }, 422],
-      [{ resourceType: 'Parameters', parameter: [op('replace', 'Patient.birthDate', [{ name: 'value', valueDate: '2000-01-01' }])] }, 422],
-      [{ resourceType: 'Parameters', parameter: [op('replace', 'Patient.id', [{ name: 'value', valueId: 'other' }])] }, 422],
+      [
+        {
+          resourceType: 'Parameters',
+          parameter: [
+            op('add', 'Patient', [
+              { name: 'name', valueString: '__proto__' },
+              { name: 'value', valueBoolean: true },
+            ]),
+          ],
+        },
+        400,
+      ],
+      [
+        {
+          resourceType: 'Parameters',
+          parameter: [op('insert', 'Patient.name[0].given', [{ name: 'value', valueString: 'x' }])],
+        },
+        400,
+      ],
+      [
+        {
+          resourceType: 'Parameters',
+          parameter: [op('replace', 'Patient.name[0].family((', [{ name: 'value', valueString: 'x' }])],
+        },
+        400,
+      ],
+      [
+        {
+          resourceType: 'Parameters',
+          parameter: [op('replace', 'Patient.name.given', [{ name: 'value', valueString: 'x' }])],
+        },
+        422,
+      ],
+      [
+        {
+          resourceType: 'Parameters',
+          parameter: [op('replace', 'Patient.birthDate', [{ name: 'value', valueDate: '2000-01-01' }])],
+        },
+        422,
+      ],
+      [
+        { resourceType: 'Parameters', parameter: [op('replace', 'Patient.id', [{ name: 'value', valueId: 'other' }])] },
+        422,
+      ],
     ];
     for (const [body, status] of cases) {
       const res = await fhir(server, 'PATCH', `Patient/${id}`, body);

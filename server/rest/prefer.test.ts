@@ -10,7 +10,11 @@ afterAll(async () => {
   await server?.close();
 });
 
-type Write = { name: string; run: (prefer?: string) => Promise<{ status: number; headers: Headers; body: any }>; status: number };
+type Write = {
+  name: string;
+  run: (prefer?: string) => Promise<{ status: number; headers: Headers; body: any }>;
+  status: number;
+};
 
 let counter = 0;
 const headers = (prefer?: string, extra: Record<string, string> = {}) => ({ ...(prefer ? { prefer } : {}), ...extra });
@@ -59,7 +63,13 @@ const writes: Write[] = [
     status: 200,
     run: async (p) => {
       const id = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient' })).body.id;
-      return fhir(server, 'PATCH', `Patient/${id}`, [{ op: 'add', path: '/active', value: true }], headers(p, { 'content-type': 'application/json-patch+json' }));
+      return fhir(
+        server,
+        'PATCH',
+        `Patient/${id}`,
+        [{ op: 'add', path: '/active', value: true }],
+        headers(p, { 'content-type': 'application/json-patch+json' }),
+      );
     },
   },
 ];
@@ -104,7 +114,13 @@ describe('Prefer, Location, Content-Location, ETag and Last-Modified on writes',
   });
 
   it('a failing write answers an OperationOutcome whatever Prefer says', async () => {
-    const res = await fhir(server, 'PUT', 'Patient/mismatch', { resourceType: 'Patient', id: 'other' }, { prefer: 'return=minimal' });
+    const res = await fhir(
+      server,
+      'PUT',
+      'Patient/mismatch',
+      { resourceType: 'Patient', id: 'other' },
+      { prefer: 'return=minimal' },
+    );
     expect(res.status).toBe(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
   });

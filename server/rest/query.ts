@@ -7,7 +7,10 @@ import type { FhirRequest } from './types.ts';
  * object has no prototype: parameter names such as `constructor`, `toString` or `__proto__` are plain keys, never
  * Object.prototype's members. `into` adds to an existing query (form bodies of `_search`).
  */
-export function parseQueryString(text: string, into: Record<string, string[]> = Object.create(null)): Record<string, string[]> {
+export function parseQueryString(
+  text: string,
+  into: Record<string, string[]> = Object.create(null),
+): Record<string, string[]> {
   for (const [k, v] of new URLSearchParams(text)) (into[k] ??= []).push(v);
   return into;
 }

@@ -54,7 +54,9 @@ export function versionResponse(
   body: { resource?: Resource; content?: string },
   options: { location?: boolean } = {},
 ): FhirResponse {
-  const versionUrl = options.location ? `${ctx.baseUrl}/${key.resourceType}/${key.id}/_history/${key.versionId}` : undefined;
+  const versionUrl = options.location
+    ? `${ctx.baseUrl}/${key.resourceType}/${key.id}/_history/${key.versionId}`
+    : undefined;
   return {
     status,
     resource: body.resource,
@@ -93,7 +95,10 @@ export function requireResource(req: FhirRequest, type: string): Resource {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('The request body must be a resource');
   if (typeof body.resourceType !== 'string') throw badRequest('The resource has no resourceType', 'resourceType');
   if (body.resourceType !== type) {
-    throw badRequest(`The resource type "${body.resourceType}" does not match the URL's type "${type}"`, 'resourceType');
+    throw badRequest(
+      `The resource type "${body.resourceType}" does not match the URL's type "${type}"`,
+      'resourceType',
+    );
   }
   return body;
 }

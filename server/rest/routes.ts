@@ -9,7 +9,12 @@ import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
 import { validateHandler } from './handlers/validate.ts';
 import { FhirRouter } from './router.ts';
 import { searchCapabilities } from '../search/capabilities.ts';
-import { compartmentAllHandler, compartmentSearchHandler, searchSystemHandler, searchTypeHandler } from '../search/handlers/search.ts';
+import {
+  compartmentAllHandler,
+  compartmentSearchHandler,
+  searchSystemHandler,
+  searchTypeHandler,
+} from '../search/handlers/search.ts';
 import { everythingHandler } from '../search/handlers/everything.ts';
 
 /** The FHIR REST API: every interaction this server supports, one handler each. */

@@ -30,9 +30,7 @@ describe('shapeResource', () => {
       status: 'final',
       code: { text: 'bp' },
       note: [{ text: 'not a summary element' }],
-      component: [
-        { code: { text: 'systolic' }, valueQuantity: { value: 120 }, interpretation: [{ text: 'high' }] },
-      ],
+      component: [{ code: { text: 'systolic' }, valueQuantity: { value: 120 }, interpretation: [{ text: 'high' }] }],
     };
     const out = shapeResource(obs, { summary: 'true' }) as any;
     expect(out.note).toBeUndefined();
@@ -43,7 +41,13 @@ describe('shapeResource', () => {
   });
 
   it('_elements accepts choice names and type-qualified names, and keeps mandatory elements', () => {
-    const obs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, valueString: 'v', note: [{ text: 'n' }] };
+    const obs = {
+      resourceType: 'Observation',
+      status: 'final',
+      code: { text: 'x' },
+      valueString: 'v',
+      note: [{ text: 'n' }],
+    };
     expect(shapeResource(obs as Observation, { elements: ['value'] })).toEqual({
       resourceType: 'Observation',
       status: 'final',
@@ -51,7 +55,9 @@ describe('shapeResource', () => {
       valueString: 'v',
       meta: { tag: [SUBSETTED] },
     });
-    expect((shapeResource(obs as Observation, { elements: ['Observation.note', 'Patient.name'] }) as any).note).toEqual([{ text: 'n' }]);
+    expect((shapeResource(obs as Observation, { elements: ['Observation.note', 'Patient.name'] }) as any).note).toEqual(
+      [{ text: 'n' }],
+    );
   });
 
   it('parses the query parameters and refuses unknown or search-only values', () => {

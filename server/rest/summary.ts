@@ -29,7 +29,10 @@ type Json = Record<string, unknown>;
  */
 export function parseShape(query: Record<string, string[] | undefined>): ResourceShape | undefined {
   const summary = query._summary?.[0];
-  const elements = query._elements?.flatMap((v) => v.split(',')).map((e) => e.trim()).filter((e) => e !== '');
+  const elements = query._elements
+    ?.flatMap((v) => v.split(','))
+    .map((e) => e.trim())
+    .filter((e) => e !== '');
   const shape: ResourceShape = {};
   if (summary !== undefined && summary !== 'false') {
     if (summary === 'count') throw badRequest('_summary=count applies to searches only', '_summary');
@@ -62,7 +65,11 @@ function summarize(resource: Json, model: TypeModel, mode: SummaryMode): Json {
     return rest;
   }
   if (mode === 'text') {
-    return pick(resource, model, (name) => name === 'text' || name === 'id' || name === 'meta' || isMandatory(model, name));
+    return pick(
+      resource,
+      model,
+      (name) => name === 'text' || name === 'id' || name === 'meta' || isMandatory(model, name),
+    );
   }
   return summaryView(resource, model);
 }
@@ -78,7 +85,8 @@ function summaryView(value: Json, model: TypeModel): Json {
     if (!prop || !(summaryPaths().has(prop.element.path) || prop.element.min > 0)) continue;
     const child = prop.kind === 'complex' && !key.startsWith('_') ? tryTypeModel(prop.type) : undefined;
     if (!child) out[key] = v;
-    else out[key] = Array.isArray(v) ? v.map((item) => summaryView(item as Json, child)) : summaryView(v as Json, child);
+    else
+      out[key] = Array.isArray(v) ? v.map((item) => summaryView(item as Json, child)) : summaryView(v as Json, child);
   }
   return out;
 }
@@ -90,7 +98,11 @@ function keepElements(resource: Json, model: TypeModel, elements: string[]): Jso
     if (dot < 0) wanted.add(e);
     else if (e.slice(0, dot) === resource.resourceType || e.slice(0, dot) === '*') wanted.add(e.slice(dot + 1));
   }
-  return pick(resource, model, (name, key) => wanted.has(name) || wanted.has(key) || name === 'id' || name === 'meta' || isMandatory(model, name));
+  return pick(
+    resource,
+    model,
+    (name, key) => wanted.has(name) || wanted.has(key) || name === 'id' || name === 'meta' || isMandatory(model, name),
+  );
 }
 
 /** Keeps the top-level properties whose element name (`value` for `valueQuantity`) passes the test. */

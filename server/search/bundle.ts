@@ -47,13 +47,16 @@ export function searchsetResponse(parts: SearchsetParts): FhirResponse {
 }
 
 function entry(parts: SearchsetParts, m: FoundResource, mode: 'match' | 'include'): string {
-  const fullUrl = JSON.stringify(m.container ? `${parts.baseUrl}/${m.container}#${m.id}` : `${parts.baseUrl}/${m.resourceType}/${m.id}`);
+  const fullUrl = JSON.stringify(
+    m.container ? `${parts.baseUrl}/${m.container}#${m.id}` : `${parts.baseUrl}/${m.resourceType}/${m.id}`,
+  );
   const { summary, elements } = parts.request;
   const shape: ResourceShape = {};
   if (summary && summary !== 'false' && summary !== 'count') shape.summary = summary;
   if (elements?.length) shape.elements = elements;
   let resource = m.content;
-  if (shape.summary || shape.elements) resource = JSON.stringify(shapeResource(JSON.parse(m.content) as Resource, shape));
+  if (shape.summary || shape.elements)
+    resource = JSON.stringify(shapeResource(JSON.parse(m.content) as Resource, shape));
   return `{"fullUrl":${fullUrl},"resource":${resource},"search":{"mode":"${mode}"}}`;
 }
 

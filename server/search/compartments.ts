@@ -16,7 +16,9 @@ function load(): Map<string, Map<string, string[]>> {
   if (loaded) return loaded;
   loaded = new Map();
   for (const [compartment, file] of Object.entries(FILES)) {
-    const def = JSON.parse(readFileSync(new URL(`./compartments/${file}`, import.meta.url), 'utf8')) as CompartmentDefinition;
+    const def = JSON.parse(
+      readFileSync(new URL(`./compartments/${file}`, import.meta.url), 'utf8'),
+    ) as CompartmentDefinition;
     const members = new Map<string, string[]>();
     for (const r of def.resource ?? []) {
       const params = (r.param ?? []).filter((p) => p !== '{def}');

@@ -14,7 +14,8 @@ export type ContainedMode = Pick<SearchRequest, 'contained' | 'containedType'>;
 /** What a search reads rows from, as `FROM <from> r`, and the SQL giving a row's container (`Type/id`) or NULL. */
 export function searchSource(mode: ContainedMode): { from: string; container: (alias: string) => string } {
   if (!mode.contained || mode.containedType === 'container') return { from: 'resource', container: () => 'NULL::text' };
-  const container = (alias: string) => `(SELECT k.resource_type || '/' || k.id FROM resource k WHERE k.rid = ${alias}.container_rid)`;
+  const container = (alias: string) =>
+    `(SELECT k.resource_type || '/' || k.id FROM resource k WHERE k.rid = ${alias}.container_rid)`;
   if (mode.contained === 'true') return { from: 'contained_resource', container };
   return {
     from: `(SELECT rid, resource_type, id, last_updated, deleted, content, NULL::bigint AS container_rid FROM resource

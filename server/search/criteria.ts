@@ -72,7 +72,8 @@ export function checkCriterion(resourceType: string, c: Criterion): void {
   if (c.kind === 'chain') {
     const ref = searchParam(resourceType, c.code);
     if (!ref) throw new UnknownParameter(`Unknown search parameter "${c.code}" for ${resourceType}`);
-    if (ref.type !== 'reference') throw badRequest(`"${c.code}" is not a reference parameter; it cannot be chained`, c.name);
+    if (ref.type !== 'reference')
+      throw badRequest(`"${c.code}" is not a reference parameter; it cannot be chained`, c.name);
     const targets = chainTargets(resourceType, c);
     const known = targets.filter((t) => {
       try {
@@ -98,7 +99,8 @@ export function checkCriterion(resourceType: string, c: Criterion): void {
   if (!param) throw new UnknownParameter(`Unknown search parameter "${c.code}" for ${resourceType}`);
   if (c.modifier === undefined || c.modifier === 'missing') return;
   if (param.type === 'reference' && types.has(c.modifier)) {
-    if (!param.target.includes(c.modifier)) throw badRequest(`${resourceType}.${c.code} cannot refer to ${c.modifier}`, c.name);
+    if (!param.target.includes(c.modifier))
+      throw badRequest(`${resourceType}.${c.code} cannot refer to ${c.modifier}`, c.name);
     return;
   }
   if (!MODIFIERS[param.type].includes(c.modifier)) {

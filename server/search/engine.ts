@@ -38,7 +38,14 @@ export interface SearchScope {
  * The WHERE clause of a request (over `searchSource(mode)` as `alias`), with its own parameters — or with `sql`'s,
  * when several clauses go into one statement.
  */
-export async function buildWhere(scope: SearchScope, resourceTypes: string[], criteria: Criterion[], mode: ContainedMode = {}, alias = 'r', sql = new SqlParams()) {
+export async function buildWhere(
+  scope: SearchScope,
+  resourceTypes: string[],
+  criteria: Criterion[],
+  mode: ContainedMode = {},
+  alias = 'r',
+  sql = new SqlParams(),
+) {
   const ctx: WhereContext = { sql, baseUrl: scope.baseUrl, repo: scope.repo, access: scope.access };
   const where = await sourceWhere(ctx, mode, resourceTypes, criteria, alias);
   return { ctx, where };
@@ -70,7 +77,13 @@ export async function executeSearch(scope: SearchScope, search: SearchRequest): 
     const more = rows.length > req.count;
     const pageRows = rows.slice(0, req.count);
     if (reverse) pageRows.reverse();
-    page.matches = pageRows.map((r) => ({ rid: Number(r.rid), resourceType: r.resourceType, id: r.id, content: r.content, container: r.container }));
+    page.matches = pageRows.map((r) => ({
+      rid: Number(r.rid),
+      resourceType: r.resourceType,
+      id: r.id,
+      content: r.content,
+      container: r.container,
+    }));
     const cursorOf = (row: Record<string, unknown>, direction: Cursor['direction']): Cursor => ({
       direction,
       rid: Number(row.rid),
@@ -99,9 +112,15 @@ function totalMode(scope: SearchScope, req: SearchRequest): SearchRequest['total
 }
 
 /** The exact number of matches. */
-export async function countMatches(scope: SearchScope, req: Pick<SearchRequest, 'resourceTypes' | 'criteria'> & ContainedMode): Promise<number> {
+export async function countMatches(
+  scope: SearchScope,
+  req: Pick<SearchRequest, 'resourceTypes' | 'criteria'> & ContainedMode,
+): Promise<number> {
   const { ctx, where } = await buildWhere(scope, req.resourceTypes, req.criteria, req);
-  const { rows } = await scope.repo.query<{ n: string }>(`SELECT count(*) AS n FROM ${searchSource(req).from} r WHERE ${where}`, ctx.sql.values);
+  const { rows } = await scope.repo.query<{ n: string }>(
+    `SELECT count(*) AS n FROM ${searchSource(req).from} r WHERE ${where}`,
+    ctx.sql.values,
+  );
   return Number(rows[0].n);
 }
 

@@ -3,7 +3,10 @@ import { originOf } from './session.ts';
 
 /** The query planner's estimate of the number of rows a query returns (EXPLAIN: planned, not run). */
 export async function plannedRows(repo: Repository, text: string, values: unknown[]): Promise<number> {
-  const { rows } = await repo.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) ${text}`, values);
+  const { rows } = await repo.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(
+    `EXPLAIN (FORMAT JSON) ${text}`,
+    values,
+  );
   return Math.round(rows[0]['QUERY PLAN'][0].Plan['Plan Rows']);
 }
 
@@ -18,7 +21,9 @@ export async function plannedTypeRows(repo: Repository, resourceType: string): P
   if (!byType) typeRows.set(store, (byType = new Map()));
   const cached = byType.get(resourceType);
   if (cached && Date.now() - cached.at < TYPE_ROWS_TTL_MS) return cached.rows;
-  const rows = await plannedRows(repo, 'SELECT 1 FROM resource t WHERE t.resource_type = $1 AND NOT t.deleted', [resourceType]);
+  const rows = await plannedRows(repo, 'SELECT 1 FROM resource t WHERE t.resource_type = $1 AND NOT t.deleted', [
+    resourceType,
+  ]);
   byType.set(resourceType, { rows, at: Date.now() });
   return rows;
 }

@@ -29,7 +29,8 @@ export function compileExpression(resourceType: string, branches: string[]): Ext
   }
   return (resource) => {
     const out: TypedValue[] = [];
-    for (const steps of compiled) walk([{ type: (resource as Json).resourceType as string, value: resource }], steps, out);
+    for (const steps of compiled)
+      walk([{ type: (resource as Json).resourceType as string, value: resource }], steps, out);
     return out;
   };
 }
@@ -41,7 +42,11 @@ export type CompositeExtractor = (resource: object) => TypedValue[][][];
  * Compiles a composite parameter: its (type-narrowed) base branches, and each component's expression relative to the
  * element (or to the resource with `%resource.`). Undefined when any part is outside the supported subset.
  */
-export function compileComposite(resourceType: string, branches: string[], components: string[]): CompositeExtractor | undefined {
+export function compileComposite(
+  resourceType: string,
+  branches: string[],
+  components: string[],
+): CompositeExtractor | undefined {
   const bases: { steps: CompiledStep[]; parts: { steps: CompiledStep[]; fromRoot: boolean }[] }[] = [];
   for (const branch of branches) {
     const base = compileBranch(resourceType, branch.trim());
@@ -64,11 +69,13 @@ export function compileComposite(resourceType: string, branches: string[], compo
       const elements: TypedValue[] = [];
       walk([root], base.steps, elements);
       for (const element of elements) {
-        out.push(base.parts.map((part) => {
-          const values: TypedValue[] = [];
-          walk([part.fromRoot ? root : element], part.steps, values);
-          return values;
-        }));
+        out.push(
+          base.parts.map((part) => {
+            const values: TypedValue[] = [];
+            walk([part.fromRoot ? root : element], part.steps, values);
+            return values;
+          }),
+        );
       }
     }
     return out;
@@ -163,10 +170,16 @@ function compileSteps(startType: string, text: string): CompiledPath | undefined
     const [el, choice] = found;
     let types = el.type.map((t) => t.code);
     if (ofType) types = types.filter((t) => t.toLowerCase() === ofType?.toLowerCase());
-    const keys = types.map((t): [string, string] => [choice ? pending!.name + t[0].toUpperCase() + t.slice(1) : pending!.name, t]);
+    const keys = types.map((t): [string, string] => [
+      choice ? pending!.name + t[0].toUpperCase() + t.slice(1) : pending!.name,
+      t,
+    ]);
     steps.push({ keys, first: pending.first });
     typeName = types.length === 1 ? childTypeName(el, types[0]) : undefined;
-    binding = types.length === 1 && types[0] === 'code' && el.binding?.strength === 'required' ? el.binding.valueSet : undefined;
+    binding =
+      types.length === 1 && types[0] === 'code' && el.binding?.strength === 'required'
+        ? el.binding.valueSet
+        : undefined;
     pending = undefined;
     ofType = undefined;
     return true;
@@ -208,7 +221,10 @@ function element(typeName: string, name: string): [InternalSchemaElement, boolea
 function childTypeName(el: InternalSchemaElement, code: string): string | undefined {
   if (code === 'Resource') return undefined;
   if (code === 'BackboneElement' || code === 'Element') {
-    return el.path.split('.').map((p) => p[0].toUpperCase() + p.slice(1)).join('');
+    return el.path
+      .split('.')
+      .map((p) => p[0].toUpperCase() + p.slice(1))
+      .join('');
   }
   return code;
 }

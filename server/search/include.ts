@@ -58,20 +58,27 @@ async function forward(scope: SearchScope, spec: IncludeSpec, sources: FoundReso
   const branches: string[] = [];
   const targetTypes = new Set<string>();
   for (const [type, rids] of byType) {
-    const params = spec.code ? [searchParam(type, spec.code)] : searchParams(type).filter((p) => p.type === 'reference');
+    const params = spec.code
+      ? [searchParam(type, spec.code)]
+      : searchParams(type).filter((p) => p.type === 'reference');
     const codes = params.filter((p) => p?.type === 'reference').map((p) => p!.code);
     if (codes.length === 0) continue;
-    for (const p of params) (spec.targetType ? [spec.targetType] : (p?.target ?? [])).forEach((t) => targetTypes.add(t));
+    for (const p of params)
+      (spec.targetType ? [spec.targetType] : (p?.target ?? [])).forEach((t) => targetTypes.add(t));
     branches.push(`(ref.rid = ANY(${ctx.sql.add(rids, 'bigint[]')}) AND ref.resource_type = ${ctx.sql.add(type)}
       AND ref.code = ANY(${ctx.sql.add(codes, 'text[]')}))`);
   }
   if (branches.length === 0) return [];
   const target = spec.targetType ? ` AND ref.target_type = ${ctx.sql.add(spec.targetType)}` : '';
   const visible = await anyTypeVisibility(ctx, [...targetTypes], 'r');
-  return run(scope, ctx, `SELECT DISTINCT r.rid, r.resource_type AS "resourceType", r.id, r.content
+  return run(
+    scope,
+    ctx,
+    `SELECT DISTINCT r.rid, r.resource_type AS "resourceType", r.id, r.content
     FROM sp_reference ref JOIN resource r ON r.resource_type = ref.target_type AND r.id = ref.target_id
     WHERE (${branches.join(' OR ')})${target} AND NOT r.deleted${visible ? ` AND ${visible}` : ''}
-    LIMIT ${ctx.sql.add(MAX_INCLUDED + 1)}`);
+    LIMIT ${ctx.sql.add(MAX_INCLUDED + 1)}`,
+  );
 }
 
 /** `Source:code[:Target]` reversed: the resources of type Source whose `code` refers to one of the sources. */
@@ -80,8 +87,15 @@ async function reverse(scope: SearchScope, spec: IncludeSpec, sources: FoundReso
   const targets = spec.targetType ? sources.filter((s) => s.resourceType === spec.targetType) : sources;
   if (targets.length === 0) return [];
   const ids = ctx.sql.add([...new Set(targets.map((s) => s.id))], 'text[]');
-  const keys = ctx.sql.add(targets.map((s) => `${s.resourceType}/${s.id}`), 'text[]');
-  const conds = [`ref.target_id = ANY(${ids})`, `ref.target_type || '/' || ref.target_id = ANY(${keys})`, 'NOT r.deleted'];
+  const keys = ctx.sql.add(
+    targets.map((s) => `${s.resourceType}/${s.id}`),
+    'text[]',
+  );
+  const conds = [
+    `ref.target_id = ANY(${ids})`,
+    `ref.target_type || '/' || ref.target_id = ANY(${keys})`,
+    'NOT r.deleted',
+  ];
   let visible: string | undefined;
   if (spec.sourceType === '*') {
     visible = await anyTypeVisibility(ctx, loadDefinitions().resourceTypes, 'r');
@@ -91,15 +105,23 @@ async function reverse(scope: SearchScope, spec: IncludeSpec, sources: FoundReso
     visible = await visibilitySql(ctx, spec.sourceType, 'r');
   }
   if (visible) conds.push(visible);
-  return run(scope, ctx, `SELECT DISTINCT r.rid, r.resource_type AS "resourceType", r.id, r.content
-    FROM sp_reference ref JOIN resource r ON r.rid = ref.rid WHERE ${conds.join(' AND ')} LIMIT ${ctx.sql.add(MAX_INCLUDED + 1)}`);
+  return run(
+    scope,
+    ctx,
+    `SELECT DISTINCT r.rid, r.resource_type AS "resourceType", r.id, r.content
+    FROM sp_reference ref JOIN resource r ON r.rid = ref.rid WHERE ${conds.join(' AND ')} LIMIT ${ctx.sql.add(MAX_INCLUDED + 1)}`,
+  );
 }
 
 /**
  * The access restriction on a row that may be of any of `types`: restricted types must pass their criteria, others
  * pass as they are. Undefined when none of the types is restricted.
  */
-export async function anyTypeVisibility(ctx: WhereContext, types: string[], alias: string): Promise<string | undefined> {
+export async function anyTypeVisibility(
+  ctx: WhereContext,
+  types: string[],
+  alias: string,
+): Promise<string | undefined> {
   const restricted: string[] = [];
   for (const type of types) {
     const visible = await visibilitySql(ctx, type, alias);

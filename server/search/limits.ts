@@ -17,8 +17,19 @@ export function tooCostly(message: string, expression?: string): OutcomeError {
 
 /** Parameters whose values are not ORed search values (their own rules apply). */
 const NOT_CRITERIA = new Set([
-  '_count', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_contained', '_containedType',
-  '_cursor', '_format', '_pretty', '_type',
+  '_count',
+  '_sort',
+  '_total',
+  '_summary',
+  '_elements',
+  '_include',
+  '_revinclude',
+  '_contained',
+  '_containedType',
+  '_cursor',
+  '_format',
+  '_pretty',
+  '_type',
 ]);
 
 /**
@@ -37,17 +48,24 @@ export function checkQueryLimits(query: Record<string, string[]>): void {
     }
   }
   if (limits.maxQueryLength && length > limits.maxQueryLength) {
-    throw tooCostly(`The search query is ${length} characters long; at most ${limits.maxQueryLength} are accepted (SEARCH_MAX_QUERY_LENGTH)`);
+    throw tooCostly(
+      `The search query is ${length} characters long; at most ${limits.maxQueryLength} are accepted (SEARCH_MAX_QUERY_LENGTH)`,
+    );
   }
   if (limits.maxParameters && parameters > limits.maxParameters) {
-    throw tooCostly(`The search has ${parameters} parameters; at most ${limits.maxParameters} are accepted (SEARCH_MAX_PARAMETERS)`);
+    throw tooCostly(
+      `The search has ${parameters} parameters; at most ${limits.maxParameters} are accepted (SEARCH_MAX_PARAMETERS)`,
+    );
   }
   if (!limits.maxValues) return;
   for (const [name, values] of Object.entries(query)) {
     if (NOT_CRITERIA.has(name.split(':')[0])) continue;
     const count = values.reduce((n, v) => n + (v === '' ? 0 : splitUnescaped(v, ',').length), 0);
     if (count > limits.maxValues) {
-      throw tooCostly(`"${name}" has ${count} values; at most ${limits.maxValues} per parameter are accepted, ORed and repeated together (SEARCH_MAX_VALUES)`, name);
+      throw tooCostly(
+        `"${name}" has ${count} values; at most ${limits.maxValues} per parameter are accepted, ORed and repeated together (SEARCH_MAX_VALUES)`,
+        name,
+      );
     }
   }
 }
@@ -55,7 +73,8 @@ export function checkQueryLimits(query: Record<string, string[]>): void {
 /** Checks the number of `_sort` keys. */
 export function checkSortLimit(keys: number): void {
   const max = searchConfig().maxSortKeys;
-  if (max && keys > max) throw tooCostly(`_sort has ${keys} keys; at most ${max} are accepted (SEARCH_MAX_SORT_KEYS)`, '_sort');
+  if (max && keys > max)
+    throw tooCostly(`_sort has ${keys} keys; at most ${max} are accepted (SEARCH_MAX_SORT_KEYS)`, '_sort');
 }
 
 /**
@@ -74,10 +93,16 @@ export function checkCriterionLimits(resourceTypes: string[], c: Criterion, budg
   }
   const name = 'name' in c ? c.name : undefined;
   if (limits.maxChainDepth && chains > limits.maxChainDepth) {
-    throw tooCostly(`${name} chains ${chains} links; at most ${limits.maxChainDepth} are accepted (SEARCH_MAX_CHAIN_DEPTH)`, name);
+    throw tooCostly(
+      `${name} chains ${chains} links; at most ${limits.maxChainDepth} are accepted (SEARCH_MAX_CHAIN_DEPTH)`,
+      name,
+    );
   }
   if (limits.maxHasDepth && has > limits.maxHasDepth) {
-    throw tooCostly(`${name} nests ${has} _has; at most ${limits.maxHasDepth} are accepted (SEARCH_MAX_HAS_DEPTH)`, name);
+    throw tooCostly(
+      `${name} nests ${has} _has; at most ${limits.maxHasDepth} are accepted (SEARCH_MAX_HAS_DEPTH)`,
+      name,
+    );
   }
   if (chains + has === 0) return;
   const refuse = () =>
@@ -106,7 +131,12 @@ class OverBudget extends Error {}
  * checkCriterion's UnknownParameter says). Stops as soon as the count passes `room`, so a huge expansion is refused
  * before it is walked; `memo` makes each (criterion, type) pair counted once.
  */
-function expansion(resourceType: string, c: Criterion, memo: Map<Criterion, Map<string, number | undefined>>, room: number): number | undefined {
+function expansion(
+  resourceType: string,
+  c: Criterion,
+  memo: Map<Criterion, Map<string, number | undefined>>,
+  room: number,
+): number | undefined {
   let byType = memo.get(c);
   if (!byType) memo.set(c, (byType = new Map()));
   if (byType.has(resourceType)) return byType.get(resourceType);

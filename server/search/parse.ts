@@ -13,7 +13,15 @@ export type Handling = 'strict' | 'lenient';
 
 /** Parameters that shape the result rather than select it. */
 const RESULT_PARAMS = new Set([
-  '_count', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_contained', '_containedType',
+  '_count',
+  '_sort',
+  '_total',
+  '_summary',
+  '_elements',
+  '_include',
+  '_revinclude',
+  '_contained',
+  '_containedType',
   '_cursor',
 ]);
 /** Parameters about the response format, echoed in links but not interpreted here. */
@@ -27,7 +35,11 @@ const SORTABLE = new Set(['string', 'token', 'date', 'number', 'quantity', 'uri'
  * warning (lenient) or refused (strict); invalid values of known parameters are always a 400 naming the parameter.
  * A query over the limits of server/search/limits.ts is refused (400) before anything else is done with it.
  */
-export function parseSearch(resourceTypes: string[], query: Record<string, string[]>, handling: Handling): SearchRequest {
+export function parseSearch(
+  resourceTypes: string[],
+  query: Record<string, string[]>,
+  handling: Handling,
+): SearchRequest {
   checkQueryLimits(query);
   const budget = { branches: 0 };
   const req: SearchRequest = {
@@ -88,7 +100,8 @@ function parseResultParam(
   switch (name) {
     case '_count': {
       const n = Number(value);
-      if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) throw badRequest('_count must be a non-negative integer', '_count');
+      if (!/^\d+$/.test(value) || !Number.isSafeInteger(n))
+        throw badRequest('_count must be a non-negative integer', '_count');
       req.count = Math.min(n, MAX_COUNT);
       return true;
     }
@@ -105,7 +118,10 @@ function parseResultParam(
       req.summary = value as SearchRequest['summary'];
       return true;
     case '_elements':
-      req.elements = value.split(',').map((e) => e.trim()).filter(Boolean);
+      req.elements = value
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       return true;
     case '_sort':
       req.sort = parseSort(req.resourceTypes, value, ignore);
@@ -127,7 +143,8 @@ function parseResultParam(
       req.contained = value === 'false' ? undefined : (value as 'true' | 'both');
       return true;
     case '_containedType':
-      if (value !== 'container' && value !== 'contained') throw badRequest('_containedType must be container or contained', name);
+      if (value !== 'container' && value !== 'contained')
+        throw badRequest('_containedType must be container or contained', name);
       req.containedType = value;
       return true;
     default:
@@ -137,7 +154,10 @@ function parseResultParam(
 
 function parseSort(resourceTypes: string[], value: string, ignore: (m: string) => void): SortKey[] {
   const keys: SortKey[] = [];
-  const parts = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   checkSortLimit(parts.length);
   for (const part of parts) {
     const descending = part.startsWith('-');
@@ -179,7 +199,9 @@ function parseInclude(name: string, value: string, iterate: boolean): IncludeSpe
 
 /** Encodes a keyset position for a paging link. */
 export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.direction === 'next' ? 'n' : 'p', cursor.rid, cursor.values])).toString('base64url');
+  return Buffer.from(JSON.stringify([cursor.direction === 'next' ? 'n' : 'p', cursor.rid, cursor.values])).toString(
+    'base64url',
+  );
 }
 
 /** Decodes a `_cursor` from a paging link; 400 if it is not one. */

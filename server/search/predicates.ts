@@ -87,14 +87,18 @@ export function tokenCodesPredicate(ctx: PredicateContext, c: Columns, raws: str
   if (raws.length < 2) return undefined;
   const tokens = raws.map(parseToken);
   if (tokens.some((t) => t.system !== undefined || t.code === undefined)) return undefined;
-  return `${c.value} = ANY(${ctx.sql.add(tokens.map((t) => fit(t.code as string)), 'text[]')})`;
+  return `${c.value} = ANY(${ctx.sql.add(
+    tokens.map((t) => fit(t.code as string)),
+    'text[]',
+  )})`;
 }
 
 /** String: starts-with on the normalised value (default), `:exact`, `:contains`. */
 export function stringPredicate(ctx: PredicateContext, c: Columns, raw: string, modifier?: string): string {
   const text = unescapeValue(raw);
   const normalized = normalizeString(text);
-  if (modifier === 'exact') return `${c.value} = ${ctx.sql.add(fit(normalized))} AND ${c.exact} = ${ctx.sql.add(fit(text))}`;
+  if (modifier === 'exact')
+    return `${c.value} = ${ctx.sql.add(fit(normalized))} AND ${c.exact} = ${ctx.sql.add(fit(text))}`;
   if (modifier === 'contains') return `${c.value} LIKE ${ctx.sql.add('%' + escapeLike(normalized) + '%')}`;
   return `${c.value} LIKE ${ctx.sql.add(escapeLike(normalized) + '%')}`;
 }
@@ -117,7 +121,9 @@ export function referencePredicate(ctx: PredicateContext, c: Columns, raw: strin
   if (r.url !== undefined) {
     const url = ctx.sql.add(fit(r.url));
     // A canonical without a version matches every version of it.
-    return r.url.includes('|') ? `${c.url} = ${url}` : `(${c.url} = ${url} OR ${c.url} LIKE ${ctx.sql.add(escapeLike(r.url) + '|%')})`;
+    return r.url.includes('|')
+      ? `${c.url} = ${url}`
+      : `(${c.url} = ${url} OR ${c.url} LIKE ${ctx.sql.add(escapeLike(r.url) + '|%')})`;
   }
   const type = r.targetType ?? typeModifier;
   if (r.targetType && typeModifier && r.targetType !== typeModifier) return 'FALSE';
@@ -209,8 +215,14 @@ export function quantityPredicate(ctx: PredicateContext, c: Columns, raw: string
   const q = parseQuantity(ctx.name, raw);
   const conversions = q.unit && (q.system === UCUM || !q.system) ? ucumConversions(q.unit) : undefined;
   if (q.unit && conversions) {
-    const units = ctx.sql.add(conversions.map(([u]) => u), 'text[]');
-    const factors = ctx.sql.add(conversions.map(([, f]) => String(f)), 'numeric[]');
+    const units = ctx.sql.add(
+      conversions.map(([u]) => u),
+      'text[]',
+    );
+    const factors = ctx.sql.add(
+      conversions.map(([, f]) => String(f)),
+      'numeric[]',
+    );
     const factor = `(${factors})[array_position(${units}, ${c.unit})]`;
     const converted = { ...c, low: `(${c.low} * ${factor})`, high: `(${c.high} * ${factor})` };
     const ucumUnit = `(${c.system} = ${ctx.sql.add(UCUM)} AND ${c.unit} = ANY(${units}))`;

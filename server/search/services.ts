@@ -11,11 +11,20 @@ import { registerSearchConnections } from './session.ts';
  * own too, so a cancel never waits for a busy pool). Installs the search limits. `$reindex` runs on the job runner
  * (server/search/reindex/handlers.ts). Returns a function that stops them.
  */
-export async function startSearchServices(pool: pg.Pool, databaseUrl: string, config: SearchConfig): Promise<() => Promise<void>> {
+export async function startSearchServices(
+  pool: pg.Pool,
+  databaseUrl: string,
+  config: SearchConfig,
+): Promise<() => Promise<void>> {
   useSearchConfig(config);
   const stopParams = await startRuntimeParamSync(pool, databaseUrl);
   // Idle connections that drop are replaced by the pools at the next use.
-  const searches = new pg.Pool({ connectionString: databaseUrl, max: config.poolSize, idleTimeoutMillis: 30_000, statement_timeout: config.timeoutMs || undefined });
+  const searches = new pg.Pool({
+    connectionString: databaseUrl,
+    max: config.poolSize,
+    idleTimeoutMillis: 30_000,
+    statement_timeout: config.timeoutMs || undefined,
+  });
   searches.on('error', () => {});
   const control = new pg.Pool({ connectionString: databaseUrl, max: 2, idleTimeoutMillis: 10_000 });
   control.on('error', () => {});

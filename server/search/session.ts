@@ -49,7 +49,11 @@ class SessionRepository extends Repository {
     super(runner.queryable, refuseWrites);
   }
 
-  override async query<R extends pg.QueryResultRow>(sql: string, params: unknown[], name?: string): Promise<pg.QueryResult<R>> {
+  override async query<R extends pg.QueryResultRow>(
+    sql: string,
+    params: unknown[],
+    name?: string,
+  ): Promise<pg.QueryResult<R>> {
     this.stop.throwIfAborted();
     this.running(1);
     try {
@@ -70,7 +74,11 @@ export function originOf(repo: Repository): Repository {
  * (the client went away) or after SEARCH_TIMEOUT_MS. A timeout answers 503 with an OperationOutcome (`timeout`); a
  * search whose client went away ends with an error nobody receives (status 499, as proxies log it).
  */
-export async function withSearchSession<T>(repo: Repository, signal: AbortSignal | undefined, fn: (repo: Repository) => Promise<T>): Promise<T> {
+export async function withSearchSession<T>(
+  repo: Repository,
+  signal: AbortSignal | undefined,
+  fn: (repo: Repository) => Promise<T>,
+): Promise<T> {
   const { timeoutMs } = searchConfig();
   const stop = new AbortController();
   const gone = () => stop.abort(new SessionStopped('gone'));
@@ -95,7 +103,12 @@ export async function withSearchSession<T>(repo: Repository, signal: AbortSignal
  * A session on a connection of its own: from the registered search pool (its connections carry the timeout from
  * their start: no statement more per search), else from `pool` with the timeout set for the session and reset after.
  */
-async function onOwnConnection<T>(pool: pg.Pool, origin: Repository, stop: AbortSignal, fn: (repo: Repository) => Promise<T>): Promise<T> {
+async function onOwnConnection<T>(
+  pool: pg.Pool,
+  origin: Repository,
+  stop: AbortSignal,
+  fn: (repo: Repository) => Promise<T>,
+): Promise<T> {
   const search = registered.get(pool);
   const client = await connect(search?.pool ?? pool, stop);
   let running = 0;
@@ -130,7 +143,11 @@ async function onOwnConnection<T>(pool: pg.Pool, origin: Repository, stop: Abort
  * to its statements (`set_config(…, true)`, put back after), and nothing runs once it is stopped; a statement
  * already running is not cancelled (that would abort the caller's transaction) and ends on its own timeout.
  */
-async function inCallersTransaction<T>(origin: Repository, stop: AbortSignal, fn: (repo: Repository) => Promise<T>): Promise<T> {
+async function inCallersTransaction<T>(
+  origin: Repository,
+  stop: AbortSignal,
+  fn: (repo: Repository) => Promise<T>,
+): Promise<T> {
   const { timeoutMs } = searchConfig();
   const { rows } = await origin.query<{ previous: string }>(
     "SELECT current_setting('statement_timeout') AS previous, set_config('statement_timeout', $1, true)",
@@ -156,7 +173,11 @@ async function connect(pool: pg.Pool, stop: AbortSignal): Promise<pg.PoolClient>
   try {
     return await Promise.race([pending, aborted]);
   } catch (err) {
-    if (stop.aborted) pending.then((c) => c.release(), () => {});
+    if (stop.aborted)
+      pending.then(
+        (c) => c.release(),
+        () => {},
+      );
     throw err;
   } finally {
     stop.removeEventListener('abort', onAbort);
@@ -175,9 +196,17 @@ function stoppedOutcome(err: unknown, stop: AbortSignal, timeoutMs: number): unk
   const cancelled = err instanceof SessionStopped || (err as { code?: string })?.code === '57014';
   if (!cancelled) return err;
   const why = stop.aborted && stop.reason instanceof SessionStopped ? stop.reason.why : 'timeout';
-  if (why === 'gone') return new OutcomeError(499, outcome('error', 'incomplete', 'The client closed the connection; the search was cancelled'));
+  if (why === 'gone')
+    return new OutcomeError(
+      499,
+      outcome('error', 'incomplete', 'The client closed the connection; the search was cancelled'),
+    );
   return new OutcomeError(
     503,
-    outcome('error', 'timeout', `The search took longer than ${timeoutMs} ms (SEARCH_TIMEOUT_MS) and was stopped; narrow it with more selective criteria`),
+    outcome(
+      'error',
+      'timeout',
+      `The search took longer than ${timeoutMs} ms (SEARCH_TIMEOUT_MS) and was stopped; narrow it with more selective criteria`,
+    ),
   );
 }

@@ -60,7 +60,9 @@ export function keysetCondition(sql: SqlParams, q: string, columns: SortColumn[]
     const value = cursor.values[i];
     if (value === null || value === undefined) {
       // NULLs sort last: nothing is after a NULL but other NULLs; everything non-NULL is before it.
-      condition = forward ? `(${col} IS NULL AND ${condition})` : `(${col} IS NOT NULL OR (${col} IS NULL AND ${condition}))`;
+      condition = forward
+        ? `(${col} IS NULL AND ${condition})`
+        : `(${col} IS NOT NULL OR (${col} IS NULL AND ${condition}))`;
       continue;
     }
     const v = sql.add(value, columns[i].cast);

@@ -14,7 +14,8 @@ function specBundle(): Bundle<ValueSet | CodeSystem> {
 export function specTerminology(type: 'ValueSet' | 'CodeSystem', url: string): ValueSet | CodeSystem | undefined {
   if (!spec) {
     spec = new Map();
-    for (const e of specBundle().entry ?? []) if (e.resource?.url) spec.set(`${e.resource.resourceType}|${e.resource.url}`, e.resource);
+    for (const e of specBundle().entry ?? [])
+      if (e.resource?.url) spec.set(`${e.resource.resourceType}|${e.resource.url}`, e.resource);
   }
   return spec.get(`${type}|${url.split('|')[0]}`);
 }
@@ -31,7 +32,8 @@ export function singleSystemOf(valueSetUrl: string): string | undefined {
       if (vs?.resourceType !== 'ValueSet' || !vs.url) continue;
       const includes = vs.compose?.include ?? [];
       const systems = new Set(includes.map((i) => i.system));
-      const single = includes.length > 0 && !includes.some((i) => i.valueSet?.length || !i.system) && systems.size === 1;
+      const single =
+        includes.length > 0 && !includes.some((i) => i.valueSet?.length || !i.system) && systems.size === 1;
       singleSystems.set(vs.url, single ? (includes[0].system as string) : null);
     }
   }

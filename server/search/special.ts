@@ -36,7 +36,11 @@ export async function specialPredicate(
       return `(${c.values.map((v) => datePredicate(pctx, cols, v)).join(' OR ')})`;
     }
     case '_text':
-      return fullText(ctx, `regexp_replace(coalesce(${storedJson(`${alias}.content`)} #>> '{text,div}', ''), '<[^>]*>', ' ', 'g')`, c);
+      return fullText(
+        ctx,
+        `regexp_replace(coalesce(${storedJson(`${alias}.content`)} #>> '{text,div}', ''), '<[^>]*>', ' ', 'g')`,
+        c,
+      );
     case '_content':
       return fullText(ctx, `${alias}.content`, c);
     case '_list':

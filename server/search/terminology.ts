@@ -22,13 +22,20 @@ interface CodeGroup {
   codes?: Set<string>;
 }
 
-async function lookup<T extends ValueSet | CodeSystem>(ctx: WhereContext, type: T['resourceType'], canonical: string): Promise<T | undefined> {
+async function lookup<T extends ValueSet | CodeSystem>(
+  ctx: WhereContext,
+  type: T['resourceType'],
+  canonical: string,
+): Promise<T | undefined> {
   const [url, version] = canonical.split('|');
   const criteria = [parseCriterion('url', url)];
   if (version) criteria.push(parseCriterion('version', version));
   const own: WhereContext = { ...ctx, sql: new SqlParams() };
   const where = await typeWhere(own, type, 'r', criteria);
-  const { rows } = await ctx.repo.query<{ content: string }>(`SELECT r.content FROM resource r WHERE ${where} LIMIT 1`, own.sql.values);
+  const { rows } = await ctx.repo.query<{ content: string }>(
+    `SELECT r.content FROM resource r WHERE ${where} LIMIT 1`,
+    own.sql.values,
+  );
   if (rows[0]) return JSON.parse(rows[0].content) as T;
   return specTerminology(type, url) as T | undefined;
 }
@@ -37,7 +44,8 @@ async function lookup<T extends ValueSet | CodeSystem>(ctx: WhereContext, type: 
 export async function terminologyPredicate(ctx: WhereContext, c: ValueCriterion, cols: Columns): Promise<string> {
   const groups: CodeGroup[] = [];
   for (const raw of c.values) {
-    if (c.modifier === 'in' || c.modifier === 'not-in') groups.push(...(await expandValueSet(ctx, c, unescapeValue(raw), 0)));
+    if (c.modifier === 'in' || c.modifier === 'not-in')
+      groups.push(...(await expandValueSet(ctx, c, unescapeValue(raw), 0)));
     else groups.push(await hierarchy(ctx, c, raw, c.modifier === 'below'));
   }
   if (groups.length === 0) return 'FALSE';
@@ -78,7 +86,10 @@ async function expandValueSet(ctx: WhereContext, c: ValueCriterion, url: string,
     else if (inc.filter?.length) {
       for (const f of inc.filter) {
         if (f.property !== 'concept' || (f.op !== 'is-a' && f.op !== 'descendent-of')) {
-          throw badRequest(`${c.name}: ValueSet ${url} uses a filter (${f.property} ${f.op}) this server cannot expand`, c.name);
+          throw badRequest(
+            `${c.name}: ValueSet ${url} uses a filter (${f.property} ${f.op}) this server cannot expand`,
+            c.name,
+          );
         }
         const codes = await relatedCodes(ctx, c, inc.system, f.value as string, true);
         if (f.op === 'descendent-of') codes.delete(f.value as string);
@@ -96,7 +107,13 @@ async function hierarchy(ctx: WhereContext, c: ValueCriterion, raw: string, belo
 }
 
 /** A code with its descendants (below) or ancestors (above) in the CodeSystem's concept tree. */
-async function relatedCodes(ctx: WhereContext, c: ValueCriterion, system: string, code: string, below: boolean): Promise<Set<string>> {
+async function relatedCodes(
+  ctx: WhereContext,
+  c: ValueCriterion,
+  system: string,
+  code: string,
+  below: boolean,
+): Promise<Set<string>> {
   const cs = await lookup<CodeSystem>(ctx, 'CodeSystem', system);
   if (!cs?.concept) throw badRequest(`${c.name}: the hierarchy of ${system} is not known to this server`, c.name);
   const out = new Set<string>();

@@ -11,7 +11,18 @@ const DIMENSIONS: Record<string, number>[] = [
   { L: 1, dL: 1e-1, cL: 1e-2, mL: 1e-3, uL: 1e-6 },
   { km: 1e3, m: 1, cm: 1e-2, mm: 1e-3, um: 1e-6, '[in_i]': 0.0254, '[ft_i]': 0.3048 },
   { s: 1, ms: 1e-3, min: 60, h: 3600, d: 86400, wk: 604800, mo: 2629746, a: 31556952 },
-  { 'g/L': 1, 'mg/L': 1e-3, 'ug/L': 1e-6, 'ng/L': 1e-9, 'g/dL': 10, 'mg/dL': 1e-2, 'ug/dL': 1e-5, 'mg/mL': 1, 'ug/mL': 1e-3, 'ng/mL': 1e-6 },
+  {
+    'g/L': 1,
+    'mg/L': 1e-3,
+    'ug/L': 1e-6,
+    'ng/L': 1e-9,
+    'g/dL': 10,
+    'mg/dL': 1e-2,
+    'ug/dL': 1e-5,
+    'mg/mL': 1,
+    'ug/mL': 1e-3,
+    'ng/mL': 1e-6,
+  },
   { 'mol/L': 1, 'mmol/L': 1e-3, 'umol/L': 1e-6, 'nmol/L': 1e-9, 'pmol/L': 1e-12 },
 ];
 

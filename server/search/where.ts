@@ -62,9 +62,15 @@ export const TABLE_OF: Record<ParamType, string> = {
  * caller may see. Access criteria are ANDed here, so every query built from this — page, total, chains, `_has`,
  * includes — stays inside them.
  */
-export async function typeWhere(ctx: WhereContext, resourceType: string, alias: string, criteria: Criterion[]): Promise<string> {
+export async function typeWhere(
+  ctx: WhereContext,
+  resourceType: string,
+  alias: string,
+  criteria: Criterion[],
+): Promise<string> {
   const parts = [`${alias}.resource_type = ${ctx.sql.add(resourceType)}`, `NOT ${alias}.deleted`];
-  for (const [i, c] of criteria.entries()) parts.push(plannedAsJoin(i, await criterionSql(ctx, resourceType, alias, c)));
+  for (const [i, c] of criteria.entries())
+    parts.push(plannedAsJoin(i, await criterionSql(ctx, resourceType, alias, c)));
   const visible = await visibilitySql(ctx, resourceType, alias);
   if (visible) parts.push(visible);
   return parts.join(' AND ');
@@ -74,7 +80,12 @@ export async function typeWhere(ctx: WhereContext, resourceType: string, alias: 
  * The WHERE clause of a search over several types (system search): each type's own clause, ORed. With every type
  * and only `Resource`-level criteria, one clause serves all types (index rows are matched without their type).
  */
-export async function typesWhere(ctx: WhereContext, resourceTypes: string[], alias: string, criteria: Criterion[]): Promise<string> {
+export async function typesWhere(
+  ctx: WhereContext,
+  resourceTypes: string[],
+  alias: string,
+  criteria: Criterion[],
+): Promise<string> {
   if (resourceTypes.length === 1) return typeWhere(ctx, resourceTypes[0], alias, criteria);
   if (resourceTypes.length < loadDefinitions().resourceTypes.length) {
     const clauses: string[] = [];
@@ -105,7 +116,11 @@ function plannedAsJoin(i: number, criterion: string): string {
 }
 
 /** The access restriction on one type as SQL over `alias`, or undefined when there is none. */
-export async function visibilitySql(ctx: WhereContext, resourceType: string, alias: string): Promise<string | undefined> {
+export async function visibilitySql(
+  ctx: WhereContext,
+  resourceType: string,
+  alias: string,
+): Promise<string | undefined> {
   if (ctx.trusted || !ctx.access?.visibleWhere) return undefined;
   const alternatives = ctx.access.visibleWhere(resourceType);
   if (alternatives === undefined) return undefined;
@@ -127,14 +142,24 @@ export async function visibilitySql(ctx: WhereContext, resourceType: string, ali
 }
 
 /** One criterion as a boolean SQL expression over the resource row `alias`. */
-export async function criterionSql(ctx: WhereContext, resourceType: string, alias: string, c: Criterion): Promise<string> {
+export async function criterionSql(
+  ctx: WhereContext,
+  resourceType: string,
+  alias: string,
+  c: Criterion,
+): Promise<string> {
   if (c.kind === 'chain') return chainSql(ctx, resourceType, alias, c);
   if (c.kind === 'has') return hasSql(ctx, resourceType, alias, c);
   if (c.kind === 'compartment') return compartmentSql(ctx, resourceType, alias, c);
   return valueSql(ctx, resourceType, alias, c);
 }
 
-function compartmentSql(ctx: WhereContext, resourceType: string, alias: string, c: Extract<Criterion, { kind: 'compartment' }>) {
+function compartmentSql(
+  ctx: WhereContext,
+  resourceType: string,
+  alias: string,
+  c: Extract<Criterion, { kind: 'compartment' }>,
+) {
   const t = ctx.sql.alias('t');
   const id = ctx.sql.add(c.id);
   const codes = compartmentParams(c.compartmentType, resourceType) ?? [];
@@ -145,7 +170,12 @@ function compartmentSql(ctx: WhereContext, resourceType: string, alias: string, 
   return resourceType === c.compartmentType ? `(${alias}.id = ${id} OR ${refers})` : refers;
 }
 
-async function chainSql(ctx: WhereContext, resourceType: string, alias: string, c: Extract<Criterion, { kind: 'chain' }>) {
+async function chainSql(
+  ctx: WhereContext,
+  resourceType: string,
+  alias: string,
+  c: Extract<Criterion, { kind: 'chain' }>,
+) {
   const ref = ctx.sql.alias('ref');
   const target = ctx.sql.alias('r');
   const targets = chainTargets(resourceType, c).filter((t) => appliesTo(t, c.next));
@@ -181,7 +211,11 @@ async function hasSql(ctx: WhereContext, resourceType: string, alias: string, c:
  * order stops after a page; with fewer, collecting is cheap. The source estimate leaves out the type filter on the
  * resource row, whose correlation with the index rows' type the planner cannot see either.
  */
-async function probeTargets(ctx: WhereContext, resourceType: string, c: Extract<Criterion, { kind: 'has' }>): Promise<boolean> {
+async function probeTargets(
+  ctx: WhereContext,
+  resourceType: string,
+  c: Extract<Criterion, { kind: 'has' }>,
+): Promise<boolean> {
   // Asked once per request and criterion: building the probe of a nested `_has` builds (and so probes) the level
   // below it, which the search's own SQL then builds again; without this each level doubled the probes.
   let byType = probes.get(c);
@@ -249,14 +283,23 @@ async function valueSql(ctx: WhereContext, resourceType: string, alias: string, 
   const pctx: PredicateContext = { sql: ctx.sql, name: c.name, baseUrl: ctx.baseUrl };
   const modifier = c.modifier === 'not' || c.modifier === 'text' ? undefined : c.modifier;
   const t = ctx.sql.alias('t');
-  const codes = type === 'token' && modifier === undefined ? tokenCodesPredicate(pctx, tableColumns(t), c.values) : undefined;
+  const codes =
+    type === 'token' && modifier === undefined ? tokenCodesPredicate(pctx, tableColumns(t), c.values) : undefined;
   const ors = codes ?? c.values.map((v) => `(${valuePredicate(pctx, param, type, t, v, modifier)})`).join(' OR ');
   const exists = rowExists(ctx, resourceType, alias, t, table, code, ors);
   return c.modifier === 'not' ? `NOT ${exists}` : exists;
 }
 
 /** `EXISTS` an index row (alias `t`) of the resource for `code` satisfying `condition`. */
-function rowExists(ctx: WhereContext, resourceType: string, alias: string, t: string, table: string, code: string, condition: string) {
+function rowExists(
+  ctx: WhereContext,
+  resourceType: string,
+  alias: string,
+  t: string,
+  table: string,
+  code: string,
+  condition: string,
+) {
   const type = resourceType === ANY_TYPE ? '' : ` AND ${t}.resource_type = ${ctx.sql.add(resourceType)}`;
   return `EXISTS (SELECT 1 FROM ${table} ${t} WHERE ${t}.rid = ${alias}.rid${type} AND ${t}.code = ${ctx.sql.add(code)} AND (${condition}))`;
 }

@@ -49,7 +49,10 @@ export function fit(s: string): string {
 export function normalizeString(s: string): string {
   // Most values are ASCII: skip the Unicode decomposition for them.
   if (/^[\x00-\x7f]*$/.test(s)) return s.toLowerCase();
-  return s.normalize('NFD').replace(/\p{Diacritic}/gu, '').toLowerCase();
+  return s
+    .normalize('NFD')
+    .replace(/\p{Diacritic}/gu, '')
+    .toLowerCase();
 }
 
 /** A string index value: normalised and exact forms. */
@@ -78,13 +81,16 @@ export function tokenValues(values: TypedValue[], implicitSystem?: string): Toke
   const add = (system: unknown, value: unknown) => {
     const s = str(system);
     const v = typeof value === 'boolean' || typeof value === 'number' ? String(value) : str(value);
-    if ((s || v) && !out.some((t) => t.system === s && t.value === v)) out.push({ system: s && fit(s), value: v && fit(v) });
+    if ((s || v) && !out.some((t) => t.system === s && t.value === v))
+      out.push({ system: s && fit(s), value: v && fit(v) });
   };
   for (const { type, value } of values) {
     if (!isObj(value)) add(type === 'code' ? (implicitSystem ?? null) : null, value);
-    else if (type === 'CodeableConcept' || Array.isArray(value.coding)) for (const c of value.coding ?? []) add(c.system, c.code);
+    else if (type === 'CodeableConcept' || Array.isArray(value.coding))
+      for (const c of value.coding ?? []) add(c.system, c.code);
     else if (type === 'Coding' || 'code' in value) add(value.system, value.code);
-    else if (type === 'ContactPoint') add(value.system, typeof value.value === 'string' ? value.value.toLowerCase() : null);
+    else if (type === 'ContactPoint')
+      add(value.system, typeof value.value === 'string' ? value.value.toLowerCase() : null);
     else if (type === 'Identifier' || 'value' in value) add(value.system, value.value);
     else if (type === 'Reference' && typeof value.reference === 'string') add(null, value.reference);
   }
@@ -158,7 +164,9 @@ export function referenceValues(values: TypedValue[]): ReferenceValue[] {
 /** The identifiers of logical references (Reference.identifier), for the reference `:identifier` modifier. */
 export function referenceIdentifierValues(values: TypedValue[]): TokenValue[] {
   return tokenValues(
-    values.filter((v) => isObj(v.value) && isObj(v.value.identifier)).map((v) => ({ type: 'Identifier', value: v.value.identifier })),
+    values
+      .filter((v) => isObj(v.value) && isObj(v.value.identifier))
+      .map((v) => ({ type: 'Identifier', value: v.value.identifier })),
   );
 }
 
@@ -169,7 +177,8 @@ export function dateValues(values: TypedValue[]): InstantRange[] {
   for (const { value } of values) {
     if (typeof value === 'string') push(dateRange(value));
     else if (!isObj(value)) continue;
-    else if ('start' in value || 'end' in value) push(periodRange(str(value.start) ?? undefined, str(value.end) ?? undefined));
+    else if ('start' in value || 'end' in value)
+      push(periodRange(str(value.start) ?? undefined, str(value.end) ?? undefined));
     else if (Array.isArray(value.event) || isObj(value.repeat)) push(timingRange(value));
   }
   return out;
@@ -203,7 +212,8 @@ export function numberValues(values: TypedValue[]): RangeValue[] {
 export function quantityValues(values: TypedValue[]): QuantityValue[] {
   const out: QuantityValue[] = [];
   for (const { value } of values) {
-    if (typeof value === 'number' && Number.isFinite(value)) out.push({ system: null, unit: null, low: value, high: value });
+    if (typeof value === 'number' && Number.isFinite(value))
+      out.push({ system: null, unit: null, low: value, high: value });
     else if (!isObj(value)) continue;
     else if (isObj(value.low) || isObj(value.high)) {
       const q = (value.low ?? value.high) as Obj;
@@ -222,7 +232,9 @@ function unitOf(q: Obj): { system: string | null; unit: string | null } {
 
 /** URI values (uri, url, canonical, oid, uuid). */
 export function uriValues(values: TypedValue[]): string[] {
-  return [...new Set(values.map((v) => v.value).filter((v): v is string => typeof v === 'string' && v !== ''))].map(fit);
+  return [...new Set(values.map((v) => v.value).filter((v): v is string => typeof v === 'string' && v !== ''))].map(
+    fit,
+  );
 }
 
 /** Geographic positions (Location.position) as latitude/longitude, for the `near` parameter. */
@@ -236,4 +248,3 @@ export function positionValues(values: TypedValue[]): { lat: number; lon: number
 function num(v: unknown): number | null {
   return typeof v === 'number' && Number.isFinite(v) ? v : null;
 }
-

@@ -17,14 +17,47 @@ export interface IndexWrite {
 
 /** Column names and Postgres array types of each index table, after `rid` and `resource_type`. */
 const COLUMNS: Record<IndexTable, [name: string, type: string][]> = {
-  token: [['code', 'text'], ['system', 'text'], ['value', 'text']],
-  string: [['code', 'text'], ['value', 'text'], ['exact', 'text']],
-  reference: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['url', 'text']],
-  date: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
-  number: [['code', 'text'], ['low', 'numeric'], ['high', 'numeric']],
-  quantity: [['code', 'text'], ['system', 'text'], ['unit', 'text'], ['low', 'numeric'], ['high', 'numeric']],
-  uri: [['code', 'text'], ['value', 'text']],
-  composite: [['code', 'text'], ['components', 'jsonb']],
+  token: [
+    ['code', 'text'],
+    ['system', 'text'],
+    ['value', 'text'],
+  ],
+  string: [
+    ['code', 'text'],
+    ['value', 'text'],
+    ['exact', 'text'],
+  ],
+  reference: [
+    ['code', 'text'],
+    ['target_type', 'text'],
+    ['target_id', 'text'],
+    ['url', 'text'],
+  ],
+  date: [
+    ['code', 'text'],
+    ['low', 'timestamptz'],
+    ['high', 'timestamptz'],
+  ],
+  number: [
+    ['code', 'text'],
+    ['low', 'numeric'],
+    ['high', 'numeric'],
+  ],
+  quantity: [
+    ['code', 'text'],
+    ['system', 'text'],
+    ['unit', 'text'],
+    ['low', 'numeric'],
+    ['high', 'numeric'],
+  ],
+  uri: [
+    ['code', 'text'],
+    ['value', 'text'],
+  ],
+  composite: [
+    ['code', 'text'],
+    ['components', 'jsonb'],
+  ],
 };
 
 /**
@@ -49,9 +82,22 @@ export async function writeIndexRows(client: pg.ClientBase, writes: IndexWrite[]
   const owners = await withContained(client, writes);
   const contained = owners.filter((o) => o.container !== undefined);
   if (contained.length > 0) {
-    const cols = [['rid', 'bigint'], ['container_rid', 'bigint'], ['resource_type', 'text'], ['id', 'text'], ['last_updated', 'timestamptz'], ['content', 'text']];
-    const values = [contained.map((o) => o.rid), contained.map((o) => o.container), contained.map((o) => o.resourceType),
-      contained.map((o) => o.id), contained.map((o) => o.lastUpdated), contained.map((o) => o.content)];
+    const cols = [
+      ['rid', 'bigint'],
+      ['container_rid', 'bigint'],
+      ['resource_type', 'text'],
+      ['id', 'text'],
+      ['last_updated', 'timestamptz'],
+      ['content', 'text'],
+    ];
+    const values = [
+      contained.map((o) => o.rid),
+      contained.map((o) => o.container),
+      contained.map((o) => o.resourceType),
+      contained.map((o) => o.id),
+      contained.map((o) => o.lastUpdated),
+      contained.map((o) => o.content),
+    ];
     ctes.push(`i_contained AS (INSERT INTO contained_resource (${cols.map(([n]) => n).join(', ')})
       SELECT * FROM unnest(${values.map((v, i) => p(v, `${cols[i][1]}[]`)).join(', ')}))`);
   }
@@ -115,7 +161,15 @@ async function withContained(client: pg.ClientBase, writes: IndexWrite[]): Promi
     [contained.length],
   );
   contained.forEach(({ w, c }, i) => {
-    owners.push({ rid: Number(rows[i].rid), resourceType: c.resourceType, rows: c.rows, container: w.rid, id: c.id, content: c.content, lastUpdated: w.lastUpdated });
+    owners.push({
+      rid: Number(rows[i].rid),
+      resourceType: c.resourceType,
+      rows: c.rows,
+      container: w.rid,
+      id: c.id,
+      content: c.content,
+      lastUpdated: w.lastUpdated,
+    });
   });
   return owners;
 }

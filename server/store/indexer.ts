@@ -54,7 +54,17 @@ export const OF_TYPE_SUFFIX = ':of-type';
 
 /** An empty set of index rows (for a deletion). */
 export function emptyIndexRows(): IndexRows {
-  return { token: [], string: [], reference: [], date: [], number: [], quantity: [], uri: [], composite: [], contained: [] };
+  return {
+    token: [],
+    string: [],
+    reference: [],
+    date: [],
+    number: [],
+    quantity: [],
+    uri: [],
+    composite: [],
+    contained: [],
+  };
 }
 
 /** Options of index extraction. */
@@ -74,7 +84,12 @@ export function extractIndexRows(resource: Resource, options: ExtractOptions = {
   const rows = ownIndexRows(resource, options);
   for (const c of (resource as { contained?: Resource[] }).contained ?? []) {
     if (typeof c?.resourceType !== 'string' || typeof c.id !== 'string') continue;
-    rows.contained.push({ resourceType: c.resourceType, id: c.id, content: JSON.stringify(c), rows: ownIndexRows(c, options) });
+    rows.contained.push({
+      resourceType: c.resourceType,
+      id: c.id,
+      content: JSON.stringify(c),
+      rows: ownIndexRows(c, options),
+    });
   }
   return rows;
 }
@@ -85,7 +100,8 @@ function ownIndexRows(resource: Resource, options: ExtractOptions): IndexRows {
   let root: TypedValue[] | undefined;
   let variables: Record<string, TypedValue> = {};
   for (const param of searchParams(resource.resourceType)) {
-    if (!param.atom || RESOURCE_TABLE_CODES.has(param.code) || (options.only && !options.only.has(param.code))) continue;
+    if (!param.atom || RESOURCE_TABLE_CODES.has(param.code) || (options.only && !options.only.has(param.code)))
+      continue;
     if (fastPath && param.extractComposite) {
       for (const components of param.extractComposite(resource)) addComposite(rows, param, components);
       continue;
@@ -195,7 +211,12 @@ function componentValues(type: ParamType, values: TypedValue[]): object[] {
     case 'number':
       return numberValues(values).map((n) => ({ lo: jsonNumber(n.low), hi: jsonNumber(n.high) }));
     case 'quantity':
-      return quantityValues(values).map((q) => ({ s: q.system, u: q.unit, lo: jsonNumber(q.low), hi: jsonNumber(q.high) }));
+      return quantityValues(values).map((q) => ({
+        s: q.system,
+        u: q.unit,
+        lo: jsonNumber(q.low),
+        hi: jsonNumber(q.high),
+      }));
     case 'uri':
       return uriValues(values).map((v) => ({ v }));
     default:

@@ -211,7 +211,9 @@ export class Repository {
       }
       const none = options.ifNoneMatch;
       if (none !== undefined && current && !current.deleted && (none === '*' || none.includes(current.versionId))) {
-        throw preconditionFailed(`If-None-Match: ${resource.resourceType}/${resource.id} exists (version ${current.versionId})`);
+        throw preconditionFailed(
+          `If-None-Match: ${resource.resourceType}/${resource.id} exists (version ${current.versionId})`,
+        );
       }
       const created = !current || current.deleted;
       const next = (current?.versionId ?? 0) + 1;

@@ -53,7 +53,15 @@ export async function writeVersions(client: pg.ClientBase, writes: PendingWrite[
        ORDER BY method.n
      )
      SELECT rid, resource_type, id FROM up`,
-    values: [col('resourceType'), col('id'), col('versionId'), col('lastUpdated'), col('deleted'), col('content'), col('method')],
+    values: [
+      col('resourceType'),
+      col('id'),
+      col('versionId'),
+      col('lastUpdated'),
+      col('deleted'),
+      col('content'),
+      col('method'),
+    ],
   });
   if (upserted.rowCount !== writes.length) {
     const err = new Error('concurrent write on the same resource version') as Error & { code: string };

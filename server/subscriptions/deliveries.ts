@@ -86,9 +86,17 @@ export async function insertDeliveries(client: pg.ClientBase, list: NewDelivery[
      ON CONFLICT (dedupe_key) DO NOTHING
      RETURNING ${COLUMNS}`,
     [
-      col((d) => d.subscriptionId), numbers, col((d) => d.kind), col((d) => d.channel), col((d) => d.resourceType ?? null),
-      col((d) => d.resourceId ?? null), col((d) => d.versionId ?? null), col((d) => d.action ?? null), col((d) => d.maxAttempts),
-      col((d) => !!d.delivered), col((d) => d.dedupeKey ?? null),
+      col((d) => d.subscriptionId),
+      numbers,
+      col((d) => d.kind),
+      col((d) => d.channel),
+      col((d) => d.resourceType ?? null),
+      col((d) => d.resourceId ?? null),
+      col((d) => d.versionId ?? null),
+      col((d) => d.action ?? null),
+      col((d) => d.maxAttempts),
+      col((d) => !!d.delivered),
+      col((d) => d.dedupeKey ?? null),
     ],
   );
   return rows;
@@ -174,7 +182,10 @@ export async function markFailed(db: Db, id: number, error: string, retryInMs: n
 
 /** Drops a notification that can no longer be sent (its subscription was deleted or turned off). */
 export async function markCancelled(db: Db, id: number, reason: string): Promise<void> {
-  await db.query(`UPDATE subscription_delivery SET status = 'cancelled', lease_until = NULL, last_error = $2 WHERE id = $1`, [id, reason]);
+  await db.query(
+    `UPDATE subscription_delivery SET status = 'cancelled', lease_until = NULL, last_error = $2 WHERE id = $1`,
+    [id, reason],
+  );
 }
 
 /** The dead letter: notifications that used all their attempts, oldest first (of one subscription, or all). */
@@ -191,7 +202,10 @@ export async function listDead(db: Db, subscriptionId?: string, limit = 1000): P
  * Puts dead notifications back in the queue with fresh attempts (all of a subscription's, or the given ones); they
  * keep their place in each resource's order. Returns how many were requeued.
  */
-export async function resendDead(db: Db, filter: { subscriptionId?: string; eventNumbers?: number[]; ids?: number[] }): Promise<number> {
+export async function resendDead(
+  db: Db,
+  filter: { subscriptionId?: string; eventNumbers?: number[]; ids?: number[] },
+): Promise<number> {
   const res = await db.query(
     `UPDATE subscription_delivery SET status = 'pending', attempts = 0, next_attempt_at = now(), last_error = NULL
      WHERE status = 'dead' AND ($1::text IS NULL OR subscription_id = $1)
@@ -202,7 +216,13 @@ export async function resendDead(db: Db, filter: { subscriptionId?: string; even
 }
 
 /** A subscription's events after `since` (its event log: `$events`, websocket catch-up), oldest first. */
-export async function eventsSince(db: Db, subscriptionId: string, since: number, until?: number, limit = 1000): Promise<Delivery[]> {
+export async function eventsSince(
+  db: Db,
+  subscriptionId: string,
+  since: number,
+  until?: number,
+  limit = 1000,
+): Promise<Delivery[]> {
   const { rows } = await db.query<Delivery>(
     `SELECT ${COLUMNS} FROM subscription_delivery
      WHERE subscription_id = $1 AND kind = 'event' AND event_number > $2 AND ($3::bigint IS NULL OR event_number <= $3)
@@ -214,7 +234,10 @@ export async function eventsSince(db: Db, subscriptionId: string, since: number,
 
 /** The number of events a subscription has had so far. */
 export async function eventCount(db: Db, subscriptionId: string): Promise<number> {
-  const { rows } = await db.query<{ events: string }>('SELECT events FROM subscription_counter WHERE subscription_id = $1', [subscriptionId]);
+  const { rows } = await db.query<{ events: string }>(
+    'SELECT events FROM subscription_counter WHERE subscription_id = $1',
+    [subscriptionId],
+  );
   return Number(rows[0]?.events ?? 0);
 }
 

@@ -8,10 +8,22 @@ import { unprocessable } from '../fhir/outcomes.ts';
  */
 const PRIVATE_V4 = new BlockList();
 for (const [net, prefix] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24], ['203.0.113.0', 24],
-  ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) PRIVATE_V4.addSubnet(net, prefix, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  PRIVATE_V4.addSubnet(net, prefix, 'ipv4');
 
 /**
  * IPv6 is judged by what may be reached rather than by what may not: only global unicast (2000::/3) passes. That
@@ -22,7 +34,13 @@ const GLOBAL_V6 = new BlockList();
 GLOBAL_V6.addSubnet('2000::', 3, 'ipv6');
 /** Inside 2000::/3, the ranges that carry or reach other addresses (Teredo and the IETF block, 6to4) or none. */
 const SPECIAL_V6 = new BlockList();
-for (const [net, prefix] of [['2001::', 23], ['2001:db8::', 32], ['2002::', 16], ['3fff::', 20]] as const) SPECIAL_V6.addSubnet(net, prefix, 'ipv6');
+for (const [net, prefix] of [
+  ['2001::', 23],
+  ['2001:db8::', 32],
+  ['2002::', 16],
+  ['3fff::', 20],
+] as const)
+  SPECIAL_V6.addSubnet(net, prefix, 'ipv6');
 
 /**
  * Where notifications may go (SSRF protection): http(s) URLs whose host resolves only to public addresses, plus the
@@ -40,7 +58,8 @@ export class EndpointPolicy {
     for (const entry of allowed) {
       const [address, prefix] = entry.replace(/^\[|\]$/g, '').split('/');
       const family = isIP(address);
-      if (family && prefix !== undefined) this.ranges.addSubnet(address, Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
+      if (family && prefix !== undefined)
+        this.ranges.addSubnet(address, Number(prefix), family === 4 ? 'ipv4' : 'ipv6');
       else if (family) this.ranges.addAddress(address, family === 4 ? 'ipv4' : 'ipv6');
       else this.names.add(normalizeHost(entry));
     }
@@ -57,11 +76,15 @@ export class EndpointPolicy {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw unprocessable(`The endpoint must be an http or https URL, not ${url.protocol}`, expression);
     }
-    if (url.username || url.password) throw unprocessable('The endpoint must not carry credentials; use channel.header', expression);
+    if (url.username || url.password)
+      throw unprocessable('The endpoint must not carry credentials; use channel.header', expression);
     const host = normalizeHost(url.hostname);
     if (this.hostAllowed(host)) return url;
     if (host === 'localhost' || host.endsWith('.localhost') || (isIP(host) && this.isBlocked(host))) {
-      throw unprocessable(`The endpoint host ${host} is a private or loopback address, which SUBSCRIPTION_ALLOWED_HOSTS does not allow`, expression);
+      throw unprocessable(
+        `The endpoint host ${host} is a private or loopback address, which SUBSCRIPTION_ALLOWED_HOSTS does not allow`,
+        expression,
+      );
     }
     return url;
   }
@@ -74,7 +97,12 @@ export class EndpointPolicy {
         if (err) return callback(err, '', 0);
         const blocked = allowedName ? undefined : addresses.find((a) => this.isBlocked(a.address));
         if (blocked) {
-          const refusal = Object.assign(new Error(`${hostname} resolves to ${blocked.address}, a private address SUBSCRIPTION_ALLOWED_HOSTS does not allow`), { code: 'EBLOCKED' });
+          const refusal = Object.assign(
+            new Error(
+              `${hostname} resolves to ${blocked.address}, a private address SUBSCRIPTION_ALLOWED_HOSTS does not allow`,
+            ),
+            { code: 'EBLOCKED' },
+          );
           return callback(refusal, '', 0);
         }
         if (options.all) return (callback as unknown as (e: null, a: LookupAddress[]) => void)(null, addresses);
@@ -84,7 +112,11 @@ export class EndpointPolicy {
   }
 
   private hostAllowed(host: string): boolean {
-    return this.any || this.names.has(host) || (isIP(host) !== 0 && this.ranges.check(host, isIP(host) === 4 ? 'ipv4' : 'ipv6'));
+    return (
+      this.any ||
+      this.names.has(host) ||
+      (isIP(host) !== 0 && this.ranges.check(host, isIP(host) === 4 ? 'ipv4' : 'ipv6'))
+    );
   }
 
   private isBlocked(address: string): boolean {
@@ -101,5 +133,8 @@ export class EndpointPolicy {
  * The URL parser has already turned other IPv4 spellings (`2130706433`, `0x7f.1`, `017700000001`) into dotted quads.
  */
 function normalizeHost(host: string): string {
-  return host.replace(/^\[|\]$/g, '').replace(/\.+$/, '').toLowerCase();
+  return host
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.+$/, '')
+    .toLowerCase();
 }

@@ -15,7 +15,11 @@ export type EqualityTest = (id: string, rows: IndexRows) => boolean;
  * the same rows the store indexes). The common subscription shapes (one per patient, per device, per code) are thus
  * matched without a query; anything else (modifiers, chains, other types, URLs) returns undefined and goes to SQL.
  */
-export function compileEquality(resourceType: string, criteria: SearchCriteria, baseUrl: string): EqualityTest | undefined {
+export function compileEquality(
+  resourceType: string,
+  criteria: SearchCriteria,
+  baseUrl: string,
+): EqualityTest | undefined {
   const tests: EqualityTest[] = [];
   for (const [name, values] of Object.entries(criteria)) {
     for (const value of values) {
@@ -32,14 +36,22 @@ export function compileEquality(resourceType: string, criteria: SearchCriteria, 
           rows.token.some(
             ([code, system, v]) =>
               code === c.code &&
-              wanted.some((t) => (t.system === null ? system === null : t.system === undefined || system === fit(t.system)) && (t.code === undefined || v === fit(t.code))),
+              wanted.some(
+                (t) =>
+                  (t.system === null ? system === null : t.system === undefined || system === fit(t.system)) &&
+                  (t.code === undefined || v === fit(t.code)),
+              ),
           ),
         );
       } else if (type === 'reference') {
         const wanted = c.values.map((v) => parseReference(v, baseUrl));
         if (wanted.some((r) => r.url !== undefined)) return undefined;
         tests.push((_id, rows) =>
-          rows.reference.some(([code, targetType, targetId]) => code === c.code && wanted.some((r) => targetId === r.targetId && (!r.targetType || targetType === r.targetType))),
+          rows.reference.some(
+            ([code, targetType, targetId]) =>
+              code === c.code &&
+              wanted.some((r) => targetId === r.targetId && (!r.targetType || targetType === r.targetType)),
+          ),
         );
       } else {
         return undefined;

@@ -20,7 +20,11 @@ const GATHER_MS = 10;
 const POLL_MS = 1000;
 
 /** Channels on which nodes tell each other about new work (NOTIFY, after commit). */
-export const NOTIFY = { outbox: 'tributary_outbox', deliveries: 'tributary_deliveries', websocket: 'tributary_ws' } as const;
+export const NOTIFY = {
+  outbox: 'tributary_outbox',
+  deliveries: 'tributary_deliveries',
+  websocket: 'tributary_ws',
+} as const;
 
 /** What the reader needs from the rest of the subscription service. */
 export interface FanoutDeps {
@@ -103,7 +107,10 @@ export class OutboxFanout {
   }
 
   private async tryLead(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.deps.databaseUrl, application_name: 'tributary-outbox-reader' });
+    const client = new pg.Client({
+      connectionString: this.deps.databaseUrl,
+      application_name: 'tributary-outbox-reader',
+    });
     client.on('error', () => {});
     await client.connect();
     const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [LEADER_LOCK]);
@@ -172,11 +179,26 @@ export class OutboxFanout {
        SELECT * FROM taken ORDER BY seq`,
       values: [BATCH],
     });
-    const events: WriteEvent[] = rows.map((r) => ({ seq: Number(r.seq), resourceType: r.resource_type, id: r.id, versionId: Number(r.version_id), action: r.action }));
-    const watched = events.filter((e) => e.resourceType === 'Subscription' || e.resourceType === 'Basic' || this.deps.registry.watches(e.resourceType));
+    const events: WriteEvent[] = rows.map((r) => ({
+      seq: Number(r.seq),
+      resourceType: r.resource_type,
+      id: r.id,
+      versionId: Number(r.version_id),
+      action: r.action,
+    }));
+    const watched = events.filter(
+      (e) =>
+        e.resourceType === 'Subscription' || e.resourceType === 'Basic' || this.deps.registry.watches(e.resourceType),
+    );
     await loadHistory(
       client,
-      watched.flatMap((e): Wanted[] => (e.action !== 'delete' ? [[e, e.versionId, 'content']] : e.versionId > 1 ? [[e, e.versionId - 1, 'previous']] : [])),
+      watched.flatMap((e): Wanted[] =>
+        e.action !== 'delete'
+          ? [[e, e.versionId, 'content']]
+          : e.versionId > 1
+            ? [[e, e.versionId - 1, 'previous']]
+            : [],
+      ),
     );
     return events;
   }
@@ -220,7 +242,8 @@ export class OutboxFanout {
     const spec = sub && (await this.deps.readSpec(sub));
     if (spec) this.deps.registry.set(spec);
     else this.deps.registry.remove(id);
-    if (sub && !spec) this.deps.logger.warn({ subscription: id }, 'a stored Subscription cannot be delivered; it is ignored');
+    if (sub && !spec)
+      this.deps.logger.warn({ subscription: id }, 'a stored Subscription cannot be delivered; it is ignored');
     return spec;
   }
 
@@ -234,7 +257,8 @@ export class OutboxFanout {
       event.rows = extractIndexRows(subject, { only: this.deps.registry.codesFor(event.resourceType) });
       for (const { spec, trigger } of this.deps.registry.candidates(event.resourceType, event.id, event.rows)) {
         pairs.push({ event, trigger, spec });
-        if (!event.previous && event.versionId > 1 && needsPrevious(trigger, event)) previous.push([event, event.versionId - 1, 'previous']);
+        if (!event.previous && event.versionId > 1 && needsPrevious(trigger, event))
+          previous.push([event, event.versionId - 1, 'previous']);
       }
     }
     await loadHistory(client, previous);
@@ -262,8 +286,12 @@ export class OutboxFanout {
   }
 
   /** Tells every node (this one included) what the batch queued. */
-  private async announce(client: pg.ClientBase, inserted: { subscriptionId: string; channel: string }[]): Promise<void> {
-    if (inserted.some((d) => d.channel !== 'websocket')) await client.query(`SELECT pg_notify('${NOTIFY.deliveries}', '')`);
+  private async announce(
+    client: pg.ClientBase,
+    inserted: { subscriptionId: string; channel: string }[],
+  ): Promise<void> {
+    if (inserted.some((d) => d.channel !== 'websocket'))
+      await client.query(`SELECT pg_notify('${NOTIFY.deliveries}', '')`);
     const ws = [...new Set(inserted.filter((d) => d.channel === 'websocket').map((d) => d.subscriptionId))];
     if (ws.length === 0) return;
     const payload = JSON.stringify(ws);
@@ -283,7 +311,12 @@ type Wanted = [WriteEvent, number, 'content' | 'previous'];
 /** Loads versions from history into their events, in one query. */
 async function loadHistory(client: pg.ClientBase, wanted: Wanted[]): Promise<void> {
   if (wanted.length === 0) return;
-  const { rows } = await client.query<{ resource_type: string; id: string; version_id: string; content: string | null }>(
+  const { rows } = await client.query<{
+    resource_type: string;
+    id: string;
+    version_id: string;
+    content: string | null;
+  }>(
     `SELECT h.resource_type, h.id, h.version_id, h.content FROM resource_history h
      JOIN unnest($1::text[], $2::text[], $3::bigint[]) AS w(t, i, v) ON h.resource_type = w.t AND h.id = w.i AND h.version_id = w.v`,
     [wanted.map(([e]) => e.resourceType), wanted.map(([e]) => e.id), wanted.map(([, v]) => v)],

@@ -61,9 +61,18 @@ async function subscriptionOf(ctx: FhirContext, deps: OperationDeps, id: string)
 function statusHandler(deps: OperationDeps): FhirHandler {
   return async (ctx, _req, { id }) => {
     const spec = await subscriptionOf(ctx, deps, id);
-    const status = notificationBundle({ baseUrl: ctx.baseUrl, spec, type: 'query-status', eventsSinceStart: await eventCount(deps.pool, id) }).entry?.[0]
-      .resource as Resource;
-    const bundle: Bundle = { resourceType: 'Bundle', type: 'searchset', total: 1, entry: [{ resource: status, search: { mode: 'match' } }] };
+    const status = notificationBundle({
+      baseUrl: ctx.baseUrl,
+      spec,
+      type: 'query-status',
+      eventsSinceStart: await eventCount(deps.pool, id),
+    }).entry?.[0].resource as Resource;
+    const bundle: Bundle = {
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 1,
+      entry: [{ resource: status, search: { mode: 'match' } }],
+    };
     return { status: 200, resource: bundle };
   };
 }
@@ -74,12 +83,23 @@ function eventsHandler(deps: OperationDeps): FhirHandler {
     const since = intParam(req, 'eventsSinceNumber') ?? 0;
     const until = intParam(req, 'eventsUntilNumber');
     const content = (req.query.content?.[0] ?? 'id-only') as PayloadContent;
-    if (!['empty', 'id-only', 'full-resource'].includes(content)) throw badRequest('content must be empty, id-only or full-resource', 'content');
+    if (!['empty', 'id-only', 'full-resource'].includes(content))
+      throw badRequest('content must be empty, id-only or full-resource', 'content');
     const logged = eventsOf(await eventsSince(deps.pool, id, Math.max(0, since - 1), until, MAX_EVENTS));
     // Only events about versions the caller may read, whatever the content asked for (readers.ts).
     const events = await readableEvents(ctx.repo, readerOf(ctx.access), logged, content === 'full-resource');
     const eventsSinceStart = await eventCount(deps.pool, id);
-    return { status: 200, resource: notificationBundle({ baseUrl: ctx.baseUrl, spec, type: 'query-event', eventsSinceStart, events, content }) };
+    return {
+      status: 200,
+      resource: notificationBundle({
+        baseUrl: ctx.baseUrl,
+        spec,
+        type: 'query-event',
+        eventsSinceStart,
+        events,
+        content,
+      }),
+    };
   };
 }
 
@@ -118,9 +138,17 @@ function deadLetterHandler(deps: OperationDeps): FhirHandler {
     // Like events: a dead notification about a version the caller may not read is not listed.
     const reader = readerOf(ctx.access);
     for (const d of await listDead(deps.pool, id)) {
-      if (!d.resourceType || (await judgeVersion(ctx.repo, reader, d.resourceType, d.resourceId as string, d.versionId as number, false)).visible) dead.push(d);
+      if (
+        !d.resourceType ||
+        (await judgeVersion(ctx.repo, reader, d.resourceType, d.resourceId as string, d.versionId as number, false))
+          .visible
+      )
+        dead.push(d);
     }
-    return { status: 200, resource: { resourceType: 'Parameters', parameter: dead.map((d) => deadEntry(ctx.baseUrl, d)) } as Parameters };
+    return {
+      status: 200,
+      resource: { resourceType: 'Parameters', parameter: dead.map((d) => deadEntry(ctx.baseUrl, d)) } as Parameters,
+    };
   };
 }
 
@@ -132,7 +160,11 @@ function deadEntry(baseUrl: string, d: Delivery): ParametersParameter {
     { name: 'created', valueInstant: d.createdAt },
   ];
   if (d.eventNumber !== null) part.push({ name: 'event-number', valueString: String(d.eventNumber) });
-  if (d.resourceType) part.push({ name: 'focus', valueReference: { reference: `${baseUrl}/${d.resourceType}/${d.resourceId}/_history/${d.versionId}` } });
+  if (d.resourceType)
+    part.push({
+      name: 'focus',
+      valueReference: { reference: `${baseUrl}/${d.resourceType}/${d.resourceId}/_history/${d.versionId}` },
+    });
   if (d.lastError) part.push({ name: 'error', valueString: d.lastError });
   return { name: 'dead-letter', part };
 }
@@ -141,21 +173,26 @@ function resendHandler(deps: OperationDeps): FhirHandler {
   return async (ctx, req, { id }) => {
     if (id) await subscriptionOf(ctx, deps, id);
     const body = req.body as Parameters | undefined;
-    if (body !== undefined && body.resourceType !== 'Parameters') throw badRequest('The body of $resend must be a Parameters resource');
+    if (body !== undefined && body.resourceType !== 'Parameters')
+      throw badRequest('The body of $resend must be a Parameters resource');
     const values = (name: string) =>
       (body?.parameter ?? [])
         .filter((p) => p.name === name)
         .map((p) => Number(p.valueString ?? p.valueInteger ?? p.valueUnsignedInt ?? p.valuePositiveInt));
     const eventNumbers = values('eventNumber');
     const ids = values('delivery');
-    if ([...eventNumbers, ...ids].some((n) => !Number.isSafeInteger(n) || n < 0)) throw badRequest('eventNumber and delivery must be non-negative integers');
+    if ([...eventNumbers, ...ids].some((n) => !Number.isSafeInteger(n) || n < 0))
+      throw badRequest('eventNumber and delivery must be non-negative integers');
     const count = await resendDead(deps.pool, {
       subscriptionId: id,
       eventNumbers: eventNumbers.length ? eventNumbers : undefined,
       ids: ids.length ? ids : undefined,
     });
     deps.kick();
-    return { status: 200, resource: { resourceType: 'Parameters', parameter: [{ name: 'resent', valueInteger: count }] } as Parameters };
+    return {
+      status: 200,
+      resource: { resourceType: 'Parameters', parameter: [{ name: 'resent', valueInteger: count }] } as Parameters,
+    };
   };
 }
 

@@ -46,7 +46,13 @@ export class Heartbeats {
       if (!spec.topic || spec.channel !== 'rest-hook' || !spec.heartbeatSeconds || spec.status === 'off') continue;
       const last = this.lastSent.get(spec.id);
       if (last === undefined) this.lastSent.set(spec.id, now);
-      else if (now - last >= spec.heartbeatSeconds * 1000) due.push({ subscriptionId: spec.id, kind: 'heartbeat', channel: 'rest-hook', maxAttempts: this.maxAttempts(spec) });
+      else if (now - last >= spec.heartbeatSeconds * 1000)
+        due.push({
+          subscriptionId: spec.id,
+          kind: 'heartbeat',
+          channel: 'rest-hook',
+          maxAttempts: this.maxAttempts(spec),
+        });
     }
     if (due.length === 0) return;
     const client = await this.pool.connect();

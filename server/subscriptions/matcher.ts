@@ -62,7 +62,9 @@ export class TriggerMatcher {
       const { event, trigger } = pairs[i];
       if (!trigger.interactions.has(interactionOf(event))) continue;
       if (event.action === 'delete') {
-        const current = trigger.resultForDelete ? trigger.resultForDelete === 'test-passes' : this.inMemory(trigger, trigger.criteria, event.previous, event.rows);
+        const current = trigger.resultForDelete
+          ? trigger.resultForDelete === 'test-passes'
+          : this.inMemory(trigger, trigger.criteria, event.previous, event.rows);
         results[i] = this.decide(trigger, event, current);
         continue;
       }
@@ -78,13 +80,17 @@ export class TriggerMatcher {
     const groups = [...byTrigger];
     for (let g = 0; g < groups.length; g += TRIGGERS_PER_QUERY) {
       const chunk = groups.slice(g, g + TRIGGERS_PER_QUERY);
-      const judged = await this.matchInDatabase(chunk.map(([trigger, indexes]) => ({ trigger, events: indexes.map((i) => pairs[i].event) })));
+      const judged = await this.matchInDatabase(
+        chunk.map(([trigger, indexes]) => ({ trigger, events: indexes.map((i) => pairs[i].event) })),
+      );
       chunk.forEach(([trigger, indexes], k) => {
         for (const i of indexes) {
           const { event } = pairs[i];
           const verdict = judged.get(`${k}/${event.id}/${event.versionId}`);
           // A version that is no longer current (the resource changed again since) is judged in memory.
-          const current = verdict?.current ? verdict.matched : this.inMemory(trigger, trigger.criteria, event.content, undefined);
+          const current = verdict?.current
+            ? verdict.matched
+            : this.inMemory(trigger, trigger.criteria, event.content, undefined);
           results[i] = this.decide(trigger, event, current);
         }
       });
@@ -93,12 +99,18 @@ export class TriggerMatcher {
   }
 
   private equalityOf(trigger: Trigger): EqualityTest | undefined {
-    if (!this.equality.has(trigger)) this.equality.set(trigger, compileEquality(trigger.resourceType, trigger.criteria, this.baseUrl()) ?? null);
+    if (!this.equality.has(trigger))
+      this.equality.set(trigger, compileEquality(trigger.resourceType, trigger.criteria, this.baseUrl()) ?? null);
     return this.equality.get(trigger) ?? undefined;
   }
 
   /** Judges a version without the database: on its index rows when the criteria allow, else with @medplum/core. */
-  private inMemory(trigger: Trigger, criteria: SearchCriteria, resource: Resource | undefined, rows: IndexRows | undefined): boolean {
+  private inMemory(
+    trigger: Trigger,
+    criteria: SearchCriteria,
+    resource: Resource | undefined,
+    rows: IndexRows | undefined,
+  ): boolean {
     const test = criteria === trigger.criteria ? this.equalityOf(trigger) : undefined;
     if (resource && test && rows) return test(resource.id as string, rows);
     return matchesInMemory(resource, trigger.resourceType, criteria);
@@ -118,12 +130,21 @@ export class TriggerMatcher {
    * For several triggers in one statement (a UNION ALL of their search clauses, each over its own events): whether
    * each event's version is still the current one and, if so, whether it matches — both from one snapshot.
    */
-  private async matchInDatabase(groups: { trigger: Trigger; events: WriteEvent[] }[]): Promise<Map<string, { current: boolean; matched: boolean }>> {
+  private async matchInDatabase(
+    groups: { trigger: Trigger; events: WriteEvent[] }[],
+  ): Promise<Map<string, { current: boolean; matched: boolean }>> {
     const sql = new SqlParams();
     const branches: string[] = [];
     for (const [k, { trigger, events }] of groups.entries()) {
       const request = parseSearch([trigger.resourceType], trigger.criteria, 'strict');
-      const { where } = await buildWhere({ repo: this.repo, baseUrl: this.baseUrl() }, [trigger.resourceType], request.criteria, {}, 'r', sql);
+      const { where } = await buildWhere(
+        { repo: this.repo, baseUrl: this.baseUrl() },
+        [trigger.resourceType],
+        request.criteria,
+        {},
+        'r',
+        sql,
+      );
       const type = sql.add(trigger.resourceType);
       const ids = sql.add(events.map((e) => e.id));
       const versions = sql.add(events.map((e) => e.versionId));
@@ -133,10 +154,12 @@ export class TriggerMatcher {
          JOIN resource r ON r.resource_type = ${type} AND r.id = e.id`,
       );
     }
-    const { rows } = await this.repo.query<{ k: number; id: string; v: string; current: boolean; matched: boolean }>(branches.join('\nUNION ALL\n'), sql.values);
+    const { rows } = await this.repo.query<{ k: number; id: string; v: string; current: boolean; matched: boolean }>(
+      branches.join('\nUNION ALL\n'),
+      sql.values,
+    );
     return new Map(rows.map((r) => [`${r.k}/${r.id}/${r.v}`, { current: r.current, matched: r.current && r.matched }]));
   }
-
 }
 
 /** @medplum/core's in-memory search matching of one resource version. */

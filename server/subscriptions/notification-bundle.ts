@@ -4,8 +4,10 @@ import type { Delivery } from './deliveries.ts';
 import type { PayloadContent, SubscriptionSpec } from './subscription-spec.ts';
 
 /** Profile of the R4 form of SubscriptionStatus (a Parameters resource), Subscriptions R5 Backport IG. */
-const STATUS_PROFILE = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4';
-const NOTIFICATION_PROFILE = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4';
+const STATUS_PROFILE =
+  'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4';
+const NOTIFICATION_PROFILE =
+  'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4';
 
 /** The kind of a notification Bundle (backport `notification-type`). */
 export type NotificationType = 'handshake' | 'heartbeat' | 'event-notification' | 'query-status' | 'query-event';
@@ -73,7 +75,12 @@ export function notificationBundle(options: {
     });
   }
   if (options.error) parameter.push({ name: 'error', valueCodeableConcept: { text: options.error } });
-  const status: Parameters = { resourceType: 'Parameters', id: randomUUID(), meta: { profile: [STATUS_PROFILE] }, parameter };
+  const status: Parameters = {
+    resourceType: 'Parameters',
+    id: randomUUID(),
+    meta: { profile: [STATUS_PROFILE] },
+    parameter,
+  };
   const entry: BundleEntry[] = [
     {
       fullUrl: `urn:uuid:${status.id}`,

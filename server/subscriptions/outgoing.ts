@@ -15,7 +15,11 @@ export interface OutgoingContext {
   eventCount(subscriptionId: string): Promise<number>;
 }
 
-const TYPE_OF_KIND: Record<string, NotificationType> = { event: 'event-notification', handshake: 'handshake', heartbeat: 'heartbeat' };
+const TYPE_OF_KIND: Record<string, NotificationType> = {
+  event: 'event-notification',
+  handshake: 'handshake',
+  heartbeat: 'heartbeat',
+};
 
 /**
  * The HTTP request of a rest-hook notification. Every request names its subscription, event number, focus version
@@ -26,7 +30,11 @@ const TYPE_OF_KIND: Record<string, NotificationType> = { event: 'event-notificat
  *   `empty` and `id-only` ones, and for deletions.
  * A body larger than `maxPayloadBytes` is sent id-only (`X-Tributary-Payload: id-only`).
  */
-export async function outgoingNotification(spec: SubscriptionSpec, delivery: Delivery, ctx: OutgoingContext): Promise<OutgoingNotification> {
+export async function outgoingNotification(
+  spec: SubscriptionSpec,
+  delivery: Delivery,
+  ctx: OutgoingContext,
+): Promise<OutgoingNotification> {
   const headers: Record<string, string> = { 'x-tributary-subscription': `Subscription/${spec.id}` };
   if (delivery.eventNumber !== null) headers['x-tributary-event-number'] = String(delivery.eventNumber);
   if (delivery.resourceType) {
@@ -40,7 +48,10 @@ export async function outgoingNotification(spec: SubscriptionSpec, delivery: Del
     body = spec.topic ? await topicBody(spec, delivery, ctx, 'id-only') : undefined;
   }
   if (body !== undefined) headers['content-type'] = spec.contentType ?? 'application/fhir+json';
-  if (spec.secret) headers['x-signature'] = `sha256=${createHmac('sha256', spec.secret).update(body ?? '').digest('hex')}`;
+  if (spec.secret)
+    headers['x-signature'] = `sha256=${createHmac('sha256', spec.secret)
+      .update(body ?? '')
+      .digest('hex')}`;
   return { url: spec.endpoint as string, headers, body };
 }
 
@@ -49,7 +60,12 @@ async function classicBody(spec: SubscriptionSpec, d: Delivery, ctx: OutgoingCon
   return ctx.loadVersion(d.resourceType, d.resourceId as string, d.versionId as number);
 }
 
-async function topicBody(spec: SubscriptionSpec, d: Delivery, ctx: OutgoingContext, content: SubscriptionSpec['payload']): Promise<string> {
+async function topicBody(
+  spec: SubscriptionSpec,
+  d: Delivery,
+  ctx: OutgoingContext,
+  content: SubscriptionSpec['payload'],
+): Promise<string> {
   const events = eventsOf([d]);
   if (content === 'full-resource') {
     for (const e of events) {
@@ -58,5 +74,7 @@ async function topicBody(spec: SubscriptionSpec, d: Delivery, ctx: OutgoingConte
     }
   }
   const eventsSinceStart = d.eventNumber ?? (await ctx.eventCount(spec.id));
-  return JSON.stringify(notificationBundle({ baseUrl: ctx.baseUrl, spec, type: TYPE_OF_KIND[d.kind], eventsSinceStart, events, content }));
+  return JSON.stringify(
+    notificationBundle({ baseUrl: ctx.baseUrl, spec, type: TYPE_OF_KIND[d.kind], eventsSinceStart, events, content }),
+  );
 }

@@ -59,7 +59,14 @@ export interface Judged {
  * must match the reader's criteria for its type; a deletion is judged on the last live version before it (one
  * without any is outside every scope). `withContent` also returns the version's JSON when it is visible.
  */
-export async function judgeVersion(repo: Repository, reader: Reader, type: string, id: string, versionId: number, withContent: boolean): Promise<Judged> {
+export async function judgeVersion(
+  repo: Repository,
+  reader: Reader,
+  type: string,
+  id: string,
+  versionId: number,
+  withContent: boolean,
+): Promise<Judged> {
   const where = reader(type);
   if (where !== undefined && where.length === 0) return { visible: false };
   if (where === undefined && !withContent) return { visible: true };
@@ -83,10 +90,22 @@ export async function judgeVersion(repo: Repository, reader: Reader, type: strin
  * version the reader may not read is left out entirely — not sent id-only — so nothing about it (its id, that it
  * exists, that it matched) reaches the reader.
  */
-export async function readableEvents(repo: Repository, reader: Reader, events: NotificationEvent[], withContent: boolean): Promise<NotificationEvent[]> {
+export async function readableEvents(
+  repo: Repository,
+  reader: Reader,
+  events: NotificationEvent[],
+  withContent: boolean,
+): Promise<NotificationEvent[]> {
   const out: NotificationEvent[] = [];
   for (const e of events) {
-    const judged = await judgeVersion(repo, reader, e.resourceType, e.id, e.versionId, withContent && e.action !== 'delete');
+    const judged = await judgeVersion(
+      repo,
+      reader,
+      e.resourceType,
+      e.id,
+      e.versionId,
+      withContent && e.action !== 'delete',
+    );
     if (!judged.visible) continue;
     if (judged.content) e.resource = JSON.parse(judged.content) as Resource;
     out.push(e);

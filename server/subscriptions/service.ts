@@ -76,7 +76,11 @@ export interface SubscriptionService {
  * committed writes into queued notifications (fanout.ts), the delivery worker (worker.ts) with its rest-hook and bot
  * channels, the operations, and the retention purge. Design: server/subscriptions/README.md.
  */
-export function createSubscriptionService(config: SubscriptionConfig, logger: Logger, bots?: BotChannel): SubscriptionService {
+export function createSubscriptionService(
+  config: SubscriptionConfig,
+  logger: Logger,
+  bots?: BotChannel,
+): SubscriptionService {
   const policy = new EndpointPolicy(config.allowedHosts);
   const knownBots = () => bots?.names() ?? new Set<string>();
   let repoRef: Repository | undefined;
@@ -114,7 +118,8 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
       repoRef = options.repo;
       const specs = new SpecSource(options.pool, options.repo, knownBots);
       const registry = new SubscriptionRegistry();
-      const maxAttempts = (spec: SubscriptionSpec) => spec.maxAttempts ?? (spec.bot && bots ? bots.maxAttempts(spec.bot) : config.maxAttempts);
+      const maxAttempts = (spec: SubscriptionSpec) =>
+        spec.maxAttempts ?? (spec.bot && bots ? bots.maxAttempts(spec.bot) : config.maxAttempts);
       fanout = new OutboxFanout({
         databaseUrl: options.databaseUrl,
         registry,
@@ -127,19 +132,33 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         onChange: (after, before) => handshakeFor(after, before, maxAttempts),
         onQueued: (ids) => heartbeats?.queued(ids),
       });
-      heartbeats = new Heartbeats(options.pool, registry, () => !!fanout?.isReader, maxAttempts, () => worker?.kick());
+      heartbeats = new Heartbeats(
+        options.pool,
+        registry,
+        () => !!fanout?.isReader,
+        maxAttempts,
+        () => worker?.kick(),
+      );
       const restHook: Send = async (delivery, spec) => {
         // Checked again here: a Subscription stored without the write rule (VALIDATE_WRITES=off) gets no further.
         policy.checkUrl(spec?.endpoint ?? '', 'Subscription.channel.endpoint');
         // Only what the Subscription's owner may read goes out; the rest is not sent at all (readers.ts).
         if (spec?.owner && delivery.resourceType) {
-          const judged = await judgeVersion(options.repo, readerOfSnapshot(spec.owner), delivery.resourceType, delivery.resourceId as string, delivery.versionId as number, false);
+          const judged = await judgeVersion(
+            options.repo,
+            readerOfSnapshot(spec.owner),
+            delivery.resourceType,
+            delivery.resourceId as string,
+            delivery.versionId as number,
+            false,
+          );
           if (!judged.visible) throw new SkipDelivery("outside what the Subscription's owner may read");
         }
         const n = await outgoingNotification(spec as SubscriptionSpec, delivery, {
           baseUrl: options.fhirBase,
           maxPayloadBytes: config.maxPayloadBytes,
-          loadVersion: async (type, id, v) => (await options.repo.vread(type, id, v).catch(() => undefined))?.content ?? undefined,
+          loadVersion: async (type, id, v) =>
+            (await options.repo.vread(type, id, v).catch(() => undefined))?.content ?? undefined,
           eventCount: (id) => eventCount(options.pool, id),
         });
         await postNotification(n, config.timeoutMs, policy.lookup());
@@ -161,10 +180,19 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         onOutcome: (spec, delivery, status, error) => keepStatus(options.repo, spec, delivery, status, error),
       });
       const websocketUrl = `${new URL(options.fhirBase).origin.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`;
-      addSubscriptionOperations(options.router, { pool: options.pool, specs, websocketUrl: () => websocketUrl, kick: () => worker?.kick() });
+      addSubscriptionOperations(options.router, {
+        pool: options.pool,
+        specs,
+        websocketUrl: () => websocketUrl,
+        kick: () => worker?.kick(),
+      });
       options.router.capabilities.addStatementContributor((cs) => {
         const rest = cs.rest?.[0];
-        if (rest) rest.extension = [...(rest.extension ?? []), { url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: websocketUrl }];
+        if (rest)
+          rest.extension = [
+            ...(rest.extension ?? []),
+            { url: 'http://hl7.org/fhir/StructureDefinition/capabilitystatement-websocket', valueUri: websocketUrl },
+          ];
       });
       hub = new WebsocketHub({
         pool: options.pool,
@@ -175,17 +203,25 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
         resolveAccess: options.resolveAccess,
         mayRead: async (access, id) => {
           const ctx = { repo: options.repo, baseUrl: options.fhirBase, requestId: 'websocket', access };
-          const res = await options.router.handle(ctx, { method: 'GET', path: `Subscription/${id}`, query: {}, headers: {} }).catch(() => undefined);
+          const res = await options.router
+            .handle(ctx, { method: 'GET', path: `Subscription/${id}`, query: {}, headers: {} })
+            .catch(() => undefined);
           return res?.status === 200;
         },
       });
       hub.attach(options.httpServer);
-      options.onRevoked((clientId) => void hub?.revoked(clientId).catch((err) => logger.error({ err }, 'closing revoked websockets failed')));
+      options.onRevoked(
+        (clientId) =>
+          void hub?.revoked(clientId).catch((err) => logger.error({ err }, 'closing revoked websockets failed')),
+      );
       // The listener hears about new notifications, and its session vouches for this node's delivery leases
       // (deliveries.ts claimDue). If it drops, it is reconnected; leases taken under the old session may then be
       // taken over by another node (at-least-once delivery covers that).
       const listen = async (): Promise<void> => {
-        const client = new pg.Client({ connectionString: options.databaseUrl, application_name: 'tributary-subscriptions' });
+        const client = new pg.Client({
+          connectionString: options.databaseUrl,
+          application_name: 'tributary-subscriptions',
+        });
         let retried = false;
         const retry = (err?: Error) => {
           if (retried || closing) return;
@@ -211,7 +247,10 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
       fanout.start();
       worker.start();
       heartbeats.start();
-      purgeTimer = setInterval(() => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}), PURGE_MS).unref();
+      purgeTimer = setInterval(
+        () => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}),
+        PURGE_MS,
+      ).unref();
     },
     async close() {
       closing = true;
@@ -228,14 +267,23 @@ export function createSubscriptionService(config: SubscriptionConfig, logger: Lo
 
 /** Every stored Subscription (the reader's registry is built from them). */
 async function loadSubscriptions(pool: pg.Pool): Promise<Subscription[]> {
-  const { rows } = await pool.query<{ content: string }>(`SELECT content FROM resource WHERE resource_type = 'Subscription' AND NOT deleted`);
+  const { rows } = await pool.query<{ content: string }>(
+    `SELECT content FROM resource WHERE resource_type = 'Subscription' AND NOT deleted`,
+  );
   return rows.map((r) => JSON.parse(r.content) as Subscription);
 }
 
 /** A topic-based rest-hook subscription that has just become active gets a handshake (backport IG). */
-function handshakeFor(after: SubscriptionSpec | undefined, before: SubscriptionSpec | undefined, maxAttempts: (s: SubscriptionSpec) => number) {
-  if (!after?.topic || after.channel !== 'rest-hook' || after.status !== 'active' || before?.status === 'active') return [];
-  return [{ subscriptionId: after.id, kind: 'handshake' as const, channel: after.channel, maxAttempts: maxAttempts(after) }];
+function handshakeFor(
+  after: SubscriptionSpec | undefined,
+  before: SubscriptionSpec | undefined,
+  maxAttempts: (s: SubscriptionSpec) => number,
+) {
+  if (!after?.topic || after.channel !== 'rest-hook' || after.status !== 'active' || before?.status === 'active')
+    return [];
+  return [
+    { subscriptionId: after.id, kind: 'handshake' as const, channel: after.channel, maxAttempts: maxAttempts(after) },
+  ];
 }
 
 /**
@@ -243,7 +291,13 @@ function handshakeFor(after: SubscriptionSpec | undefined, before: SubscriptionS
  * notification is dead-lettered, back to `active` after the next successful delivery. Events keep being queued and
  * attempted while in error, so nothing is lost.
  */
-async function keepStatus(repo: Repository, spec: SubscriptionSpec | undefined, delivery: Delivery, status: DeliveryStatus, error?: string): Promise<void> {
+async function keepStatus(
+  repo: Repository,
+  spec: SubscriptionSpec | undefined,
+  delivery: Delivery,
+  status: DeliveryStatus,
+  error?: string,
+): Promise<void> {
   if (!spec) return;
   const wanted = status === 'dead' ? 'error' : status === 'delivered' && spec.status === 'error' ? 'active' : undefined;
   if (!wanted || wanted === spec.status) return;
@@ -252,7 +306,12 @@ async function keepStatus(repo: Repository, spec: SubscriptionSpec | undefined, 
     const sub = JSON.parse(current.content as string) as Subscription;
     if (sub.status === 'off' || sub.status === wanted) return;
     const next: Subscription = { ...sub, status: wanted };
-    if (wanted === 'error') next.error = `Notification ${delivery.eventNumber ?? delivery.kind} failed ${delivery.attempts} times: ${error ?? ''}`.slice(0, 1000);
+    if (wanted === 'error')
+      next.error =
+        `Notification ${delivery.eventNumber ?? delivery.kind} failed ${delivery.attempts} times: ${error ?? ''}`.slice(
+          0,
+          1000,
+        );
     else delete next.error;
     await tx.update(next as Subscription & { id: string }, { ifMatch: current.versionId });
   });

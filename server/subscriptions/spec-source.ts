@@ -31,7 +31,12 @@ export class SpecSource {
   async load(ids: string[]): Promise<Map<string, SubscriptionSpec | undefined>> {
     const out = new Map<string, SubscriptionSpec | undefined>(ids.map((id) => [id, undefined]));
     if (ids.length === 0) return out;
-    const { rows } = await this.pool.query<{ id: string; key: string; content: string | null; owner: ReadSnapshot | null }>(
+    const { rows } = await this.pool.query<{
+      id: string;
+      key: string;
+      content: string | null;
+      owner: ReadSnapshot | null;
+    }>(
       `SELECT r.id, r.version_id || ':' || coalesce(md5(o.read_access::text), '') AS key, r.content,
          o.read_access AS owner
        FROM resource r LEFT JOIN subscription_owner o ON o.subscription_id = r.id
@@ -71,7 +76,8 @@ export class SpecSource {
   }
 
   private async topicMap(refresh = false): Promise<Map<string, Trigger[]>> {
-    if (refresh || !this.topics || Date.now() - this.topics.at > TOPIC_TTL_MS) this.topics = { at: Date.now(), map: await loadTopics(this.repo) };
+    if (refresh || !this.topics || Date.now() - this.topics.at > TOPIC_TTL_MS)
+      this.topics = { at: Date.now(), map: await loadTopics(this.repo) };
     return this.topics.map;
   }
 }

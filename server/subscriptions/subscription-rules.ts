@@ -8,7 +8,20 @@ import { isClassicCriteria, readSubscription, type Trigger } from './subscriptio
 import { isTopic, loadTopics, readTopic } from './topics.ts';
 
 /** Search parameters that shape results; they mean nothing in a subscription's criteria. */
-const RESULT_PARAMS = new Set(['_sort', '_count', '_include', '_revinclude', '_summary', '_elements', '_total', '_contained', '_containedType', '_cursor', '_format', '_pretty']);
+const RESULT_PARAMS = new Set([
+  '_sort',
+  '_count',
+  '_include',
+  '_revinclude',
+  '_summary',
+  '_elements',
+  '_total',
+  '_contained',
+  '_containedType',
+  '_cursor',
+  '_format',
+  '_pretty',
+]);
 
 /** What checking a Subscription needs. */
 export interface SubscriptionRuleDeps {
@@ -28,7 +41,8 @@ export interface SubscriptionRuleDeps {
 export function subscriptionRule(deps: SubscriptionRuleDeps): (resource: Resource) => Promise<Resource | undefined> {
   return async (resource) => {
     if (resource.resourceType === 'Basic' && isTopic(resource as Basic)) {
-      for (const trigger of readTopic(resource as Basic).triggers) await checkCriteria(deps.repo(), trigger, 'Basic.extension');
+      for (const trigger of readTopic(resource as Basic).triggers)
+        await checkCriteria(deps.repo(), trigger, 'Basic.extension');
       return undefined;
     }
     if (resource.resourceType !== 'Subscription') return undefined;
@@ -43,12 +57,19 @@ export function subscriptionRule(deps: SubscriptionRuleDeps): (resource: Resourc
 }
 
 async function checkCriteria(repo: Repository, trigger: Trigger, where: string): Promise<void> {
-  for (const criteria of [trigger.criteria, trigger.previous ?? {}]) await checkQuery(repo, trigger.resourceType, criteria, where);
+  for (const criteria of [trigger.criteria, trigger.previous ?? {}])
+    await checkQuery(repo, trigger.resourceType, criteria, where);
 }
 
-async function checkQuery(repo: Repository, resourceType: string, criteria: Trigger['criteria'], where: string): Promise<void> {
+async function checkQuery(
+  repo: Repository,
+  resourceType: string,
+  criteria: Trigger['criteria'],
+  where: string,
+): Promise<void> {
   for (const name of Object.keys(criteria)) {
-    if (RESULT_PARAMS.has(name.split(':')[0])) throw unprocessable(`${name} cannot be used in subscription criteria`, where);
+    if (RESULT_PARAMS.has(name.split(':')[0]))
+      throw unprocessable(`${name} cannot be used in subscription criteria`, where);
   }
   try {
     const request = parseSearch([resourceType], criteria, 'strict');

@@ -79,7 +79,14 @@ export interface SubscriptionSpec {
 const ALL_INTERACTIONS: ReadonlySet<Interaction> = new Set(['create', 'update', 'delete']);
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 /** Headers the server sets itself and a Subscription may not override. */
-const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'connection', 'transfer-encoding', 'x-signature']);
+const RESERVED_HEADERS = new Set([
+  'content-type',
+  'content-length',
+  'host',
+  'connection',
+  'transfer-encoding',
+  'x-signature',
+]);
 const MAX_HEADERS = 20;
 const MAX_HEADER_LENGTH = 4096;
 const PAYLOAD_TYPES = new Set(['application/fhir+json', 'application/json']);
@@ -94,7 +101,11 @@ export type TopicResolver = (url: string) => Trigger[] | undefined;
  * payload media types other than FHIR JSON, malformed or too many headers, unknown topics. Endpoint checks (SSRF)
  * and the criteria's values are checked by the caller (subscription-rules.ts), which has the policy and the engine.
  */
-export function readSubscription(sub: Subscription, resolveTopic: TopicResolver, knownBots: ReadonlySet<string>): SubscriptionSpec {
+export function readSubscription(
+  sub: Subscription,
+  resolveTopic: TopicResolver,
+  knownBots: ReadonlySet<string>,
+): SubscriptionSpec {
   const ch = sub.channel ?? ({} as Subscription['channel']);
   const spec: SubscriptionSpec = {
     id: sub.id as string,
@@ -106,18 +117,26 @@ export function readSubscription(sub: Subscription, resolveTopic: TopicResolver,
     end: sub.end,
   };
   if (spec.channel === 'rest-hook') {
-    if (!ch.endpoint) throw unprocessable('A rest-hook subscription needs channel.endpoint', 'Subscription.channel.endpoint');
+    if (!ch.endpoint)
+      throw unprocessable('A rest-hook subscription needs channel.endpoint', 'Subscription.channel.endpoint');
     spec.endpoint = ch.endpoint;
   }
   if (spec.channel === 'bot') spec.bot = ch.endpoint?.slice(BOT_ENDPOINT_PREFIX.length);
   if (ch.payload) {
     const type = ch.payload.split(';')[0].trim().toLowerCase();
-    if (!PAYLOAD_TYPES.has(type)) throw unprocessable(`Payload type ${ch.payload} is not supported: use application/fhir+json`, 'Subscription.channel.payload');
+    if (!PAYLOAD_TYPES.has(type))
+      throw unprocessable(
+        `Payload type ${ch.payload} is not supported: use application/fhir+json`,
+        'Subscription.channel.payload',
+      );
     spec.contentType = 'application/fhir+json';
   }
   const content = extensionValue(primitiveExtensions(ch, 'payload'), EXT.payloadContent)?.valueCode;
   if (content !== undefined && content !== 'empty' && content !== 'id-only' && content !== 'full-resource') {
-    throw unprocessable(`Payload content "${content}" is not one of empty, id-only, full-resource`, 'Subscription.channel.payload');
+    throw unprocessable(
+      `Payload content "${content}" is not one of empty, id-only, full-resource`,
+      'Subscription.channel.payload',
+    );
   }
   spec.payload = (content as PayloadContent | undefined) ?? (ch.payload ? 'full-resource' : 'empty');
   spec.secret = extensionValue(sub.extension, EXT.secret)?.valueString;
@@ -133,7 +152,11 @@ export function readSubscription(sub: Subscription, resolveTopic: TopicResolver,
   return spec;
 }
 
-function channelKind(type: string | undefined, endpoint: string | undefined, knownBots: ReadonlySet<string>): ChannelKind {
+function channelKind(
+  type: string | undefined,
+  endpoint: string | undefined,
+  knownBots: ReadonlySet<string>,
+): ChannelKind {
   if (type === 'rest-hook' || type === 'websocket') return type;
   if (type === 'message' && endpoint?.startsWith(BOT_ENDPOINT_PREFIX)) {
     const bot = endpoint.slice(BOT_ENDPOINT_PREFIX.length);
@@ -147,7 +170,8 @@ function channelKind(type: string | undefined, endpoint: string | undefined, kno
 }
 
 function readHeaders(lines: string[]): [string, string][] {
-  if (lines.length > MAX_HEADERS) throw unprocessable(`At most ${MAX_HEADERS} channel headers are allowed`, 'Subscription.channel.header');
+  if (lines.length > MAX_HEADERS)
+    throw unprocessable(`At most ${MAX_HEADERS} channel headers are allowed`, 'Subscription.channel.header');
   return lines.map((line, i) => {
     const colon = line.indexOf(':');
     const name = colon > 0 ? line.slice(0, colon).trim() : '';
@@ -171,7 +195,8 @@ export function isClassicCriteria(criteria: string | undefined): boolean {
 /** `Type?query` criteria of a classic R4 subscription. */
 export function criteriaTrigger(criteria: string, expression = 'Subscription.criteria'): Trigger {
   const [type, query = ''] = criteria.split(/\?(.*)/s);
-  if (!loadDefinitions().resourceTypeSet.has(type)) throw unprocessable(`Unknown resource type "${type}" in the criteria`, expression);
+  if (!loadDefinitions().resourceTypeSet.has(type))
+    throw unprocessable(`Unknown resource type "${type}" in the criteria`, expression);
   return { resourceType: type, criteria: query ? parseQuery(query, expression) : {}, interactions: ALL_INTERACTIONS };
 }
 
@@ -188,14 +213,23 @@ function topicTriggers(sub: Subscription, spec: SubscriptionSpec, resolveTopic: 
   const url = sub.criteria;
   if (!url) throw unprocessable('Subscription.criteria is required', 'Subscription.criteria');
   const triggers = resolveTopic(url);
-  if (!triggers) throw unprocessable(`"${url}" is neither Type?query criteria nor a known SubscriptionTopic`, 'Subscription.criteria');
+  if (!triggers)
+    throw unprocessable(
+      `"${url}" is neither Type?query criteria nor a known SubscriptionTopic`,
+      'Subscription.criteria',
+    );
   spec.topic = url;
-  const filters = (primitiveExtensions(sub, 'criteria') ?? []).filter((e) => e.url === EXT.filterCriteria).map((e) => e.valueString ?? '');
+  const filters = (primitiveExtensions(sub, 'criteria') ?? [])
+    .filter((e) => e.url === EXT.filterCriteria)
+    .map((e) => e.valueString ?? '');
   const byType = new Map<string, SearchCriteria>();
   for (const f of filters) {
     const t = criteriaTrigger(f, 'Subscription.criteria.extension');
     if (!triggers.some((tr) => tr.resourceType === t.resourceType)) {
-      throw unprocessable(`The filter "${f}" names ${t.resourceType}, which the topic does not trigger on`, 'Subscription.criteria.extension');
+      throw unprocessable(
+        `The filter "${f}" names ${t.resourceType}, which the topic does not trigger on`,
+        'Subscription.criteria.extension',
+      );
     }
     byType.set(t.resourceType, { ...byType.get(t.resourceType), ...t.criteria });
   }

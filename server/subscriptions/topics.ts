@@ -32,9 +32,13 @@ export function isTopic(basic: Basic): boolean {
 export function readTopic(basic: Basic): Topic {
   const ext = basic.extension ?? [];
   const url = ext.find((e) => e.url === ARTIFACT_URL || e.url === `${XVER}url`)?.valueUri;
-  if (!url) throw unprocessable('A SubscriptionTopic needs its canonical URL (artifact-url extension)', 'Basic.extension');
-  const triggers = ext.filter((e) => e.url === `${XVER}resourceTrigger`).map((e, i) => readTrigger(e, `Basic.extension[${i}]`));
-  if (triggers.length === 0) throw unprocessable('A SubscriptionTopic needs at least one resourceTrigger', 'Basic.extension');
+  if (!url)
+    throw unprocessable('A SubscriptionTopic needs its canonical URL (artifact-url extension)', 'Basic.extension');
+  const triggers = ext
+    .filter((e) => e.url === `${XVER}resourceTrigger`)
+    .map((e, i) => readTrigger(e, `Basic.extension[${i}]`));
+  if (triggers.length === 0)
+    throw unprocessable('A SubscriptionTopic needs at least one resourceTrigger', 'Basic.extension');
   return { url, triggers };
 }
 
@@ -42,9 +46,11 @@ function readTrigger(e: Extension, where: string): Trigger {
   const parts = e.extension ?? [];
   const resource = parts.find((p) => p.url === 'resource')?.valueUri ?? '';
   const resourceType = resource.replace(/^http:\/\/hl7\.org\/fhir\/StructureDefinition\//, '');
-  if (!/^[A-Z][A-Za-z]+$/.test(resourceType)) throw unprocessable(`resourceTrigger.resource "${resource}" is not a resource type`, where);
+  if (!/^[A-Z][A-Za-z]+$/.test(resourceType))
+    throw unprocessable(`resourceTrigger.resource "${resource}" is not a resource type`, where);
   const named = parts.filter((p) => p.url === 'supportedInteraction').map((p) => p.valueCode as Interaction);
-  if (named.some((i) => !INTERACTIONS.has(i))) throw unprocessable('supportedInteraction must be create, update or delete', where);
+  if (named.some((i) => !INTERACTIONS.has(i)))
+    throw unprocessable('supportedInteraction must be create, update or delete', where);
   const query = parts.find((p) => p.url === 'queryCriteria')?.extension ?? [];
   const value = (name: string) => query.find((q) => q.url === name);
   const criteria = (name: string) => {

@@ -112,7 +112,9 @@ export class WebsocketHub {
     // Commands are handled one after the other, so answers come in the order of the commands.
     let queue = Promise.resolve();
     ws.on('message', (data) => {
-      queue = queue.then(() => this.command(ws, req, String(data).trim(), mine)).catch((err) => send(ws, `error ${(err as Error).message}`));
+      queue = queue
+        .then(() => this.command(ws, req, String(data).trim(), mine))
+        .catch((err) => send(ws, `error ${(err as Error).message}`));
     });
     ws.on('close', () => {
       for (const b of mine) this.unbind(b);
@@ -123,11 +125,13 @@ export class WebsocketHub {
   private async command(ws: WebSocket, req: IncomingMessage, text: string, mine: Set<Binding>): Promise<void> {
     const [verb, arg = '', lastText] = text.split(/\s+/);
     const last = lastText === undefined ? undefined : Number(lastText);
-    if (last !== undefined && !(Number.isInteger(last) && last >= 0)) return send(ws, `error the last event number must be a non-negative integer`);
+    if (last !== undefined && !(Number.isInteger(last) && last >= 0))
+      return send(ws, `error the last event number must be a non-negative integer`);
     if (verb === 'bind') {
       const spec = await this.websocketSpec(arg);
       const access = await this.deps.resolveAccess(bearerTokenOf(req));
-      if (!spec || !access || !(await this.deps.mayRead(access, arg))) return send(ws, `error ${arg}: no such websocket subscription, or not allowed`);
+      if (!spec || !access || !(await this.deps.mayRead(access, arg)))
+        return send(ws, `error ${arg}: no such websocket subscription, or not allowed`);
       return this.bind(ws, spec, 'ping', last, mine, access);
     }
     if (verb === 'bind-with-token') {
@@ -158,12 +162,30 @@ export class WebsocketHub {
   }
 
   /** Binds and sends the catch-up (events after `last`) before the next command is answered. */
-  private async bind(ws: WebSocket, spec: SubscriptionSpec, mode: Binding['mode'], last: number | undefined, mine: Set<Binding>, access: AccessContext): Promise<void> {
+  private async bind(
+    ws: WebSocket,
+    spec: SubscriptionSpec,
+    mode: Binding['mode'],
+    last: number | undefined,
+    mine: Set<Binding>,
+    access: AccessContext,
+  ): Promise<void> {
     const count = await eventCount(this.deps.pool, spec.id);
-    const b: Binding = { ws, spec, mode, last: last ?? count, pumping: Promise.resolve(), access, reader: readerOf(access) };
+    const b: Binding = {
+      ws,
+      spec,
+      mode,
+      last: last ?? count,
+      pumping: Promise.resolve(),
+      access,
+      reader: readerOf(access),
+    };
     const expiresAt = access.credential?.expiresAt;
     if (expiresAt !== undefined) {
-      b.expiry = setTimeout(() => ws.close(ACCESS_ENDED, 'the access token expired'), Math.min(MAX_TIMER_MS, Math.max(0, expiresAt * 1000 - Date.now())));
+      b.expiry = setTimeout(
+        () => ws.close(ACCESS_ENDED, 'the access token expired'),
+        Math.min(MAX_TIMER_MS, Math.max(0, expiresAt * 1000 - Date.now())),
+      );
       b.expiry.unref();
     }
     mine.add(b);
@@ -172,7 +194,10 @@ export class WebsocketHub {
     if (mode === 'ping') send(ws, `bound ${spec.id}`);
     else this.sendBundle(b, 'handshake', count);
     if (mode === 'bundle' && spec.heartbeatSeconds) {
-      b.heartbeat = setInterval(() => void eventCount(this.deps.pool, spec.id).then((n) => this.sendBundle(b, 'heartbeat', n)), spec.heartbeatSeconds * 1000);
+      b.heartbeat = setInterval(
+        () => void eventCount(this.deps.pool, spec.id).then((n) => this.sendBundle(b, 'heartbeat', n)),
+        spec.heartbeatSeconds * 1000,
+      );
       b.heartbeat.unref();
     }
     this.pump(b);
@@ -188,34 +213,54 @@ export class WebsocketHub {
 
   /** Sends the binding's events after `last`, one pump at a time per binding (so nothing is sent twice). */
   private pump(b: Binding): void {
-    b.pumping = b.pumping.then(async () => {
-      for (;;) {
-        const rows = await eventsSince(this.deps.pool, b.spec.id, b.last, undefined, PAGE);
-        for (const logged of eventsOf(rows)) {
-          if (b.ws.readyState !== b.ws.OPEN) return;
-          const withContent = b.mode === 'bundle' && b.spec.payload === 'full-resource';
-          const [e] = await readableEvents(this.deps.repo, b.reader, [logged], withContent);
-          if (b.ws.readyState !== b.ws.OPEN) return;
-          if (e && b.mode === 'ping') send(b.ws, `ping ${b.spec.id}`);
-          else if (e) {
-            b.ws.send(JSON.stringify(notificationBundle({ baseUrl: this.deps.baseUrl, spec: b.spec, type: 'event-notification', eventsSinceStart: e.eventNumber, events: [e], content: b.spec.payload })));
+    b.pumping = b.pumping
+      .then(async () => {
+        for (;;) {
+          const rows = await eventsSince(this.deps.pool, b.spec.id, b.last, undefined, PAGE);
+          for (const logged of eventsOf(rows)) {
+            if (b.ws.readyState !== b.ws.OPEN) return;
+            const withContent = b.mode === 'bundle' && b.spec.payload === 'full-resource';
+            const [e] = await readableEvents(this.deps.repo, b.reader, [logged], withContent);
+            if (b.ws.readyState !== b.ws.OPEN) return;
+            if (e && b.mode === 'ping') send(b.ws, `ping ${b.spec.id}`);
+            else if (e) {
+              b.ws.send(
+                JSON.stringify(
+                  notificationBundle({
+                    baseUrl: this.deps.baseUrl,
+                    spec: b.spec,
+                    type: 'event-notification',
+                    eventsSinceStart: e.eventNumber,
+                    events: [e],
+                    content: b.spec.payload,
+                  }),
+                ),
+              );
+            }
+            b.last = logged.eventNumber;
           }
-          b.last = logged.eventNumber;
+          if (rows.length < PAGE) return;
         }
-        if (rows.length < PAGE) return;
-      }
-    }).catch((err) => this.deps.logger.warn({ err, subscription: b.spec.id }, 'websocket push failed'));
+      })
+      .catch((err) => this.deps.logger.warn({ err, subscription: b.spec.id }, 'websocket push failed'));
   }
 
   private sendBundle(b: Binding, type: NotificationType, eventsSinceStart: number): void {
-    if (b.ws.readyState === b.ws.OPEN) b.ws.send(JSON.stringify(notificationBundle({ baseUrl: this.deps.baseUrl, spec: b.spec, type, eventsSinceStart, content: 'empty' })));
+    if (b.ws.readyState === b.ws.OPEN)
+      b.ws.send(
+        JSON.stringify(
+          notificationBundle({ baseUrl: this.deps.baseUrl, spec: b.spec, type, eventsSinceStart, content: 'empty' }),
+        ),
+      );
   }
 }
 
 /** The bearer token of the upgrade request: `Authorization: Bearer`, or `access_token` in the URL (browsers). */
 function bearerTokenOf(req: IncomingMessage): string | undefined {
   const url = new URL(req.url ?? '/', 'http://localhost');
-  return /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? undefined;
+  return (
+    /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? url.searchParams.get('access_token') ?? undefined
+  );
 }
 
 function send(ws: WebSocket, text: string): void {

@@ -1,6 +1,14 @@
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import { claimDue, markCancelled, markDelivered, markFailed, nextDueAt, type Delivery, type DeliveryStatus } from './deliveries.ts';
+import {
+  claimDue,
+  markCancelled,
+  markDelivered,
+  markFailed,
+  nextDueAt,
+  type Delivery,
+  type DeliveryStatus,
+} from './deliveries.ts';
 import type { SubscriptionSpec } from './subscription-spec.ts';
 import { WakeLoop } from './wake-loop.ts';
 
@@ -30,7 +38,12 @@ export interface WorkerDeps {
   /** Senders by channel. */
   send: { 'rest-hook': Send; websocket: Send; bot: Send };
   /** Called after each attempt (the service keeps Subscription.status in step: error after a dead letter). */
-  onOutcome?(spec: SubscriptionSpec | undefined, delivery: Delivery, status: DeliveryStatus, error?: string): Promise<void>;
+  onOutcome?(
+    spec: SubscriptionSpec | undefined,
+    delivery: Delivery,
+    status: DeliveryStatus,
+    error?: string,
+  ): Promise<void>;
 }
 
 /**
@@ -77,7 +90,9 @@ export class DeliveryWorker {
   private async claim(limit: number): Promise<number> {
     const rows = await claimDue(this.deps.pool, limit, this.deps.leaseMs, this.deps.owner());
     if (rows.length === 0) return 0;
-    const specs = await this.deps.loadSpecs([...new Set(rows.filter((r) => !r.subscriptionId.startsWith(SCHEDULE_PREFIX)).map((r) => r.subscriptionId))]);
+    const specs = await this.deps.loadSpecs([
+      ...new Set(rows.filter((r) => !r.subscriptionId.startsWith(SCHEDULE_PREFIX)).map((r) => r.subscriptionId)),
+    ]);
     for (const row of rows) {
       const task = this.deliver(row, specs.get(row.subscriptionId)).finally(() => {
         this.active.delete(task);
@@ -97,7 +112,11 @@ export class DeliveryWorker {
     const scheduled = row.subscriptionId.startsWith(SCHEDULE_PREFIX);
     try {
       if (!scheduled && (!spec || spec.status === 'off')) {
-        await markCancelled(this.deps.pool, row.id, spec ? 'the subscription is off' : 'the subscription no longer exists');
+        await markCancelled(
+          this.deps.pool,
+          row.id,
+          spec ? 'the subscription is off' : 'the subscription no longer exists',
+        );
         return;
       }
       await this.deps.send[scheduled ? 'bot' : (spec as SubscriptionSpec).channel](row, spec);
@@ -111,7 +130,11 @@ export class DeliveryWorker {
       }
       try {
         const status = await markFailed(this.deps.pool, row.id, reason, this.backoff(row.attempts));
-        if (status === 'dead') this.deps.logger.warn({ subscription: row.subscriptionId, event: row.eventNumber, reason }, 'notification dead-lettered');
+        if (status === 'dead')
+          this.deps.logger.warn(
+            { subscription: row.subscriptionId, event: row.eventNumber, reason },
+            'notification dead-lettered',
+          );
         await this.deps.onOutcome?.(spec, row, status, reason);
       } catch (recordErr) {
         // The lease runs out and another attempt is made: nothing is lost.

@@ -43,10 +43,14 @@ let coveredTypes: Set<string> | undefined;
 export function fixedR4Schema(): Schema {
   let text = JSON.stringify(readJson('fhir/r4/fhir.schema.json'));
   for (const [xsd, js] of Object.entries(XSD_PATTERNS)) text = text.replaceAll(JSON.stringify(xsd), JSON.stringify(js));
-  const schema = JSON.parse(text, (key, value) => (key === 'description' && typeof value === 'string' ? undefined : value)) as Schema;
+  const schema = JSON.parse(text, (key, value) =>
+    key === 'description' && typeof value === 'string' ? undefined : value,
+  ) as Schema;
   const types = loadDefinitions().resourceTypeSet;
   const definitions = schema.definitions as Record<string, Schema>;
-  const union = (schema.oneOf as Schema[]).filter((branch) => types.has(String(branch.$ref).split('/').pop() as string));
+  const union = (schema.oneOf as Schema[]).filter((branch) =>
+    types.has(String(branch.$ref).split('/').pop() as string),
+  );
   coveredTypes = new Set(union.map((branch) => String(branch.$ref).split('/').pop() as string));
   const root: Schema = {
     $id: SCHEMA_ID,
@@ -56,11 +60,19 @@ export function fixedR4Schema(): Schema {
     oneOf: union,
     definitions,
   };
-  definitions.ResourceList = { type: 'object', required: ['resourceType'], discriminator: { propertyName: 'resourceType' }, oneOf: union };
+  definitions.ResourceList = {
+    type: 'object',
+    required: ['resourceType'],
+    discriminator: { propertyName: 'resourceType' },
+    oneOf: union,
+  };
   for (const name of Object.keys(definitions.Meta.properties)) {
     if (!R4_META.has(name.replace(/^_/, ''))) delete definitions.Meta.properties[name];
   }
-  const reachable = reachableDefinitions(definitions, [...union.map((b) => String(b.$ref).split('/').pop() as string), 'ResourceList']);
+  const reachable = reachableDefinitions(definitions, [
+    ...union.map((b) => String(b.$ref).split('/').pop() as string),
+    'ResourceList',
+  ]);
   for (const name of Object.keys(definitions)) {
     if (!reachable.has(name)) delete definitions[name];
     else if (/^[a-z]/.test(name) && typeof definitions[name].type === 'string') definitions[name].nullable = true;
@@ -75,8 +87,17 @@ function addMissingPrimitiveExtensions(name: string, definition: Schema): void {
   const properties = definition.properties as Record<string, Schema> | undefined;
   if (!properties) return;
   for (const [prop, spec] of Object.entries(properties)) {
-    const type = String(spec.$ref ?? spec.items?.$ref ?? '').split('/').pop() as string;
-    if (prop.startsWith('_') || prop === 'id' || (name === 'Extension' && prop === 'url') || !/^[a-z]/.test(type) || type === 'xhtml') continue;
+    const type = String(spec.$ref ?? spec.items?.$ref ?? '')
+      .split('/')
+      .pop() as string;
+    if (
+      prop.startsWith('_') ||
+      prop === 'id' ||
+      (name === 'Extension' && prop === 'url') ||
+      !/^[a-z]/.test(type) ||
+      type === 'xhtml'
+    )
+      continue;
     const element = { $ref: '#/definitions/Element' };
     properties[`_${prop}`] ??= spec.items ? { type: 'array', items: element } : element;
   }
@@ -127,7 +148,11 @@ export function checkStructure(resource: { resourceType?: unknown }): OperationO
   if (list.length <= MAX_ISSUES) return list;
   return [
     ...list.slice(0, MAX_ISSUES),
-    { severity: 'error', code: 'too-costly', diagnostics: `${list.length - MAX_ISSUES} more structural errors not listed` },
+    {
+      severity: 'error',
+      code: 'too-costly',
+      diagnostics: `${list.length - MAX_ISSUES} more structural errors not listed`,
+    },
   ];
 }
 
@@ -146,7 +171,10 @@ function toIssue(root: string, error: ErrorObject, data: unknown): OperationOutc
     case 'required':
       return issue(`Missing required element "${p.missingProperty}"`, `${path}.${p.missingProperty}`);
     case 'enum':
-      return { ...issue(`Value ${JSON.stringify(data)} is not in the required value set (${p.allowedValues.join(', ')})`), code: 'code-invalid' };
+      return {
+        ...issue(`Value ${JSON.stringify(data)} is not in the required value set (${p.allowedValues.join(', ')})`),
+        code: 'code-invalid',
+      };
     case 'const':
       return issue(`Value must be ${JSON.stringify(p.allowedValue)}`);
     case 'pattern': {
@@ -154,10 +182,14 @@ function toIssue(root: string, error: ErrorObject, data: unknown): OperationOutc
       return { ...issue(`Invalid ${type} ${JSON.stringify(data)}`), code: 'value' };
     }
     case 'type':
-      return issue(`Expected ${p.type} but found ${data === null ? 'null' : Array.isArray(data) ? 'array' : typeof data}`);
+      return issue(
+        `Expected ${p.type} but found ${data === null ? 'null' : Array.isArray(data) ? 'array' : typeof data}`,
+      );
     case 'discriminator':
       return issue(
-        p.error === 'mapping' ? `Unknown resource type ${JSON.stringify(p.tagValue)}` : 'resourceType is missing or not a string',
+        p.error === 'mapping'
+          ? `Unknown resource type ${JSON.stringify(p.tagValue)}`
+          : 'resourceType is missing or not a string',
         path === root ? 'resourceType' : `${path}.resourceType`,
       );
     case 'oneOf':

@@ -13,21 +13,27 @@ const XHTML_NS = 'http://www.w3.org/1999/xhtml';
 
 /** Elements txt-1 allows (HTML 4 chapters 7–11 and 15, links and images). */
 const ELEMENTS = new Set(
-  ('p br div h1 h2 h3 h4 h5 h6 a span b em i strong small big tt dfn q var abbr acronym cite blockquote hr address bdo kbd ' +
-    'sub sup ul ol li dl dt dd pre table caption colgroup col thead tr tfoot tbody th td code samp img map area').split(' '),
+  (
+    'p br div h1 h2 h3 h4 h5 h6 a span b em i strong small big tt dfn q var abbr acronym cite blockquote hr address bdo kbd ' +
+    'sub sup ul ol li dl dt dd pre table caption colgroup col thead tr tfoot tbody th td code samp img map area'
+  ).split(' '),
 );
 
 /** Attributes allowed on any element (core, i18n, table layout). */
 const ATTRIBUTES = new Set(
-  'title style class id lang xml:lang dir accesskey tabindex span width align valign char charoff abbr axis headers scope rowspan colspan'.split(' '),
+  'title style class id lang xml:lang dir accesskey tabindex span width align valign char charoff abbr axis headers scope rowspan colspan'.split(
+    ' ',
+  ),
 );
 
 /** Attributes allowed on one element only. */
 const ELEMENT_ATTRIBUTES = new Set(
-  ('a.href a.name a.charset a.type a.hreflang a.rel a.rev a.shape a.coords img.src img.border img.alt img.longdesc ' +
+  (
+    'a.href a.name a.charset a.type a.hreflang a.rel a.rev a.shape a.coords img.src img.border img.alt img.longdesc ' +
     'img.height img.width img.usemap img.ismap map.name area.shape area.coords area.href area.nohref area.alt ' +
     'blockquote.cite q.cite table.summary table.width table.border table.frame table.rules table.cellspacing ' +
-    'table.cellpadding pre.space td.nowrap').split(' '),
+    'table.cellpadding pre.space td.nowrap'
+  ).split(' '),
 );
 
 /** Attributes holding a URL, whose scheme must not run script. */
@@ -80,7 +86,8 @@ function parseDiv(div: string): ParsedDiv {
   const elements = nodes.filter((n) => nameOf(n) !== '#text' || /\S/.test(String(n['#text'])));
   const root = elements[0];
   if (elements.length !== 1 || nameOf(root) !== 'div') return { error: 'the narrative must be one <div> element' };
-  if (attributesOf(root).xmlns !== XHTML_NS) return { error: `the narrative <div> must be in the XHTML namespace (xmlns="${XHTML_NS}")` };
+  if (attributesOf(root).xmlns !== XHTML_NS)
+    return { error: `the narrative <div> must be in the XHTML namespace (xmlns="${XHTML_NS}")` };
   return { root };
 }
 
@@ -110,8 +117,10 @@ function subsetProblem(node: XmlNode): string | undefined {
       if (value !== XHTML_NS) return `<${name}> declares a namespace other than XHTML`;
       continue;
     }
-    if (!ATTRIBUTES.has(attr) && !ELEMENT_ATTRIBUTES.has(`${name}.${attr}`)) return `attribute ${attr} is not allowed on <${name}>`;
-    if (URL_ATTRIBUTES.has(attr) && runsScript(value, name === 'img' && attr === 'src')) return `<${name} ${attr}> must not hold a script URL`;
+    if (!ATTRIBUTES.has(attr) && !ELEMENT_ATTRIBUTES.has(`${name}.${attr}`))
+      return `attribute ${attr} is not allowed on <${name}>`;
+    if (URL_ATTRIBUTES.has(attr) && runsScript(value, name === 'img' && attr === 'src'))
+      return `<${name} ${attr}> must not hold a script URL`;
     if (attr === 'style' && /expression\(|javascript:|vbscript:/.test(value.toLowerCase().replace(/[\s\\]/g, ''))) {
       return `the style of <${name}> must not run script`;
     }

@@ -26,9 +26,12 @@ function loadFolderProfiles(): Map<string, StructureDefinition> {
   const found = new Map<string, StructureDefinition>();
   const dir = profilesDirectory();
   if (existsSync(dir)) {
-    for (const file of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+    for (const file of readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()) {
       const json = JSON.parse(readFileSync(resolve(dir, file), 'utf8'));
-      const resources = json.resourceType === 'Bundle' ? (json.entry ?? []).map((e: { resource?: unknown }) => e.resource) : [json];
+      const resources =
+        json.resourceType === 'Bundle' ? (json.entry ?? []).map((e: { resource?: unknown }) => e.resource) : [json];
       for (const sd of resources as StructureDefinition[]) {
         if (sd?.resourceType === 'StructureDefinition' && sd.url) found.set(sd.url, sd);
       }
@@ -57,9 +60,13 @@ export async function resolveProfile(repo: Repository, canonical: string): Promi
       if (!version || stored.version === version) definition = stored;
     }
   }
-  if (!definition || (version && definition.version !== version)) throw badRequest(`Unknown profile "${canonical}"`, 'profile');
+  if (!definition || (version && definition.version !== version))
+    throw badRequest(`Unknown profile "${canonical}"`, 'profile');
   if (!definition.snapshot?.element?.length) {
-    throw badRequest(`Profile "${canonical}" has no snapshot; only snapshot profiles can be validated against`, 'profile');
+    throw badRequest(
+      `Profile "${canonical}" has no snapshot; only snapshot profiles can be validated against`,
+      'profile',
+    );
   }
   return { kind: 'profile', definition };
 }

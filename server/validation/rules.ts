@@ -55,7 +55,11 @@ const VALUE_X = /^_?value[A-Z]/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/;
 const TRIVIALLY_TRUE: Record<string, (value: Json) => boolean> = {
   'per-1': (v) =>
-    typeof v.start === 'string' && typeof v.end === 'string' && INSTANT.test(v.start) && INSTANT.test(v.end) && Date.parse(v.start) <= Date.parse(v.end),
+    typeof v.start === 'string' &&
+    typeof v.end === 'string' &&
+    INSTANT.test(v.start) &&
+    INSTANT.test(v.end) &&
+    Date.parse(v.start) <= Date.parse(v.end),
   'ref-1': (v) => typeof v.reference !== 'string' || !v.reference.startsWith('#'),
   'qty-3': (v) => (v.code === undefined && v._code === undefined) || v.system !== undefined,
   'obs-6': (v) => v.dataAbsentReason === undefined,
@@ -69,7 +73,10 @@ const TRIVIALLY_TRUE: Record<string, (value: Json) => boolean> = {
  * Invariants checked in code instead of FHIRPath: the narrative's txt-1 and txt-2 read `htmlChecks()`, which FHIRPath
  * engines answer with true. Each gives the problem it found, or undefined.
  */
-const CHECKED_IN_CODE: Record<string, (div: string) => string | undefined> = { 'txt-1': txt1Problem, 'txt-2': txt2Problem };
+const CHECKED_IN_CODE: Record<string, (div: string) => string | undefined> = {
+  'txt-1': txt1Problem,
+  'txt-2': txt2Problem,
+};
 
 interface CompiledConstraint {
   key: string;
@@ -95,7 +102,14 @@ function constraintsOf(owner: { constraints?: Constraint[] }): CompiledConstrain
         } catch {
           expression = undefined;
         }
-        return { key: c.key, trivial: TRIVIALLY_TRUE[c.key], inCode: CHECKED_IN_CODE[c.key], human: c.description, expression, source: c.expression };
+        return {
+          key: c.key,
+          trivial: TRIVIALLY_TRUE[c.key],
+          inCode: CHECKED_IN_CODE[c.key],
+          human: c.description,
+          expression,
+          source: c.expression,
+        };
       });
     compiledConstraints.set(owner, list);
   }
@@ -174,7 +188,11 @@ class RuleChecker {
       let present = false;
       for (const k of required.keys) present ||= value[k] !== undefined;
       if (!present) {
-        this.issue('required', `Missing required element "${required.name}" (minimum cardinality ${required.min})`, `${path}.${required.name}`);
+        this.issue(
+          'required',
+          `Missing required element "${required.name}" (minimum cardinality ${required.min})`,
+          `${path}.${required.name}`,
+        );
       }
     }
     for (const key in value) {
@@ -203,7 +221,8 @@ class RuleChecker {
       value.forEach((item, i) => {
         if (item === null) {
           const partner = Array.isArray(extras) ? extras[i] : undefined;
-          if (prop.kind !== 'primitive' || !partner) this.issue('structure', 'Null values are not allowed here', `${path}[${i}]`);
+          if (prop.kind !== 'primitive' || !partner)
+            this.issue('structure', 'Null values are not allowed here', `${path}[${i}]`);
           return;
         }
         this.value(item, prop, `${path}[${i}]`, value, i);
@@ -222,7 +241,8 @@ class RuleChecker {
     switch (prop.kind) {
       case 'primitive':
         if (typeof item === 'string') this.primitive(item, prop.type, path);
-        else if (typeof item === 'number' && INTEGER_RANGES[prop.type]) this.integer(decimalText(holder, key, item), prop.type, path);
+        else if (typeof item === 'number' && INTEGER_RANGES[prop.type])
+          this.integer(decimalText(holder, key, item), prop.type, path);
         break;
       case 'resource':
         this.resource(item as Json, path);
@@ -252,7 +272,11 @@ class RuleChecker {
   private primitive(item: string, type: string, path: string): void {
     if (!/\S/.test(item)) {
       this.issue('structure', 'Strings must contain non-whitespace content', path);
-    } else if ((type === 'date' || type === 'dateTime' || type === 'instant') && mayBeNoSuchDay(item) && !isValidCalendarDate(item)) {
+    } else if (
+      (type === 'date' || type === 'dateTime' || type === 'instant') &&
+      mayBeNoSuchDay(item) &&
+      !isValidCalendarDate(item)
+    ) {
       this.issue('value', `Invalid ${type} "${item}": no such day`, path);
     }
   }
@@ -264,7 +288,8 @@ class RuleChecker {
   private integer(text: string, type: string, path: string): void {
     const [min, max] = INTEGER_RANGES[type];
     if (!INTEGER.test(text)) this.issue('value', `Invalid ${type} ${text}: not an integer`, path);
-    else if (Number(text) < min || Number(text) > max) this.issue('value', `Invalid ${type} ${text}: outside ${min}..${max}`, path);
+    else if (Number(text) < min || Number(text) > max)
+      this.issue('value', `Invalid ${type} ${text}: outside ${min}..${max}`, path);
   }
 
   /** `_name`: the id and extensions of primitive values, aligned with them when a list. */

@@ -24,7 +24,10 @@ const CODE_FORMAT = 2;
  */
 export function compileCached(schema: object, name: string): ValidateFunction {
   const ajvVersion = (require('ajv/package.json') as { version: string }).version;
-  const key = createHash('sha256').update(JSON.stringify([CODE_FORMAT, ajvVersion, AJV_OPTIONS, schema])).digest('hex').slice(0, 16);
+  const key = createHash('sha256')
+    .update(JSON.stringify([CODE_FORMAT, ajvVersion, AJV_OPTIONS, schema]))
+    .digest('hex')
+    .slice(0, 16);
   const file = resolve(CACHE_DIR, `${name}-${key}.cjs`);
   if (existsSync(file)) {
     try {
@@ -41,7 +44,8 @@ export function compileCached(schema: object, name: string): ValidateFunction {
     writeFileSync(partial, code);
     renameSync(partial, file); // atomic: a node starting at the same time sees the whole file or none
     for (const old of readdirSync(CACHE_DIR)) {
-      if (old.startsWith(`${name}-`) && old.endsWith('.cjs') && resolve(CACHE_DIR, old) !== file) rmSync(resolve(CACHE_DIR, old), { force: true });
+      if (old.startsWith(`${name}-`) && old.endsWith('.cjs') && resolve(CACHE_DIR, old) !== file)
+        rmSync(resolve(CACHE_DIR, old), { force: true });
     }
   } catch {
     // Read-only install: compile again next time.

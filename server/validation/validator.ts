@@ -24,7 +24,11 @@ export function prepareValidation(): void {
 export function validate(resource: Resource, profile?: StructureDefinition): OperationOutcomeIssue[] {
   const illFormed = wellFormedIssues(resource);
   if (illFormed.length > 0) return illFormed;
-  if (typeof resource.resourceType === 'string' && !schemaCoversType(resource.resourceType) && isStoredType(resource.resourceType)) {
+  if (
+    typeof resource.resourceType === 'string' &&
+    !schemaCoversType(resource.resourceType) &&
+    isStoredType(resource.resourceType)
+  ) {
     return coreIssues(resource, profile);
   }
   const structural = checkStructure(resource);
@@ -64,7 +68,10 @@ export function statusOf(errors: OperationOutcomeIssue[]): 400 | 422 {
  * and not storable (Postgres' jsonb refuses them, which would break every full-text search of the type).
  */
 function wellFormedIssues(resource: Resource): OperationOutcomeIssue[] {
-  const bad = findIllFormedValue(resource, typeof resource.resourceType === 'string' ? resource.resourceType : 'Resource');
+  const bad = findIllFormedValue(
+    resource,
+    typeof resource.resourceType === 'string' ? resource.resourceType : 'Resource',
+  );
   return bad ? [{ severity: 'error', code: 'value', diagnostics: bad.problem, expression: [bad.path] }] : [];
 }
 
@@ -79,4 +86,3 @@ export function checkWrite(resource: Resource): void {
   const errors = errorsOf(validate(resource));
   if (errors.length > 0) throw outcomeError(statusOf(errors), errors);
 }
-

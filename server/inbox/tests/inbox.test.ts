@@ -44,7 +44,11 @@ async function toyProcess(message: StoredMessage): Promise<unknown> {
       path: 'Patient',
       query: {},
       headers: { ifNoneExist: `identifier=urn:toy|${body.mrn}` },
-      body: { resourceType: 'Patient', identifier: [{ system: 'urn:toy', value: body.mrn }], name: [{ family: body.family }] },
+      body: {
+        resourceType: 'Patient',
+        identifier: [{ system: 'urn:toy', value: body.mrn }],
+        name: [{ family: body.family }],
+      },
     },
   );
   return { status: res.status, location: res.headers?.location };
@@ -55,7 +59,11 @@ beforeAll(async () => {
   admin = await adminToken(server);
   server.inbox.registerDoor('toy', { process: toyProcess, maxAttempts: 2 });
   otherPool = createPool(server.pool.options.connectionString as string, 4);
-  otherNode = new Inbox(otherPool, new JobRunner({ pool: otherPool, databaseUrl: '', logger: pino({ level: 'silent' }), config: loadJobConfig({}) }), pino({ level: 'silent' }));
+  otherNode = new Inbox(
+    otherPool,
+    new JobRunner({ pool: otherPool, databaseUrl: '', logger: pino({ level: 'silent' }), config: loadJobConfig({}) }),
+    pino({ level: 'silent' }),
+  );
 });
 afterAll(async () => {
   await otherPool?.end();
@@ -64,7 +72,10 @@ afterAll(async () => {
 
 const payload = (mrn: string, extra: object = {}) => JSON.stringify({ mrn, family: `Family${mrn}`, ...extra });
 
-async function call(path: string, init: { method?: string; token?: string; body?: string } = {}): Promise<{ status: number; body: any }> {
+async function call(
+  path: string,
+  init: { method?: string; token?: string; body?: string } = {},
+): Promise<{ status: number; body: any }> {
   const res = await fetch(`${server.url}/admin/${path}`, {
     method: init.method ?? 'GET',
     headers: { ...(init.token ? { authorization: `Bearer ${init.token}` } : {}), 'content-type': 'application/json' },
@@ -76,14 +87,20 @@ async function call(path: string, init: { method?: string; token?: string; body?
 
 describe('receiving', () => {
   it('stores a message once per source and dedup key, however many nodes receive it at once', async () => {
-    const attempts = Array.from({ length: 40 }, (_, i) => (i % 2 ? otherNode : server.inbox).receive(SOURCE, 'MSG-1', payload('1')));
+    const attempts = Array.from({ length: 40 }, (_, i) =>
+      (i % 2 ? otherNode : server.inbox).receive(SOURCE, 'MSG-1', payload('1')),
+    );
     const results = await Promise.all(attempts);
     expect(new Set(results.map((r) => r.message.id)).size).toBe(1);
     expect(results.filter((r) => !r.duplicate)).toHaveLength(1);
-    const { rows } = await server.pool.query(`SELECT count(*)::int AS n, max(duplicates) AS duplicates FROM inbox_message WHERE dedup_key = 'MSG-1'`);
+    const { rows } = await server.pool.query(
+      `SELECT count(*)::int AS n, max(duplicates) AS duplicates FROM inbox_message WHERE dedup_key = 'MSG-1'`,
+    );
     expect(rows[0]).toEqual({ n: 1, duplicates: 39 });
     // the same key from another endpoint is another message; without a key, the payload's hash is the key
-    expect((await server.inbox.receive({ door: 'toy', endpoint: 'tcp:2576' }, 'MSG-1', payload('1'))).duplicate).toBe(false);
+    expect((await server.inbox.receive({ door: 'toy', endpoint: 'tcp:2576' }, 'MSG-1', payload('1'))).duplicate).toBe(
+      false,
+    );
     const first = await server.inbox.receive(SOURCE, undefined, payload('2'));
     const again = await server.inbox.receive(SOURCE, undefined, Buffer.from(payload('2')));
     expect([first.duplicate, again.duplicate, again.message.id]).toEqual([false, true, first.message.id]);
@@ -96,7 +113,9 @@ describe('processing', () => {
     const done = await server.inbox.process(message.id);
     expect(done).toMatchObject({ state: 'processed', attempts: 1, error: null, result: { status: 201 } });
     expect((await server.inbox.process(message.id))?.result).toMatchObject({ status: 200 });
-    const { rows } = await server.pool.query(`SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient' AND content LIKE '%Family10%'`);
+    const { rows } = await server.pool.query(
+      `SELECT count(*)::int AS n FROM resource WHERE resource_type = 'Patient' AND content LIKE '%Family10%'`,
+    );
     expect(rows[0].n).toBe(1);
   });
 
@@ -106,7 +125,12 @@ describe('processing', () => {
     const dead = await server.inbox.process(message.id);
     expect(dead).toMatchObject({ state: 'dead', attempts: 2 });
     expect(dead?.error?.issue?.[0].diagnostics).toBe('the downstream system is unavailable');
-    const { message: garbage } = await server.inbox.receive(SOURCE, 'MSG-12', Buffer.from([0xff, 0x00, 0x01]), 'application/octet-stream');
+    const { message: garbage } = await server.inbox.receive(
+      SOURCE,
+      'MSG-12',
+      Buffer.from([0xff, 0x00, 0x01]),
+      'application/octet-stream',
+    );
     const refused = await server.inbox.process(garbage.id);
     expect(refused).toMatchObject({ state: 'dead', attempts: 1 });
     expect(refused?.error?.issue?.[0].diagnostics).toBe('The payload is not JSON');
@@ -115,15 +139,30 @@ describe('processing', () => {
 
 describe('the admin API', () => {
   it('is for admins only', async () => {
-    const plain = await authAdminApi(server, admin, 'POST', '/admin/clients', { client_id: 'plain-backend', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope: 'system/*.*' });
-    const nonAdmin = (await client.clientCredentialsGrant(await oidcClient(server, 'plain-backend', client.ClientSecretBasic(plain.client_secret)), { scope: 'system/*.*' })).access_token;
+    const plain = await authAdminApi(server, admin, 'POST', '/admin/clients', {
+      client_id: 'plain-backend',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope: 'system/*.*',
+    });
+    const nonAdmin = (
+      await client.clientCredentialsGrant(
+        await oidcClient(server, 'plain-backend', client.ClientSecretBasic(plain.client_secret)),
+        { scope: 'system/*.*' },
+      )
+    ).access_token;
     const narrowAdmin = await adminToken(server, 'system/*.rs');
     for (const path of ['inbox', 'inbox/1', 'jobs']) {
       expect((await call(path)).status).toBe(401);
       expect((await call(path, { token: nonAdmin })).status).toBe(403);
       expect((await call(path, { token: narrowAdmin })).status).toBe(403);
     }
-    for (const [path, method] of [['inbox/replay', 'POST'], ['inbox/purge', 'POST'], ['inbox/1', 'DELETE']]) {
+    for (const [path, method] of [
+      ['inbox/replay', 'POST'],
+      ['inbox/purge', 'POST'],
+      ['inbox/1', 'DELETE'],
+    ]) {
       expect((await call(path, { method, token: nonAdmin, body: '{}' })).status).toBe(403);
     }
     expect((await call('inbox', { token: admin })).status).toBe(200);
@@ -148,25 +187,39 @@ describe('the admin API', () => {
 
   it('replays a dead message on the job runner once its cause is fixed', async () => {
     downstreamUp = true;
-    const [dead] = (await call('inbox?door=toy&state=dead', { token: admin })).body.messages.filter((m: any) => m.dedupKey === 'MSG-11');
+    const [dead] = (await call('inbox?door=toy&state=dead', { token: admin })).body.messages.filter(
+      (m: any) => m.dedupKey === 'MSG-11',
+    );
     const replay = await call(`inbox/${dead.id}/replay`, { method: 'POST', token: admin });
     expect(replay.status).toBe(202);
     expect(replay.body.messages).toBe(1);
     const jobId = replay.body.jobs[0].id;
-    const job = await until(async () => {
-      const j = (await call(`jobs/${jobId}`, { token: admin })).body;
-      return j.state === 'succeeded' && j;
-    }, 20_000, 'the replay job');
+    const job = await until(
+      async () => {
+        const j = (await call(`jobs/${jobId}`, { token: admin })).body;
+        return j.state === 'succeeded' && j;
+      },
+      20_000,
+      'the replay job',
+    );
     expect(job.result.parameter).toEqual([
       { name: 'replayed', valueInteger: 1 },
       { name: 'processed', valueInteger: 1 },
       { name: 'failed', valueInteger: 0 },
     ]);
-    expect((await call(`inbox/${dead.id}`, { token: admin })).body).toMatchObject({ state: 'processed', attempts: 1, error: null });
+    expect((await call(`inbox/${dead.id}`, { token: admin })).body).toMatchObject({
+      state: 'processed',
+      attempts: 1,
+      error: null,
+    });
     // replaying everything dead replays the unparseable message, which dies again
     const all = await call('inbox/replay', { method: 'POST', token: admin, body: JSON.stringify({ door: 'toy' }) });
     expect(all.body.messages).toBe(1);
-    await until(async () => (await server.inbox.get(all.body.jobs[0].input.ids[0]))?.state === 'dead', 20_000, 'the second replay');
+    await until(
+      async () => (await server.inbox.get(all.body.jobs[0].input.ids[0]))?.state === 'dead',
+      20_000,
+      'the second replay',
+    );
   });
 
   it('refuses a replay for a door this node does not run, changing nothing', async () => {
@@ -181,7 +234,9 @@ describe('the admin API', () => {
   it('purges messages', async () => {
     const before = (await call('inbox?door=toy&state=processed', { token: admin })).body.messages.length;
     expect(before).toBeGreaterThan(0);
-    expect((await call('inbox/purge', { method: 'POST', token: admin, body: JSON.stringify({ door: 'toy' }) })).body).toEqual({ purged: before });
+    expect(
+      (await call('inbox/purge', { method: 'POST', token: admin, body: JSON.stringify({ door: 'toy' }) })).body,
+    ).toEqual({ purged: before });
     expect((await call('inbox?door=toy&state=processed', { token: admin })).body.messages).toEqual([]);
     const [dead] = (await call('inbox?door=toy&state=dead', { token: admin })).body.messages;
     expect((await call(`inbox/${dead.id}`, { method: 'DELETE', token: admin })).status).toBe(204);

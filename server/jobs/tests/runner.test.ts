@@ -83,7 +83,9 @@ async function stateOf(id: string): Promise<Job> {
 }
 
 async function events(jobId: string): Promise<{ node: string; event: string; step: number | null }[]> {
-  const { rows } = await pool.query('SELECT node, event, step FROM job_test_run WHERE job_id = $1 ORDER BY seq', [jobId]);
+  const { rows } = await pool.query('SELECT node, event, step FROM job_test_run WHERE job_id = $1 ORDER BY seq', [
+    jobId,
+  ]);
   return rows;
 }
 
@@ -92,10 +94,16 @@ describe('the job runner', () => {
     const a = await startNodeProcess('a');
     const b = await startNodeProcess('b');
     const jobs = await Promise.all(Array.from({ length: 200 }, (_, n) => queue('test.count', { n })));
-    await until(async () => {
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM job WHERE kind = 'test.count' AND state = 'succeeded'`);
-      return rows[0].n === 200;
-    }, 60_000, 'all 200 jobs to succeed');
+    await until(
+      async () => {
+        const { rows } = await pool.query(
+          `SELECT count(*)::int AS n FROM job WHERE kind = 'test.count' AND state = 'succeeded'`,
+        );
+        return rows[0].n === 200;
+      },
+      60_000,
+      'all 200 jobs to succeed',
+    );
     const { rows: runs } = await pool.query<{ job_id: string; starts: number; dones: number; nodes: string[] }>(
       `SELECT job_id, count(*) FILTER (WHERE event = 'start')::int AS starts, count(*) FILTER (WHERE event = 'done')::int AS dones,
          array_agg(DISTINCT node) AS nodes
@@ -106,8 +114,13 @@ describe('the job runner', () => {
     expect(runs.filter((r) => r.starts !== 1 || r.dones !== 1 || r.nodes.length !== 1)).toEqual([]);
     const { rows: finished } = await pool.query(`SELECT attempts, result FROM job WHERE kind = 'test.count'`);
     expect(finished.every((j) => j.attempts === 1)).toBe(true);
-    expect(finished.map((j) => j.result.parameter[0].valueInteger).sort((x, y) => x - y)).toEqual(jobs.map((_, n) => n));
-    const perNode = { a: runs.filter((r) => r.nodes[0] === 'a').length, b: runs.filter((r) => r.nodes[0] === 'b').length };
+    expect(finished.map((j) => j.result.parameter[0].valueInteger).sort((x, y) => x - y)).toEqual(
+      jobs.map((_, n) => n),
+    );
+    const perNode = {
+      a: runs.filter((r) => r.nodes[0] === 'a').length,
+      b: runs.filter((r) => r.nodes[0] === 'b').length,
+    };
     // a run lies inside its claim, so runs overlapping on a node bound the jobs it held at once from below
     const { rows: overlap } = await pool.query<{ node: string; most: number }>(
       `SELECT node, max(running)::int AS most FROM (
@@ -115,7 +128,9 @@ describe('the job runner', () => {
          FROM job_test_run WHERE job_id = ANY($1)) s GROUP BY node`,
       [jobs.map((j) => j.id)],
     );
-    console.log(`200 jobs on two nodes: node a ran ${perNode.a}, node b ${perNode.b}, none twice; at most ${overlap.map((o) => `${o.most} at once on ${o.node}`).join(', ')}`);
+    console.log(
+      `200 jobs on two nodes: node a ran ${perNode.a}, node b ${perNode.b}, none twice; at most ${overlap.map((o) => `${o.most} at once on ${o.node}`).join(', ')}`,
+    );
     expect(perNode.a).toBeGreaterThan(0);
     expect(perNode.b).toBeGreaterThan(0);
     expect(overlap.every((o) => o.most <= 4)).toBe(true);
@@ -128,18 +143,28 @@ describe('the job runner', () => {
   it('has a job of a SIGKILLed node taken over by another, resuming from its checkpoint', async () => {
     const victim = await startNodeProcess('victim');
     const job = await queue('test.slow', { steps: 30 });
-    await until(async () => (await events(job.id)).filter((e) => e.event === 'step').length >= 3, 20_000, 'the victim to make progress');
+    await until(
+      async () => (await events(job.id)).filter((e) => e.event === 'step').length >= 3,
+      20_000,
+      'the victim to make progress',
+    );
     await startNodeHere('survivor');
     victim.kill('SIGKILL');
     const killedAt = Date.now();
     await once(victim, 'exit');
-    const done = await until(async () => {
-      const j = await stateOf(job.id);
-      return j.state === 'succeeded' && j;
-    }, 30_000, 'the survivor to finish the job');
+    const done = await until(
+      async () => {
+        const j = await stateOf(job.id);
+        return j.state === 'succeeded' && j;
+      },
+      30_000,
+      'the survivor to finish the job',
+    );
     const log = await events(job.id);
     const resumedAt = log.find((e) => e.event === 'start' && e.node === 'survivor')?.step as number;
-    console.log(`SIGKILL mid-job: taken over from step ${resumedAt} of 30, finished ${Date.now() - killedAt} ms after the kill`);
+    console.log(
+      `SIGKILL mid-job: taken over from step ${resumedAt} of 30, finished ${Date.now() - killedAt} ms after the kill`,
+    );
     expect(done.attempts).toBe(2);
     expect(log[0]).toEqual({ node: 'victim', event: 'start', step: 0 });
     expect(resumedAt).toBeGreaterThanOrEqual(3);
@@ -147,17 +172,23 @@ describe('the job runner', () => {
     // each step committed exactly once, the victim's before the checkpoint, the survivor's after it
     const steps = log.filter((e) => e.event === 'step');
     expect(steps.map((e) => e.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
-    expect(steps.every((e) => (e.step as number) <= resumedAt ? e.node === 'victim' : e.node === 'survivor')).toBe(true);
+    expect(steps.every((e) => ((e.step as number) <= resumedAt ? e.node === 'victim' : e.node === 'survivor'))).toBe(
+      true,
+    );
     expect(done.progress).toEqual({ done: 30, total: 30 });
   }, 60_000);
 
   it('retries a failing job with backoff and puts it in the dead letter after its attempts', async () => {
     const runner = await startNodeHere('here');
     const job = await queue('test.fail', {}, 3);
-    const dead = await until(async () => {
-      const j = await stateOf(job.id);
-      return j.state === 'dead' && j;
-    }, 20_000, 'the dead letter');
+    const dead = await until(
+      async () => {
+        const j = await stateOf(job.id);
+        return j.state === 'dead' && j;
+      },
+      20_000,
+      'the dead letter',
+    );
     expect(dead.attempts).toBe(3);
     expect(dead.errorStatus).toBe(500);
     expect(dead.error?.issue?.[0].diagnostics).toBe('the downstream system is unreachable');
@@ -172,24 +203,36 @@ describe('the job runner', () => {
     expect((await runner.list({ state: 'dead', limit: 10 })).map((j) => j.id)).toContain(job.id);
     // requeued from the dead letter with fresh attempts, it is tried three more times
     expect((await runner.requeue(job.id))?.state).toBe('queued');
-    await until(async () => (await stateOf(job.id)).state === 'dead' && (await events(job.id)).length === 6, 20_000, 'the second round');
+    await until(
+      async () => (await stateOf(job.id)).state === 'dead' && (await events(job.id)).length === 6,
+      20_000,
+      'the second round',
+    );
   }, 60_000);
 
   it('fails a job with bad input at once, and a job that hangs after its timeouts', async () => {
     await startNodeHere('here');
     const invalid = await queue('test.invalid', {}, 3);
     const hang = await queue('test.hang', {}, 2);
-    const failed = await until(async () => {
-      const j = await stateOf(invalid.id);
-      return j.state === 'failed' && j;
-    }, 20_000, 'the invalid job to fail');
+    const failed = await until(
+      async () => {
+        const j = await stateOf(invalid.id);
+        return j.state === 'failed' && j;
+      },
+      20_000,
+      'the invalid job to fail',
+    );
     expect(failed.attempts).toBe(1);
     expect(failed.errorStatus).toBe(400);
     expect(failed.error?.issue?.[0].diagnostics).toBe('this input can never work');
-    const timedOut = await until(async () => {
-      const j = await stateOf(hang.id);
-      return j.state === 'dead' && j;
-    }, 20_000, 'the hanging job to die');
+    const timedOut = await until(
+      async () => {
+        const j = await stateOf(hang.id);
+        return j.state === 'dead' && j;
+      },
+      20_000,
+      'the hanging job to die',
+    );
     expect(timedOut.attempts).toBe(2);
     expect(timedOut.error?.issue?.[0].code).toBe('timeout');
     expect((await events(hang.id)).filter((e) => e.event === 'start')).toHaveLength(2);
@@ -222,14 +265,20 @@ describe('the job runner', () => {
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tributary-jobs' AND datname = current_database()`,
     );
     expect(rowCount).toBe(1);
-    const done = await until(async () => {
-      const j = await stateOf(job.id);
-      return j.state === 'succeeded' && j;
-    }, 20_000, 'the job to finish after the reconnect');
+    const done = await until(
+      async () => {
+        const j = await stateOf(job.id);
+        return j.state === 'succeeded' && j;
+      },
+      20_000,
+      'the job to finish after the reconnect',
+    );
     expect(done.attempts).toBe(2);
     const log = await events(job.id);
     expect(log.filter((e) => e.event === 'start')).toHaveLength(2);
-    expect(log.filter((e) => e.event === 'step').map((e) => e.step)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(log.filter((e) => e.event === 'step').map((e) => e.step)).toEqual(
+      Array.from({ length: 20 }, (_, i) => i + 1),
+    );
   }, 60_000);
 
   it('gives a running job back to the queue when its node stops, and another node finishes it', async () => {
@@ -241,10 +290,14 @@ describe('the job runner', () => {
     expect(released.state).toBe('queued');
     expect(released.attempts).toBe(0);
     await startNodeHere('second');
-    const done = await until(async () => {
-      const j = await stateOf(job.id);
-      return j.state === 'succeeded' && j;
-    }, 20_000, 'the second node to finish');
+    const done = await until(
+      async () => {
+        const j = await stateOf(job.id);
+        return j.state === 'succeeded' && j;
+      },
+      20_000,
+      'the second node to finish',
+    );
     expect(done.attempts).toBe(1);
     const steps = (await events(job.id)).filter((e) => e.event === 'step').map((e) => e.step);
     expect(steps).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));

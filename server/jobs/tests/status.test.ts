@@ -15,7 +15,8 @@ beforeAll(async () => {
   server = await startTestServer();
   locker = new pg.Client({ connectionString: server.pool.options.connectionString });
   await locker.connect();
-  for (let i = 0; i < 3; i++) await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: `Async${i}` }] });
+  for (let i = 0; i < 3; i++)
+    await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: `Async${i}` }] });
   server.jobs.register('test.refuse', {
     run: async () => {
       throw badRequest('this job cannot be done');
@@ -49,18 +50,26 @@ describe('async request pattern with $reindex', () => {
   it('answers 202 with X-Progress while the job runs, then 200 with its result', async () => {
     const release = await holdPatient();
     const status = await kickOff();
-    const running = await until(async () => {
-      const res = await fhir(server, 'GET', status);
-      return res.headers.get('x-progress')?.startsWith('running') && res;
-    }, 20_000, 'the job to run');
+    const running = await until(
+      async () => {
+        const res = await fhir(server, 'GET', status);
+        return res.headers.get('x-progress')?.startsWith('running') && res;
+      },
+      20_000,
+      'the job to run',
+    );
     expect(running.status).toBe(202);
     expect(running.headers.get('x-progress')).toBe('running: 0 of 3 (0%)');
     expect(running.body.issue[0].severity).toBe('information');
     await release();
-    const done = await until(async () => {
-      const res = await fhir(server, 'GET', status);
-      return res.status !== 202 && res;
-    }, 20_000, 'the job to finish');
+    const done = await until(
+      async () => {
+        const res = await fhir(server, 'GET', status);
+        return res.status !== 202 && res;
+      },
+      20_000,
+      'the job to finish',
+    );
     expect(done.status).toBe(200);
     const param = (n: string) => done.body.parameter.find((p: any) => p.name === n);
     expect(param('processed').valueInteger).toBe(3);
@@ -71,7 +80,11 @@ describe('async request pattern with $reindex', () => {
   it('cancels a running job with DELETE: the status URL answers 404 and its batch is rolled back', async () => {
     const release = await holdPatient();
     const status = await kickOff();
-    await until(async () => (await fhir(server, 'GET', status)).headers.get('x-progress')?.startsWith('running'), 20_000, 'the job to run');
+    await until(
+      async () => (await fhir(server, 'GET', status)).headers.get('x-progress')?.startsWith('running'),
+      20_000,
+      'the job to run',
+    );
     const cancelled = await fhir(server, 'DELETE', status);
     expect(cancelled.status).toBe(202);
     expect((await fhir(server, 'GET', status)).status).toBe(404);
@@ -89,19 +102,27 @@ describe('async request pattern with $reindex', () => {
     expect(sync.status).toBe(200);
     const res = await fhir(server, 'POST', `Patient/${rows[0].id}/$reindex`, undefined, { prefer: 'respond-async' });
     expect(res.status).toBe(202);
-    const done = await until(async () => {
-      const r = await fhir(server, 'GET', statusPathOf(res.headers.get('content-location') as string));
-      return r.status === 200 && r;
-    }, 20_000, 'the job to finish');
+    const done = await until(
+      async () => {
+        const r = await fhir(server, 'GET', statusPathOf(res.headers.get('content-location') as string));
+        return r.status === 200 && r;
+      },
+      20_000,
+      'the job to finish',
+    );
     expect(done.body.parameter.find((p: any) => p.name === 'processed').valueInteger).toBe(1);
   });
 
   it('answers the OperationOutcome and status of a failed job, and forgets a finished job on DELETE', async () => {
     const job = await server.jobs.enqueue('test.refuse', {});
-    const failed = await until(async () => {
-      const r = await fhir(server, 'GET', `$status/${job.id}`);
-      return r.status !== 202 && r;
-    }, 20_000, 'the job to fail');
+    const failed = await until(
+      async () => {
+        const r = await fhir(server, 'GET', `$status/${job.id}`);
+        return r.status !== 202 && r;
+      },
+      20_000,
+      'the job to fail',
+    );
     expect(failed.status).toBe(400);
     expect(failed.body.issue[0].diagnostics).toBe('this job cannot be done');
     expect((await fhir(server, 'DELETE', `$status/${job.id}`)).status).toBe(202);
@@ -112,10 +133,15 @@ describe('async request pattern with $reindex', () => {
   it('shows a job only to the client that started it', async () => {
     const job = await server.jobs.enqueue('test.refuse', {}, { requester: 'client-a' });
     const ask = (clientId: string) =>
-      server.router.handle(
-        { repo: server.repo, baseUrl: server.fhirBase, requestId: '', access: { kind: 'system', clientId } },
-        { method: 'GET', path: `$status/${job.id}`, query: {}, headers: {} },
-      ).then((r) => r.status, (e) => e.status);
+      server.router
+        .handle(
+          { repo: server.repo, baseUrl: server.fhirBase, requestId: '', access: { kind: 'system', clientId } },
+          { method: 'GET', path: `$status/${job.id}`, query: {}, headers: {} },
+        )
+        .then(
+          (r) => r.status,
+          (e) => e.status,
+        );
     await until(async () => (await server.jobs.get(job.id))?.state === 'failed', 20_000, 'the job to fail');
     expect(await ask('client-a')).toBe(400);
     expect(await ask('client-b')).toBe(404);

@@ -14,7 +14,12 @@ export const TEST_RUN_TABLE = `CREATE TABLE IF NOT EXISTS job_test_run (
 /** Registers the test kinds on a runner; `node` names the runner in `job_test_run`. */
 export function registerTestKinds(runner: JobRunner, pool: pg.Pool, node: string): void {
   const record = (jobId: string, event: string, step?: number) =>
-    pool.query('INSERT INTO job_test_run (job_id, node, event, step) VALUES ($1, $2, $3, $4)', [jobId, node, event, step ?? null]);
+    pool.query('INSERT INTO job_test_run (job_id, node, event, step) VALUES ($1, $2, $3, $4)', [
+      jobId,
+      node,
+      event,
+      step ?? null,
+    ]);
   runner
     // a short job: start, a few milliseconds of work, done
     .register<{ n: number }>('test.count', {
@@ -34,7 +39,12 @@ export function registerTestKinds(runner: JobRunner, pool: pg.Pool, node: string
           await sleep(50, undefined, { signal: ctx.signal });
           step++;
           await ctx.transaction(async (client) => {
-            await client.query('INSERT INTO job_test_run (job_id, node, event, step) VALUES ($1, $2, $3, $4)', [ctx.job.id, node, 'step', step]);
+            await client.query('INSERT INTO job_test_run (job_id, node, event, step) VALUES ($1, $2, $3, $4)', [
+              ctx.job.id,
+              node,
+              'step',
+              step,
+            ]);
             await ctx.progress({ done: step, total: ctx.job.input.steps, checkpoint: { step } }, client);
           });
         }

@@ -18,10 +18,16 @@ describe('batch Bundles', () => {
       type: 'batch',
       entry: [
         { resource: { resourceType: 'Patient', gender: 'female' }, request: { method: 'POST', url: 'Patient' } },
-        { resource: { resourceType: 'Observation', code: { text: 'no status' } }, request: { method: 'POST', url: 'Observation' } },
+        {
+          resource: { resourceType: 'Observation', code: { text: 'no status' } },
+          request: { method: 'POST', url: 'Observation' },
+        },
         { request: { method: 'GET', url: 'Patient/not-there' } },
         { request: { method: 'GET', url: `Patient/${existing}` } },
-        { resource: { resourceType: 'Patient', id: existing, active: false }, request: { method: 'PUT', url: `Patient/${existing}`, ifMatch: 'W/"5"' } },
+        {
+          resource: { resourceType: 'Patient', id: existing, active: false },
+          request: { method: 'PUT', url: `Patient/${existing}`, ifMatch: 'W/"5"' },
+        },
         { request: { url: 'Patient' } },
         { request: { method: 'DELETE', url: `${server.fhirBase}/Patient/${existing}` } },
       ],
@@ -32,7 +38,15 @@ describe('batch Bundles', () => {
     // An invalid resource is 400 (structure) or 422 (profile rules), depending on which check refuses it.
     expect(statuses[1]).toMatch(/^(400 Bad Request|422 Unprocessable Entity)$/);
     statuses[1] = 'invalid';
-    expect(statuses).toEqual(['201 Created', 'invalid', '404 Not Found', '410 Gone', '412 Precondition Failed', '400 Bad Request', '200 OK']);
+    expect(statuses).toEqual([
+      '201 Created',
+      'invalid',
+      '404 Not Found',
+      '410 Gone',
+      '412 Precondition Failed',
+      '400 Bad Request',
+      '200 OK',
+    ]);
     for (const i of [1, 2, 3, 4, 5]) expect(res.body.entry[i].response.outcome.resourceType).toBe('OperationOutcome');
     expect(res.body.entry[1].response.outcome.issue[0].severity).toBe('error');
 
@@ -47,8 +61,7 @@ describe('batch Bundles', () => {
   it('has no entry cap, only the byte limit: a larger body answers 413', async () => {
     const small = await startTestServer({ maxBodyBytes: 20_000 });
     try {
-      const entry = (n: number) =>
-        Array.from({ length: n }, () => ({ request: { method: 'GET', url: 'Patient/x' } }));
+      const entry = (n: number) => Array.from({ length: n }, () => ({ request: { method: 'GET', url: 'Patient/x' } }));
       const fits = await fhir(small, 'POST', '', { resourceType: 'Bundle', type: 'batch', entry: entry(300) });
       expect(fits.status).toBe(200);
       expect(fits.body.entry).toHaveLength(300);

@@ -67,7 +67,9 @@ describe('crash safety', () => {
     const earlier = await post('', {
       resourceType: 'Bundle',
       type: 'transaction',
-      entry: [{ resource: { resourceType: 'Device', lotNumber: 'earlier' }, request: { method: 'POST', url: 'Device' } }],
+      entry: [
+        { resource: { resourceType: 'Device', lotNumber: 'earlier' }, request: { method: 'POST', url: 'Device' } },
+      ],
     });
     expect(earlier.status).toBe(200);
     const deviceLocation = earlier.body.entry[0].response.location.replace(/\/_history\/1$/, '');
@@ -82,9 +84,18 @@ describe('crash safety', () => {
     const entries: unknown[] = [{ request: { method: 'DELETE', url: `Patient/${patientId}` } }];
     for (let i = 0; i < 600; i++) {
       const urn = `urn:uuid:00000000-0000-4000-8000-${String(i).padStart(12, '0')}`;
-      entries.push({ fullUrl: urn, resource: { resourceType: 'Patient', name: [{ family: `Crash${i}` }] }, request: { method: 'POST', url: 'Patient' } });
       entries.push({
-        resource: { resourceType: 'Observation', status: 'final', code: { text: 'crash-marker' }, subject: { reference: urn } },
+        fullUrl: urn,
+        resource: { resourceType: 'Patient', name: [{ family: `Crash${i}` }] },
+        request: { method: 'POST', url: 'Patient' },
+      });
+      entries.push({
+        resource: {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { text: 'crash-marker' },
+          subject: { reference: urn },
+        },
         request: { method: 'POST', url: 'Observation' },
       });
     }

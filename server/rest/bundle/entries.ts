@@ -52,9 +52,13 @@ function isConditional(w: EntryWork): boolean {
 /** Checks the body is a batch or transaction Bundle and returns it. */
 export function requireBundleType(bundle: Bundle): 'batch' | 'transaction' {
   if (bundle.type !== 'batch' && bundle.type !== 'transaction') {
-    throw badRequest(`POST to the base takes a batch or transaction Bundle, not type "${bundle.type ?? ''}"`, 'Bundle.type');
+    throw badRequest(
+      `POST to the base takes a batch or transaction Bundle, not type "${bundle.type ?? ''}"`,
+      'Bundle.type',
+    );
   }
-  if (bundle.entry !== undefined && !Array.isArray(bundle.entry)) throw badRequest('Bundle.entry must be an array', 'Bundle.entry');
+  if (bundle.entry !== undefined && !Array.isArray(bundle.entry))
+    throw badRequest('Bundle.entry must be an array', 'Bundle.entry');
   return bundle.type;
 }
 
@@ -68,18 +72,22 @@ export function entryWork(ctx: FhirContext, entry: BundleEntry, index: number): 
   const where = `Bundle.entry[${index}]`;
   if (!entry || typeof entry !== 'object') throw badRequest(`${where} is not an object`, where);
   const method = entry.request?.method as FhirMethod;
-  if (!METHODS.has(method)) throw badRequest(`${where}.request.method must be one of GET, POST, PUT, PATCH, DELETE`, `${where}.request.method`);
+  if (!METHODS.has(method))
+    throw badRequest(`${where}.request.method must be one of GET, POST, PUT, PATCH, DELETE`, `${where}.request.method`);
   const url = entry.request?.url;
-  if (typeof url !== 'string' || url === '') throw badRequest(`${where}.request.url is missing`, `${where}.request.url`);
+  if (typeof url !== 'string' || url === '')
+    throw badRequest(`${where}.request.url is missing`, `${where}.request.url`);
   const { path, query } = splitUrl(ctx, url, where);
   if (path === '' && method === 'POST') {
     throw badRequest(`${where}: batch and transaction Bundles cannot be nested`, `${where}.request.url`);
   }
   for (const name of ['ifMatch', 'ifNoneMatch', 'ifNoneExist', 'ifModifiedSince'] as const) {
     const value = entry.request?.[name];
-    if (value !== undefined && typeof value !== 'string') throw badRequest(`${where}.request.${name} must be a string`, `${where}.request.${name}`);
+    if (value !== undefined && typeof value !== 'string')
+      throw badRequest(`${where}.request.${name} must be a string`, `${where}.request.${name}`);
   }
-  if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string') throw badRequest(`${where}.fullUrl must be a string`, `${where}.fullUrl`);
+  if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string')
+    throw badRequest(`${where}.fullUrl must be a string`, `${where}.fullUrl`);
   const headers: FhirRequestHeaders = {
     ifMatch: entry.request?.ifMatch,
     ifNoneMatch: entry.request?.ifNoneMatch,
@@ -89,7 +97,8 @@ export function entryWork(ctx: FhirContext, entry: BundleEntry, index: number): 
   };
   const request: FhirRequest = { method, path, query, headers };
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
-    if (!entry.resource || typeof entry.resource !== 'object') throw badRequest(`${where} has no resource for its ${method}`, `${where}.resource`);
+    if (!entry.resource || typeof entry.resource !== 'object')
+      throw badRequest(`${where} has no resource for its ${method}`, `${where}.resource`);
     Object.assign(request, bodyOf(entry.resource, method, where));
   }
   return { index, method, url, fullUrl: entry.fullUrl, request };
@@ -113,7 +122,8 @@ function bodyOf(resource: Resource, method: FhirMethod, where: string): Pick<Fhi
 function splitUrl(ctx: FhirContext, url: string, where: string): { path: string; query: Record<string, string[]> } {
   let rest = url;
   if (/^https?:\/\//.test(rest)) {
-    if (!rest.startsWith(ctx.baseUrl + '/')) throw badRequest(`${where}.request.url is not on this server: ${url}`, `${where}.request.url`);
+    if (!rest.startsWith(ctx.baseUrl + '/'))
+      throw badRequest(`${where}.request.url is not on this server: ${url}`, `${where}.request.url`);
     rest = rest.slice(ctx.baseUrl.length);
   }
   rest = rest.replace(/^\/+/, '');
@@ -131,14 +141,23 @@ function splitUrl(ctx: FhirContext, url: string, where: string): { path: string;
  * The response entry of a processed request: status line, Location (relative), ETag, lastModified, and the
  * resource or outcome as `Prefer` asks (writes only; reads always carry what they read).
  */
-export function responseEntry(ctx: FhirContext, work: EntryWork, res: FhirResponse, prefer: FhirRequestHeaders['preferReturn']): BundleEntry {
+export function responseEntry(
+  ctx: FhirContext,
+  work: EntryWork,
+  res: FhirResponse,
+  prefer: FhirRequestHeaders['preferReturn'],
+): BundleEntry {
   const resource = responseResource(res);
   const h = res.headers ?? {};
   const entry: BundleEntry = { response: { status: statusLine(res.status) } };
   const response = entry.response as NonNullable<BundleEntry['response']>;
-  if (h.location) response.location = h.location.startsWith(ctx.baseUrl + '/') ? h.location.slice(ctx.baseUrl.length + 1) : h.location;
+  if (h.location)
+    response.location = h.location.startsWith(ctx.baseUrl + '/')
+      ? h.location.slice(ctx.baseUrl.length + 1)
+      : h.location;
   if (h.etag) response.etag = h.etag;
-  const lastModified = resource?.meta?.lastUpdated ?? (h.lastModified ? new Date(h.lastModified).toISOString() : undefined);
+  const lastModified =
+    resource?.meta?.lastUpdated ?? (h.lastModified ? new Date(h.lastModified).toISOString() : undefined);
   if (lastModified && h.lastModified) response.lastModified = lastModified;
   if (!resource) return entry;
   if (resource.resourceType === 'OperationOutcome' && work.method !== 'GET') {
@@ -150,7 +169,8 @@ export function responseEntry(ctx: FhirContext, work: EntryWork, res: FhirRespon
     response.outcome = informational(`${work.method} ${work.url}: ${statusLine(res.status)}`);
     return entry;
   }
-  if (resource.id && resource.resourceType !== 'Bundle') entry.fullUrl = `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`;
+  if (resource.id && resource.resourceType !== 'Bundle')
+    entry.fullUrl = `${ctx.baseUrl}/${resource.resourceType}/${resource.id}`;
   entry.resource = resource;
   return entry;
 }

@@ -38,14 +38,22 @@ export function rewritePlaceholders(works: EntryWork[], map: ReferenceMap): Set<
  * Resolves conditional references (`Patient?identifier=sys|val`) with the search engine: exactly one match becomes
  * `Type/id` in `map`; no match → 400, several → 412 (the transaction fails, as the spec requires).
  */
-export async function resolveConditionalReferences(ctx: FhirContext, references: Set<string>, map: ReferenceMap): Promise<void> {
+export async function resolveConditionalReferences(
+  ctx: FhirContext,
+  references: Set<string>,
+  map: ReferenceMap,
+): Promise<void> {
   for (const reference of references) {
     const q = reference.indexOf('?');
     const type = reference.slice(0, q);
     requireResourceType(type);
-    const ids = await findMatchingIds(ctx.repo, type, parseConditionalQuery(reference.slice(q + 1)), 2, { access: ctx.access, baseUrl: ctx.baseUrl });
+    const ids = await findMatchingIds(ctx.repo, type, parseConditionalQuery(reference.slice(q + 1)), 2, {
+      access: ctx.access,
+      baseUrl: ctx.baseUrl,
+    });
     if (ids.length === 0) throw badRequest(`Conditional reference "${reference}" matches no resource`, 'reference');
-    if (ids.length > 1) throw preconditionFailed(`Conditional reference "${reference}" matches more than one resource`, 'reference');
+    if (ids.length > 1)
+      throw preconditionFailed(`Conditional reference "${reference}" matches more than one resource`, 'reference');
     map.set(reference, `${type}/${ids[0]}`);
   }
 }

@@ -71,7 +71,13 @@ async function readBack(targets: string[]): Promise<Map<string, Resource>> {
  * replaced by the `Type/id` of the resource created for it. Returns the problems found and how many references
  * were rewritten.
  */
-function compare(original: unknown, stored: unknown, map: Map<string, string>, path: string, problems: string[]): number {
+function compare(
+  original: unknown,
+  stored: unknown,
+  map: Map<string, string>,
+  path: string,
+  problems: string[],
+): number {
   if (typeof original === 'string') {
     const target = map.get(original);
     if (target !== undefined) {
@@ -86,7 +92,13 @@ function compare(original: unknown, stored: unknown, map: Map<string, string>, p
     let rewritten = 0;
     for (const [key, value] of Object.entries(original)) {
       if (path.indexOf('.') < 0 && (key === 'id' || key === 'meta')) continue;
-      rewritten += compare(value, (stored as Record<string, unknown> | undefined)?.[key], map, `${path}.${key}`, problems);
+      rewritten += compare(
+        value,
+        (stored as Record<string, unknown> | undefined)?.[key],
+        map,
+        `${path}.${key}`,
+        problems,
+      );
     }
     return rewritten;
   }
@@ -142,27 +154,36 @@ describe('Synthea transaction Bundles', () => {
   it('ingests one transaction of more than 2,000 entries', async () => {
     const fixtures = bundleFiles(FIXTURES).map(readBundle);
     const entries = [];
-    for (let i = 0; entries.length < 2000; i++) entries.push(...(withFreshPlaceholders(fixtures[i % fixtures.length]).entry ?? []));
-    const { resources, references } = await ingestAndVerify([{ resourceType: 'Bundle', type: 'transaction', entry: entries }]);
+    for (let i = 0; entries.length < 2000; i++)
+      entries.push(...(withFreshPlaceholders(fixtures[i % fixtures.length]).entry ?? []));
+    const { resources, references } = await ingestAndVerify([
+      { resourceType: 'Bundle', type: 'transaction', entry: entries },
+    ]);
     expect(resources).toBe(entries.length);
     expect(references).toBeGreaterThan(5000);
   });
 
-  it.skipIf(!TESTDATA)('ingests every Synthea bundle of FHIR_TESTDATA (hospitals and practitioners first)', async () => {
-    const dir = join(TESTDATA as string, 'synthea', 'bundles');
-    const files = bundleFiles(dir);
-    const shared = files.filter((f) => /(hospital|practitioner)Information/.test(f));
-    const patients = files.filter((f) => !shared.includes(f));
-    const { resources, references, ingestMs, byType } = await ingestAndVerify([...shared, ...patients].map(readBundle));
-    console.log(
-      `Synthea: ${shared.length} shared + ${patients.length} patient bundles, ${resources} resources, ${references} references rewritten; ` +
-        `ingest ${(ingestMs / 1000).toFixed(1)} s, one bundle at a time (${Math.round((resources / ingestMs) * 1000)} resources/s; bench/ingest-profile.ts measures properly)\n` +
-        Object.entries(byType)
-          .sort((a, b) => b[1] - a[1])
-          .map(([t, n]) => `  ${t} ${n}`)
-          .join('\n'),
-    );
-    expect(patients.length).toBeGreaterThanOrEqual(103);
-    expect(shared).toHaveLength(2);
-  }, 900_000);
+  it.skipIf(!TESTDATA)(
+    'ingests every Synthea bundle of FHIR_TESTDATA (hospitals and practitioners first)',
+    async () => {
+      const dir = join(TESTDATA as string, 'synthea', 'bundles');
+      const files = bundleFiles(dir);
+      const shared = files.filter((f) => /(hospital|practitioner)Information/.test(f));
+      const patients = files.filter((f) => !shared.includes(f));
+      const { resources, references, ingestMs, byType } = await ingestAndVerify(
+        [...shared, ...patients].map(readBundle),
+      );
+      console.log(
+        `Synthea: ${shared.length} shared + ${patients.length} patient bundles, ${resources} resources, ${references} references rewritten; ` +
+          `ingest ${(ingestMs / 1000).toFixed(1)} s, one bundle at a time (${Math.round((resources / ingestMs) * 1000)} resources/s; bench/ingest-profile.ts measures properly)\n` +
+          Object.entries(byType)
+            .sort((a, b) => b[1] - a[1])
+            .map(([t, n]) => `  ${t} ${n}`)
+            .join('\n'),
+      );
+      expect(patients.length).toBeGreaterThanOrEqual(103);
+      expect(shared).toHaveLength(2);
+    },
+    900_000,
+  );
 });

@@ -29,7 +29,10 @@ function observation(subject: string, extra: Record<string, unknown> = {}) {
 }
 
 async function createPatient(identifier?: { system: string; value: string }): Promise<string> {
-  const res = await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', ...(identifier ? { identifier: [identifier] } : {}) });
+  const res = await fhir(server, 'POST', 'Patient', {
+    resourceType: 'Patient',
+    ...(identifier ? { identifier: [identifier] } : {}),
+  });
   expect(res.status).toBe(201);
   return res.body.id;
 }
@@ -42,7 +45,10 @@ describe('transaction Bundles', () => {
       {
         fullUrl: OBS_URN,
         resource: observation(PATIENT_URN, {
-          text: { status: 'generated', div: `<div xmlns="http://www.w3.org/1999/xhtml"><a href="${PATIENT_URN}">patient</a></div>` },
+          text: {
+            status: 'generated',
+            div: `<div xmlns="http://www.w3.org/1999/xhtml"><a href="${PATIENT_URN}">patient</a></div>`,
+          },
           derivedFrom: [{ reference: `${PATIENT_URN}/_history/1` }],
         }),
         request: { method: 'POST', url: 'Observation' },
@@ -58,7 +64,10 @@ describe('transaction Bundles', () => {
         },
         request: { method: 'POST', url: 'Patient' },
       },
-      { resource: { resourceType: 'Patient', id: 'tx-client-id', active: true }, request: { method: 'PUT', url: 'Patient/tx-client-id' } },
+      {
+        resource: { resourceType: 'Patient', id: 'tx-client-id', active: true },
+        request: { method: 'PUT', url: 'Patient/tx-client-id' },
+      },
       { request: { method: 'DELETE', url: `Patient/${existing}` } },
     ]);
     const res = await fhir(server, 'POST', '', bundle);
@@ -115,10 +124,21 @@ describe('transaction Bundles', () => {
       'POST',
       '',
       transaction([
-        { fullUrl: 'urn:oid:1.2.840.99999.1', resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
-        { fullUrl: 'http://example.org/fhir/Patient/old-id', resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
+        {
+          fullUrl: 'urn:oid:1.2.840.99999.1',
+          resource: { resourceType: 'Patient' },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          fullUrl: 'http://example.org/fhir/Patient/old-id',
+          resource: { resourceType: 'Patient' },
+          request: { method: 'POST', url: 'Patient' },
+        },
         { resource: observation('urn:oid:1.2.840.99999.1'), request: { method: 'POST', url: 'Observation' } },
-        { resource: observation('http://example.org/fhir/Patient/old-id'), request: { method: 'POST', url: 'Observation' } },
+        {
+          resource: observation('http://example.org/fhir/Patient/old-id'),
+          request: { method: 'POST', url: 'Observation' },
+        },
         { resource: observation('Patient/old-id'), request: { method: 'POST', url: 'Observation' } },
       ]),
     );
@@ -137,7 +157,10 @@ describe('transaction Bundles', () => {
       '',
       transaction([
         { request: { method: 'GET', url: `Patient/${id}` } },
-        { resource: { resourceType: 'Patient', id, gender: 'other' }, request: { method: 'PUT', url: `Patient/${id}` } },
+        {
+          resource: { resourceType: 'Patient', id, gender: 'other' },
+          request: { method: 'PUT', url: `Patient/${id}` },
+        },
       ]),
     );
     expect(res.status).toBe(200);
@@ -155,8 +178,14 @@ describe('transaction Bundles', () => {
       transaction([
         { fullUrl: PATIENT_URN, resource: { resourceType: 'Patient' }, request: { method: 'POST', url: 'Patient' } },
         { resource: observation(PATIENT_URN), request: { method: 'POST', url: 'Observation' } },
-        { resource: { resourceType: 'Observation', code: { text: 'no status' } }, request: { method: 'POST', url: 'Observation' } },
-        { resource: { resourceType: 'Patient', id: 'never-created' }, request: { method: 'PUT', url: 'Patient/never-created' } },
+        {
+          resource: { resourceType: 'Observation', code: { text: 'no status' } },
+          request: { method: 'POST', url: 'Observation' },
+        },
+        {
+          resource: { resourceType: 'Patient', id: 'never-created' },
+          request: { method: 'PUT', url: 'Patient/never-created' },
+        },
       ]),
     );
     expect([400, 422]).toContain(res.status);
@@ -176,7 +205,10 @@ describe('transaction Bundles', () => {
       '',
       transaction([
         { resource: { resourceType: 'Patient', active: true }, request: { method: 'POST', url: 'Patient' } },
-        { resource: { resourceType: 'Patient', id, active: false }, request: { method: 'PUT', url: `Patient/${id}`, ifMatch: 'W/"9"' } },
+        {
+          resource: { resourceType: 'Patient', id, active: false },
+          request: { method: 'PUT', url: `Patient/${id}`, ifMatch: 'W/"9"' },
+        },
       ]),
     );
     expect(res.status).toBe(412);
@@ -185,7 +217,12 @@ describe('transaction Bundles', () => {
       server,
       'POST',
       '',
-      transaction([{ resource: { resourceType: 'Patient', id, active: false }, request: { method: 'PUT', url: `Patient/${id}`, ifMatch: 'W/"1"' } }]),
+      transaction([
+        {
+          resource: { resourceType: 'Patient', id, active: false },
+          request: { method: 'PUT', url: `Patient/${id}`, ifMatch: 'W/"1"' },
+        },
+      ]),
     );
     expect(ok.status).toBe(200);
     expect(ok.body.entry[0].response.etag).toBe('W/"2"');
@@ -210,7 +247,10 @@ describe('transaction Bundles', () => {
           request: { method: 'POST', url: 'Patient', ifNoneExist: `Patient?identifier=${system}|new` },
         },
         { resource: observation(PATIENT_URN), request: { method: 'POST', url: 'Observation' } },
-        { resource: observation('urn:uuid:6f1c7c10-0000-4000-8000-00000000000a'), request: { method: 'POST', url: 'Observation' } },
+        {
+          resource: observation('urn:uuid:6f1c7c10-0000-4000-8000-00000000000a'),
+          request: { method: 'POST', url: 'Observation' },
+        },
       ]),
     );
     expect(res.status).toBe(200);
@@ -228,7 +268,12 @@ describe('transaction Bundles', () => {
     await createPatient({ system, value: 'twin' });
     await createPatient({ system, value: 'twin' });
     const post = (ref: string) =>
-      fhir(server, 'POST', '', transaction([{ resource: observation(ref), request: { method: 'POST', url: 'Observation' } }]));
+      fhir(
+        server,
+        'POST',
+        '',
+        transaction([{ resource: observation(ref), request: { method: 'POST', url: 'Observation' } }]),
+      );
     const ok = await post(`Patient?identifier=${system}|one`);
     expect(ok.status).toBe(200);
     expect(ok.body.entry[0].resource.subject.reference).toBe(`Patient/${target}`);
@@ -341,15 +386,32 @@ describe('transaction Bundles', () => {
   });
 
   it('refuses what is not a batch or transaction with 400', async () => {
-    expect((await fhir(server, 'POST', '', { resourceType: 'Bundle', type: 'collection', entry: [] })).status).toBe(400);
+    expect((await fhir(server, 'POST', '', { resourceType: 'Bundle', type: 'collection', entry: [] })).status).toBe(
+      400,
+    );
     expect((await fhir(server, 'POST', '', { resourceType: 'Patient' })).status).toBe(400);
-    const noMethod = await fhir(server, 'POST', '', transaction([{ resource: { resourceType: 'Patient' }, request: { url: 'Patient' } }]));
+    const noMethod = await fhir(
+      server,
+      'POST',
+      '',
+      transaction([{ resource: { resourceType: 'Patient' }, request: { url: 'Patient' } }]),
+    );
     expect(noMethod.status).toBe(400);
     expect(noMethod.body.issue[0].expression).toEqual(['Bundle.entry[0].request.method']);
-    const badHeader = await fhir(server, 'POST', '', transaction([{ request: { method: 'GET', url: 'Patient/x', ifNoneMatch: 3 } }]));
+    const badHeader = await fhir(
+      server,
+      'POST',
+      '',
+      transaction([{ request: { method: 'GET', url: 'Patient/x', ifNoneMatch: 3 } }]),
+    );
     expect(badHeader.status).toBe(400);
     expect((await fhir(server, 'POST', '', transaction([null]))).status).toBe(400);
-    const nested = await fhir(server, 'POST', '', transaction([{ resource: transaction([]), request: { method: 'POST', url: '' } }]));
+    const nested = await fhir(
+      server,
+      'POST',
+      '',
+      transaction([{ resource: transaction([]), request: { method: 'POST', url: '' } }]),
+    );
     expect(nested.status).toBe(400);
     const empty = await fhir(server, 'POST', '', transaction([]));
     expect(empty.status).toBe(200);

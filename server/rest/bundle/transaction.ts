@@ -57,7 +57,9 @@ function checkResolvedTarget(ctx: FhirContext, work: EntryWork, res: FhirRespons
   const location = res.headers?.location ?? '';
   const actual = location.slice(ctx.baseUrl.length + 1).replace(/\/_history\/[^/]+$/, '');
   if (actual !== work.expected) {
-    throw conflict(`The conditional criteria now match ${actual || 'nothing'} instead of ${work.expected}; retry the transaction`);
+    throw conflict(
+      `The conditional criteria now match ${actual || 'nothing'} instead of ${work.expected}; retry the transaction`,
+    );
   }
 }
 
@@ -67,12 +69,19 @@ function checkDistinctIdentities(works: EntryWork[]): void {
   const targets = new Set<string>();
   for (const w of works) {
     if (w.fullUrl && w.method !== 'GET') {
-      if (fullUrls.has(w.fullUrl)) throw badRequest(`Bundle.entry[${w.index}]: fullUrl ${w.fullUrl} appears more than once`, `Bundle.entry[${w.index}].fullUrl`);
+      if (fullUrls.has(w.fullUrl))
+        throw badRequest(
+          `Bundle.entry[${w.index}]: fullUrl ${w.fullUrl} appears more than once`,
+          `Bundle.entry[${w.index}].fullUrl`,
+        );
       fullUrls.add(w.fullUrl);
     }
     if (w.method !== 'GET' && w.method !== 'POST' && /^[A-Z][A-Za-z]+\/[^/]+$/.test(w.request.path)) {
       if (targets.has(w.request.path)) {
-        throw badRequest(`Bundle.entry[${w.index}]: ${w.request.path} is changed by more than one entry`, `Bundle.entry[${w.index}].request.url`);
+        throw badRequest(
+          `Bundle.entry[${w.index}]: ${w.request.path} is changed by more than one entry`,
+          `Bundle.entry[${w.index}].request.url`,
+        );
       }
       targets.add(w.request.path);
     }

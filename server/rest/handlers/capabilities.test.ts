@@ -10,7 +10,8 @@ import type { FhirHandler } from '../types.ts';
 import { capabilityStatement } from './capabilities.ts';
 
 const noop: FhirHandler = async () => ({ status: 200 });
-const entry = (cs: CapabilityStatement, type: string) => cs.rest?.[0].resource?.find((r) => r.type === type) as CapabilityStatementRestResource;
+const entry = (cs: CapabilityStatement, type: string) =>
+  cs.rest?.[0].resource?.find((r) => r.type === type) as CapabilityStatementRestResource;
 const codes = (r: { interaction?: { code: string }[] }) => (r.interaction ?? []).map((i) => i.code).sort();
 
 describe('GET /metadata', () => {
@@ -33,14 +34,33 @@ describe('GET /metadata', () => {
 
     const routes = server.router.listRoutes();
     const patient = entry(cs, 'Patient');
-    const has = (interaction: string) => routes.some((r) => r.interaction === interaction && r.pattern.startsWith(':type'));
-    for (const code of ['read', 'vread', 'update', 'patch', 'delete', 'create', 'search-type', 'history-instance', 'history-type']) {
+    const has = (interaction: string) =>
+      routes.some((r) => r.interaction === interaction && r.pattern.startsWith(':type'));
+    for (const code of [
+      'read',
+      'vread',
+      'update',
+      'patch',
+      'delete',
+      'create',
+      'search-type',
+      'history-instance',
+      'history-type',
+    ]) {
       expect(codes(patient).includes(code), code).toBe(has(code));
     }
-    expect(patient).toMatchObject({ readHistory: true, updateCreate: true, versioning: 'versioned-update', conditionalCreate: true });
+    expect(patient).toMatchObject({
+      readHistory: true,
+      updateCreate: true,
+      versioning: 'versioned-update',
+      conditionalCreate: true,
+    });
     expect(patient.conditionalUpdate).toBe(has('conditional-update') || undefined);
     expect(patient.conditionalDelete).toBe(has('conditional-delete') ? 'single' : undefined);
-    expect(patient.operation).toContainEqual({ name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' });
+    expect(patient.operation).toContainEqual({
+      name: 'validate',
+      definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate',
+    });
     expect(codes(cs.rest?.[0] ?? {})).toContain('history-system');
     expect(cs.patchFormat !== undefined).toBe(routes.some((r) => r.method === 'PATCH'));
   });
@@ -91,7 +111,9 @@ describe('capabilityStatement', () => {
     expect(codes(entry(cs, 'Patient'))).toEqual(['patch', 'search-type']);
     expect(cs.rest?.[0].security?.cors).toBe(true);
     expect(codes(cs.rest?.[0] ?? {})).toEqual(['transaction']);
-    expect(cs.rest?.[0].operation).toEqual([{ name: 'reindex', definition: 'http://example.org/OperationDefinition/reindex' }]);
+    expect(cs.rest?.[0].operation).toEqual([
+      { name: 'reindex', definition: 'http://example.org/OperationDefinition/reindex' },
+    ]);
     expect(cs.patchFormat).toContain('application/json-patch+json');
   });
 });

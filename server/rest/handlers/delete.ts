@@ -31,4 +31,3 @@ export const conditionalDeleteHandler: FhirHandler = async (ctx, req, { type }) 
 function deletedResponse(message: string): FhirResponse {
   return { status: 200, resource: informational(message) };
 }
-

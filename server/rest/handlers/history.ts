@@ -31,7 +31,12 @@ export const historyHandler: FhirHandler = async (ctx, req, { type, id }) => {
     const cursor = encodeCursor(page[page.length - 1]);
     links.push({ relation: 'next', url: pageUrl(ctx, path, { ...firstQuery, _cursor: [cursor] }) });
   }
-  const bundle: Bundle = { resourceType: 'Bundle', type: 'history', link: links, entry: page.map((r) => entryOf(ctx, r)) };
+  const bundle: Bundle = {
+    resourceType: 'Bundle',
+    type: 'history',
+    link: links,
+    entry: page.map((r) => entryOf(ctx, r)),
+  };
   return { status: 200, resource: bundle };
 };
 

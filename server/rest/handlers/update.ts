@@ -14,7 +14,8 @@ export const updateHandler: FhirHandler = async (ctx, req, { type, id }) => {
   requireValidId(id);
   const resource = requireResource(req, type);
   if (resource.id === undefined) throw badRequest('The resource in an update must have an id', 'id');
-  if (resource.id !== id) throw badRequest(`The resource id "${resource.id}" does not match the URL's id "${id}"`, 'id');
+  if (resource.id !== id)
+    throw badRequest(`The resource id "${resource.id}" does not match the URL's id "${id}"`, 'id');
   return storeUpdate(ctx, req, resource as Resource & { id: string });
 };
 
@@ -33,7 +34,11 @@ export const conditionalUpdateHandler: FhirHandler = async (ctx, req, { type }) 
     }
     if (!match && resource.id === undefined) {
       const created = await repo.create(resource);
-      return applyPrefer(req, versionResponse(ctx, 201, keyOf(created), { resource: created }, { location: true }), 'Created');
+      return applyPrefer(
+        req,
+        versionResponse(ctx, 201, keyOf(created), { resource: created }, { location: true }),
+        'Created',
+      );
     }
     return storeUpdate(txCtx, req, { ...resource, id: match ?? (resource.id as string) });
   });

@@ -11,7 +11,9 @@ import type { Tributary } from '../../app.ts';
 function patientProfile(url: string, element: string, card: { min?: number; max?: string }): StructureDefinition {
   const base = (readJson('fhir/r4/profiles-resources.json').entry as { resource: StructureDefinition }[])
     .map((e) => e.resource)
-    .find((r) => r.resourceType === 'StructureDefinition' && r.url === 'http://hl7.org/fhir/StructureDefinition/Patient') as StructureDefinition;
+    .find(
+      (r) => r.resourceType === 'StructureDefinition' && r.url === 'http://hl7.org/fhir/StructureDefinition/Patient',
+    ) as StructureDefinition;
   const snapshot = structuredClone(base.snapshot) as NonNullable<StructureDefinition['snapshot']>;
   for (const el of snapshot.element ?? []) if (el.path === element) Object.assign(el, card);
   return {
@@ -37,11 +39,19 @@ let patientId: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'profiles-'));
-  writeFileSync(join(dir, 'patient-with-birthdate.json'), JSON.stringify(patientProfile(FOLDER_PROFILE, 'Patient.birthDate', { min: 1 })));
+  writeFileSync(
+    join(dir, 'patient-with-birthdate.json'),
+    JSON.stringify(patientProfile(FOLDER_PROFILE, 'Patient.birthDate', { min: 1 })),
+  );
   process.env.PROFILES_DIR = dir;
   server = await startTestServer();
-  expect((await fhir(server, 'POST', 'StructureDefinition', patientProfile(STORED_PROFILE, 'Patient.name', { max: '1' }))).status).toBe(201);
-  patientId = (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'A' }, { family: 'B' }] })).body.id;
+  expect(
+    (await fhir(server, 'POST', 'StructureDefinition', patientProfile(STORED_PROFILE, 'Patient.name', { max: '1' })))
+      .status,
+  ).toBe(201);
+  patientId = (
+    await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family: 'A' }, { family: 'B' }] })
+  ).body.id;
 });
 
 afterAll(async () => {
@@ -57,10 +67,17 @@ describe('$validate', () => {
     const ok = await fhir(server, 'POST', 'Patient/$validate', { resourceType: 'Patient', gender: 'female' });
     expect(ok.status).toBe(200);
     expect(codes(ok.body)).toEqual(['information:informational:']);
-    const bad = await fhir(server, 'POST', 'Observation/$validate', { resourceType: 'Observation', code: { text: 'x' }, foo: 1 });
+    const bad = await fhir(server, 'POST', 'Observation/$validate', {
+      resourceType: 'Observation',
+      code: { text: 'x' },
+      foo: 1,
+    });
     expect(bad.status).toBe(200);
     expect(codes(bad.body)).toEqual(['error:structure:Observation.foo']);
-    const rules = await fhir(server, 'POST', 'Observation/$validate', { resourceType: 'Observation', code: { text: 'x' } });
+    const rules = await fhir(server, 'POST', 'Observation/$validate', {
+      resourceType: 'Observation',
+      code: { text: 'x' },
+    });
     expect(codes(rules.body)).toEqual(['error:required:Observation.status']);
   });
 
@@ -84,13 +101,37 @@ describe('$validate', () => {
 
   it('validates against profiles from the profiles folder and stored StructureDefinitions, and base definitions', async () => {
     const patient = { resourceType: 'Patient', birthDate: '1970-01-01', name: [{ family: 'A' }, { family: 'B' }] };
-    const folder = await fhir(server, 'POST', `Patient/$validate?profile=${encodeURIComponent(FOLDER_PROFILE)}`, patient);
+    const folder = await fhir(
+      server,
+      'POST',
+      `Patient/$validate?profile=${encodeURIComponent(FOLDER_PROFILE)}`,
+      patient,
+    );
     expect(codes(folder.body)).toEqual(['information:informational:']);
-    const stored = await fhir(server, 'POST', `Patient/$validate?profile=${encodeURIComponent(STORED_PROFILE)}`, patient);
-    expect(stored.body.issue.some((i: any) => i.severity === 'error' && /Patient\.name/.test(i.expression?.[0] ?? i.diagnostics))).toBe(true);
-    const base = await fhir(server, 'POST', 'Patient/$validate?profile=http://hl7.org/fhir/StructureDefinition/Patient', patient);
+    const stored = await fhir(
+      server,
+      'POST',
+      `Patient/$validate?profile=${encodeURIComponent(STORED_PROFILE)}`,
+      patient,
+    );
+    expect(
+      stored.body.issue.some(
+        (i: any) => i.severity === 'error' && /Patient\.name/.test(i.expression?.[0] ?? i.diagnostics),
+      ),
+    ).toBe(true);
+    const base = await fhir(
+      server,
+      'POST',
+      'Patient/$validate?profile=http://hl7.org/fhir/StructureDefinition/Patient',
+      patient,
+    );
     expect(codes(base.body)).toEqual(['information:informational:']);
-    const wrongType = await fhir(server, 'POST', 'Patient/$validate?profile=http://hl7.org/fhir/StructureDefinition/Observation', patient);
+    const wrongType = await fhir(
+      server,
+      'POST',
+      'Patient/$validate?profile=http://hl7.org/fhir/StructureDefinition/Observation',
+      patient,
+    );
     expect(codes(wrongType.body)).toEqual(['error:invalid:profile']);
     const unknown = await fhir(server, 'POST', 'Patient/$validate?profile=http://example.org/nope', patient);
     expect(unknown.status).toBe(400);
@@ -98,11 +139,18 @@ describe('$validate', () => {
   });
 
   it('instance level: update mode checks the id; GET validates the stored resource; delete mode checks it exists (404 when unknown)', async () => {
-    const mismatch = await fhir(server, 'POST', `Patient/${patientId}/$validate?mode=update`, { resourceType: 'Patient', id: 'other' });
+    const mismatch = await fhir(server, 'POST', `Patient/${patientId}/$validate?mode=update`, {
+      resourceType: 'Patient',
+      id: 'other',
+    });
     expect(codes(mismatch.body)).toEqual(['error:invalid:Patient.id']);
     const noId = await fhir(server, 'POST', `Patient/${patientId}/$validate?mode=update`, { resourceType: 'Patient' });
     expect(codes(noId.body)).toEqual(['error:required:Patient.id']);
-    const stored = await fhir(server, 'GET', `Patient/${patientId}/$validate?profile=${encodeURIComponent(STORED_PROFILE)}`);
+    const stored = await fhir(
+      server,
+      'GET',
+      `Patient/${patientId}/$validate?profile=${encodeURIComponent(STORED_PROFILE)}`,
+    );
     expect(stored.status).toBe(200);
     expect(stored.body.issue.some((i: any) => i.severity === 'error')).toBe(true);
     const del = await fhir(server, 'POST', `Patient/${patientId}/$validate?mode=delete`);
@@ -113,7 +161,9 @@ describe('$validate', () => {
   });
 
   it('refuses requests it cannot understand with 400', async () => {
-    expect((await fhir(server, 'POST', 'Patient/$validate?mode=sideways', { resourceType: 'Patient' })).status).toBe(400);
+    expect((await fhir(server, 'POST', 'Patient/$validate?mode=sideways', { resourceType: 'Patient' })).status).toBe(
+      400,
+    );
     expect((await fhir(server, 'POST', 'Patient/$validate', '[1,2]')).status).toBe(400);
     expect((await fhir(server, 'POST', 'Patient/$validate?mode=delete', { resourceType: 'Patient' })).status).toBe(400);
     const wrongType = await fhir(server, 'POST', 'Patient/$validate', { resourceType: 'Observation' });

@@ -1,4 +1,10 @@
-import type { OperationOutcome, OperationOutcomeIssue, Parameters, Resource, StructureDefinition } from '@medplum/fhirtypes';
+import type {
+  OperationOutcome,
+  OperationOutcomeIssue,
+  Parameters,
+  Resource,
+  StructureDefinition,
+} from '@medplum/fhirtypes';
 import { badRequest, OutcomeError } from '../../fhir/outcomes.ts';
 import { resolveProfile } from '../../validation/profiles.ts';
 import { validate } from '../../validation/validator.ts';
@@ -29,14 +35,22 @@ export const validateHandler: FhirHandler = async (ctx, req, { type, id }) => {
   }
   if (input.mode === 'delete') return respond(await deleteIssues(ctx, type, id));
   const resource = input.resource ?? (req.method === 'GET' && id ? await storedResource(ctx, type, id) : undefined);
-  if (!resource) throw badRequest('Nothing to validate: send the resource, or a Parameters resource with a "resource" parameter');
+  if (!resource)
+    throw badRequest('Nothing to validate: send the resource, or a Parameters resource with a "resource" parameter');
   const issues = modeIssues(resource, type, id, input.mode);
   let profile: StructureDefinition | undefined;
   if (input.profile) {
     const resolved = await resolveProfile(ctx.repo, input.profile);
     const profileType = resolved.kind === 'base' ? resolved.type : resolved.definition.type;
     if (profileType !== resource.resourceType) {
-      issues.push(issue('error', 'invalid', `Profile ${input.profile} constrains ${profileType}, not ${resource.resourceType}`, 'profile'));
+      issues.push(
+        issue(
+          'error',
+          'invalid',
+          `Profile ${input.profile} constrains ${profileType}, not ${resource.resourceType}`,
+          'profile',
+        ),
+      );
     } else if (resolved.kind === 'profile') {
       profile = resolved.definition;
     }
@@ -52,7 +66,7 @@ function readInput(req: FhirRequest, type: string): ValidateInput {
   if (typeof body !== 'object' || body === null || Array.isArray(body) || typeof body.resourceType !== 'string') {
     throw badRequest('The body of $validate must be a resource or a Parameters resource');
   }
-  const params = body.resourceType === 'Parameters' ? (body as Parameters).parameter ?? [] : [];
+  const params = body.resourceType === 'Parameters' ? ((body as Parameters).parameter ?? []) : [];
   const wrapped = params.find((p) => p.name === 'resource')?.resource;
   // A Parameters body wraps the input, unless a Parameters resource is what is being validated.
   const isWrapper = body.resourceType === 'Parameters' && (type !== 'Parameters' || wrapped !== undefined);
@@ -65,14 +79,29 @@ function readInput(req: FhirRequest, type: string): ValidateInput {
 }
 
 /** What the mode itself requires: update needs the id (matching the URL's), create and profile need nothing more. */
-function modeIssues(resource: Resource, type: string, id: string | undefined, mode: string | undefined): OperationOutcomeIssue[] {
+function modeIssues(
+  resource: Resource,
+  type: string,
+  id: string | undefined,
+  mode: string | undefined,
+): OperationOutcomeIssue[] {
   const issues: OperationOutcomeIssue[] = [];
   if (resource.resourceType !== type) {
-    issues.push(issue('error', 'invalid', `The resource type "${resource.resourceType}" does not match the URL's type "${type}"`, 'resourceType'));
+    issues.push(
+      issue(
+        'error',
+        'invalid',
+        `The resource type "${resource.resourceType}" does not match the URL's type "${type}"`,
+        'resourceType',
+      ),
+    );
   }
-  if (mode === 'update' && !resource.id) issues.push(issue('error', 'required', 'An update needs the resource id', `${type}.id`));
+  if (mode === 'update' && !resource.id)
+    issues.push(issue('error', 'required', 'An update needs the resource id', `${type}.id`));
   if (id && resource.id !== undefined && resource.id !== id) {
-    issues.push(issue('error', 'invalid', `The resource id "${resource.id}" does not match the URL's id "${id}"`, `${type}.id`));
+    issues.push(
+      issue('error', 'invalid', `The resource id "${resource.id}" does not match the URL's id "${id}"`, `${type}.id`),
+    );
   }
   return issues;
 }
@@ -82,7 +111,8 @@ function modeIssues(resource: Resource, type: string, id: string | undefined, mo
  * answers 404, as the DELETE would, and as an id the caller may not see does (server/auth/enforce.ts).
  */
 async function deleteIssues(ctx: FhirContext, type: string, id: string | undefined): Promise<OperationOutcomeIssue[]> {
-  if (!id) throw badRequest('mode=delete validates the deletion of an existing resource: use [type]/[id]/$validate', 'mode');
+  if (!id)
+    throw badRequest('mode=delete validates the deletion of an existing resource: use [type]/[id]/$validate', 'mode');
   try {
     await ctx.repo.read(type, id);
     return [issue('information', 'informational', `${type}/${id} can be deleted`)];
@@ -109,7 +139,8 @@ function issue(
 function respond(issues: OperationOutcomeIssue[]) {
   const outcome: OperationOutcome = {
     resourceType: 'OperationOutcome',
-    issue: issues.length > 0 ? issues : [issue('information', 'informational', 'Validation successful: no issues found')],
+    issue:
+      issues.length > 0 ? issues : [issue('information', 'informational', 'Validation successful: no issues found')],
   };
   return { status: 200, resource: outcome };
 }

@@ -33,7 +33,9 @@ export function applyPatchRequest<T extends Resource>(current: T, req: FhirReque
     }
     patched = applyFhirPathPatch(current, body);
   } else {
-    throw unsupportedMediaType(`PATCH accepts ${JSON_PATCH} or a FHIRPath Patch Parameters resource, not "${contentType}"`);
+    throw unsupportedMediaType(
+      `PATCH accepts ${JSON_PATCH} or a FHIRPath Patch Parameters resource, not "${contentType}"`,
+    );
   }
   if (!patched || typeof patched !== 'object' || Array.isArray(patched)) {
     throw unprocessable('The patch does not produce a resource');

@@ -45,7 +45,10 @@ export function applyFhirPathPatch<T extends Resource>(resource: T, patch: Param
     try {
       fhirpathPatchTypedValue(root, [op]);
     } catch (err) {
-      throw unprocessable(`FHIRPath Patch ${op.type} at "${op.path}" cannot be applied: ${(err as Error).message}`, where);
+      throw unprocessable(
+        `FHIRPath Patch ${op.type} at "${op.path}" cannot be applied: ${(err as Error).message}`,
+        where,
+      );
     }
   });
   return pruneEmpty(copy) as T;
@@ -53,9 +56,14 @@ export function applyFhirPathPatch<T extends Resource>(resource: T, patch: Param
 
 function checkOperation(op: FhirPathPatch, param: ParametersParameter, where: string): void {
   const required = REQUIRED_PARTS[op.type as string];
-  if (!required) throw badRequest(`FHIRPath Patch operation type must be one of ${Object.keys(REQUIRED_PARTS).join(', ')}`, `${where}.part`);
+  if (!required)
+    throw badRequest(
+      `FHIRPath Patch operation type must be one of ${Object.keys(REQUIRED_PARTS).join(', ')}`,
+      `${where}.part`,
+    );
   for (const name of required) {
-    if (!param.part?.some((p) => p.name === name)) throw badRequest(`FHIRPath Patch ${op.type} needs a "${name}" part`, `${where}.part`);
+    if (!param.part?.some((p) => p.name === name))
+      throw badRequest(`FHIRPath Patch ${op.type} needs a "${name}" part`, `${where}.part`);
   }
   for (const name of ['index', 'source', 'destination'] as const) {
     const v = (op as Record<string, unknown>)[name];
@@ -88,7 +96,8 @@ function valueFromParts(root: TypedValue, op: FhirPathPatch, parts: ParametersPa
   } else {
     typeName = targets[0]?.type;
   }
-  if (!typeName) throw unprocessable(`FHIRPath Patch ${op.type} at "${op.path}": cannot tell the type of the value`, where);
+  if (!typeName)
+    throw unprocessable(`FHIRPath Patch ${op.type} at "${op.path}": cannot tell the type of the value`, where);
   return { type: typeName, value: objectFromParts(typeName, parts, where) };
 }
 
@@ -103,7 +112,8 @@ function objectFromParts(typeName: string, parts: ParametersParameter[], where: 
     if (part.part) {
       value = objectFromParts(element.type[0].code, part.part, where);
     } else {
-      const typed = getTypedPropertyValue({ type: 'ParametersParameter', value: part }, 'value') as TypedValue | undefined;
+      const typed = getTypedPropertyValue({ type: 'ParametersParameter', value: part }, 'value') as
+        TypedValue | undefined;
       if (typed?.value === undefined) throw badRequest(`Part "${name}" has neither a value[x] nor parts`, where);
       if (element.path.endsWith('[x]')) key = name + typed.type.charAt(0).toUpperCase() + typed.type.slice(1);
       value = typed.value;
@@ -124,7 +134,11 @@ function pruneEmpty(value: unknown): unknown {
     const obj = value as Record<string, unknown>;
     for (const key of Object.keys(obj)) {
       const v = pruneEmpty(obj[key]);
-      if (v === undefined || (Array.isArray(v) && v.length === 0) || (isPlainObject(v) && Object.keys(v).length === 0)) {
+      if (
+        v === undefined ||
+        (Array.isArray(v) && v.length === 0) ||
+        (isPlainObject(v) && Object.keys(v).length === 0)
+      ) {
         delete obj[key];
       } else {
         obj[key] = v;

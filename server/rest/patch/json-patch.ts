@@ -18,7 +18,10 @@ export function applyJsonPatch<T extends Resource>(resource: T, patch: unknown):
   const failed = results.findIndex((r) => r !== null);
   if (failed >= 0) {
     const op = ops[failed];
-    throw unprocessable(`JSON Patch operation ${failed} (${op.op} ${op.path}) failed: ${results[failed]?.message}`, `[${failed}]`);
+    throw unprocessable(
+      `JSON Patch operation ${failed} (${op.op} ${op.path}) failed: ${results[failed]?.message}`,
+      `[${failed}]`,
+    );
   }
   return copy;
 }
@@ -27,7 +30,8 @@ function checkJsonPatch(patch: unknown): Operation[] {
   if (!Array.isArray(patch)) throw badRequest('A JSON Patch document must be an array of operations');
   patch.forEach((op, i) => {
     const where = `[${i}]`;
-    if (!op || typeof op !== 'object' || Array.isArray(op)) throw badRequest(`JSON Patch operation ${i} is not an object`, where);
+    if (!op || typeof op !== 'object' || Array.isArray(op))
+      throw badRequest(`JSON Patch operation ${i} is not an object`, where);
     if (!OPS.has(op.op)) throw badRequest(`JSON Patch operation ${i} has an unknown op "${op.op}"`, where);
     checkPointer(op.path, i, 'path');
     if (op.op === 'move' || op.op === 'copy') checkPointer(op.from, i, 'from');

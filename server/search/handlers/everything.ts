@@ -34,8 +34,12 @@ export const everythingHandler: FhirHandler = async (ctx, req, { id }) => {
     count = Math.min(count, MAX_COUNT);
     used.push(['_count', String(one('_count'))]);
   }
-  const types = (req.query._type ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
-  for (const t of types) if (!loadDefinitions().resourceTypeSet.has(t)) throw badRequest(`_type: unknown type "${t}"`, '_type');
+  const types = (req.query._type ?? [])
+    .flatMap((v) => v.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of types)
+    if (!loadDefinitions().resourceTypeSet.has(t)) throw badRequest(`_type: unknown type "${t}"`, '_type');
   if (types.length) used.push(['_type', types.join(',')]);
   const since = one('_since');
   if (since !== undefined && !dateRange(since)) throw badRequest('_since must be an instant', '_since');
@@ -47,14 +51,17 @@ export const everythingHandler: FhirHandler = async (ctx, req, { id }) => {
     used.push(['_cursor', cursorText]);
   }
   for (const name of Object.keys(req.query)) {
-    if (!['_count', '_type', '_since', '_cursor', '_format', '_pretty'].includes(name)) warnings.push(`${name} is not supported by $everything; it was ignored`);
+    if (!['_count', '_type', '_since', '_cursor', '_format', '_pretty'].includes(name))
+      warnings.push(`${name} is not supported by $everything; it was ignored`);
   }
 
   // One search session (server/search/session.ts): the timeout applies, and the client leaving cancels it.
   const rows = await withSearchSession(ctx.repo, ctx.signal, async (repo) => {
     const sql = new SqlParams();
     const wctx: WhereContext = { sql, baseUrl: ctx.baseUrl, repo, access: ctx.access };
-    const patientWhere = await typeWhere(wctx, 'Patient', 'p', [{ kind: 'value', name: '_id', code: '_id', values: [id] }]);
+    const patientWhere = await typeWhere(wctx, 'Patient', 'p', [
+      { kind: 'value', name: '_id', code: '_id', values: [id] },
+    ]);
     const exists = await repo.query(`SELECT 1 FROM resource p WHERE ${patientWhere}`, sql.values);
     if (exists.rowCount === 0) throw notFound(`Patient/${id} is not known`);
     const { text, params } = await everythingQuery({ ...ctx, repo }, id, { types, since, after, count });
@@ -64,7 +71,14 @@ export const everythingHandler: FhirHandler = async (ctx, req, { id }) => {
   const page: SearchPage = { matches };
   if (rows.length > count) page.next = { direction: 'next', rid: matches[matches.length - 1].rid, values: [] };
   const request: Pick<SearchRequest, 'used' | 'summary' | 'elements'> = { used };
-  return searchsetResponse({ baseUrl: ctx.baseUrl, path: `Patient/${id}/$everything`, request, page, included: [], warnings });
+  return searchsetResponse({
+    baseUrl: ctx.baseUrl,
+    path: `Patient/${id}/$everything`,
+    request,
+    page,
+    included: [],
+    warnings,
+  });
 };
 
 async function everythingQuery(

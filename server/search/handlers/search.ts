@@ -54,7 +54,10 @@ export const searchTypeHandler: FhirHandler = async (ctx, req, { type }) => {
 /** `GET [base]?…` and `POST [base]/_search`: search every type, or the types listed in `_type`. */
 export const searchSystemHandler: FhirHandler = async (ctx, req) => {
   const { resourceTypes, resourceTypeSet } = loadDefinitions();
-  const listed = (req.query._type ?? []).flatMap((v) => v.split(',')).map((t) => t.trim()).filter(Boolean);
+  const listed = (req.query._type ?? [])
+    .flatMap((v) => v.split(','))
+    .map((t) => t.trim())
+    .filter(Boolean);
   for (const t of listed) if (!resourceTypeSet.has(t)) throw badRequest(`_type: unknown resource type "${t}"`, '_type');
   const types = listed.length ? [...new Set(listed)] : resourceTypes;
   return answer(ctx, req, types, '', [], listed.length ? [['_type', listed.join(',')]] : []);
@@ -65,7 +68,8 @@ export const compartmentSearchHandler: FhirHandler = async (ctx, req, { compartm
   if (!isCompartmentType(compartment)) throw notFound(`"${compartment}" is not a compartment`);
   requireValidId(id);
   requireResourceType(type);
-  if (compartmentParams(compartment, type) === undefined) throw badRequest(`${type} is not in the ${compartment} compartment`);
+  if (compartmentParams(compartment, type) === undefined)
+    throw badRequest(`${type} is not in the ${compartment} compartment`);
   const membership: Criterion = { kind: 'compartment', compartmentType: compartment, id };
   return answer(ctx, req, [type], `${compartment}/${id}/${type}`, [membership]);
 };

@@ -44,7 +44,14 @@ function reindexInstanceHandler(jobs: JobRunner): FhirHandler {
     requireValidId(id);
     await ctx.repo.read(type, id);
     if (req.headers.preferAsync) {
-      return acceptedResponse(ctx, await jobs.enqueue<ReindexInput>(REINDEX_JOB, { resourceType: type, id }, { requester: ctx.access.clientId, total: 1, db: ctx.repo.queryable }));
+      return acceptedResponse(
+        ctx,
+        await jobs.enqueue<ReindexInput>(
+          REINDEX_JOB,
+          { resourceType: type, id },
+          { requester: ctx.access.clientId, total: 1, db: ctx.repo.queryable },
+        ),
+      );
     }
     const count = await ctx.repo.transaction(async (tx) => {
       const client = tx.queryable as pg.PoolClient;

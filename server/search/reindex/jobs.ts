@@ -21,20 +21,39 @@ export type ReindexInput = { resourceType: string | null; lastRid: number } | { 
  * Queues a job over every live resource (of one type) that exists now, for `requester` (an OAuth client); in the
  * caller's transaction when `db` is one.
  */
-export async function queueReindex(jobs: JobRunner, db: pg.Pool | pg.PoolClient, resourceType: string | undefined, requester?: string): Promise<Job<ReindexInput>> {
+export async function queueReindex(
+  jobs: JobRunner,
+  db: pg.Pool | pg.PoolClient,
+  resourceType: string | undefined,
+  requester?: string,
+): Promise<Job<ReindexInput>> {
   const { rows } = await db.query<{ last: number; n: number }>(
     `SELECT coalesce(max(rid), 0)::float8 AS last, count(*)::float8 AS n FROM resource WHERE NOT deleted AND ($1::text IS NULL OR resource_type = $1)`,
     [resourceType ?? null],
   );
-  return jobs.enqueue<ReindexInput>(REINDEX_JOB, { resourceType: resourceType ?? null, lastRid: rows[0].last }, { requester, total: rows[0].n, db });
+  return jobs.enqueue<ReindexInput>(
+    REINDEX_JOB,
+    { resourceType: resourceType ?? null, lastRid: rows[0].last },
+    { requester, total: rows[0].n, db },
+  );
 }
 
 /**
  * Re-computes the index rows of the given live resources with the SearchParameters known now, in the caller's
  * transaction. Rows are locked while they are re-indexed, so a concurrent update either waits or came first.
  */
-export async function reindexResources(client: pg.ClientBase, where: string, params: unknown[]): Promise<{ count: number; lastRid: number }> {
-  const { rows } = await client.query<{ rid: string; resource_type: string; id: string; content: string; last_updated: string }>(
+export async function reindexResources(
+  client: pg.ClientBase,
+  where: string,
+  params: unknown[],
+): Promise<{ count: number; lastRid: number }> {
+  const { rows } = await client.query<{
+    rid: string;
+    resource_type: string;
+    id: string;
+    content: string;
+    last_updated: string;
+  }>(
     `SELECT rid, resource_type, id, content, last_updated FROM resource WHERE NOT deleted AND ${where} ORDER BY rid FOR UPDATE`,
     params,
   );

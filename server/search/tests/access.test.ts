@@ -18,19 +18,74 @@ const RESTRICTIONS: Record<string, SearchCriteria[]> = {
 };
 const access: AccessContext = { kind: 'patient', actor: 'Patient/pat-a', visibleWhere: (type) => RESTRICTIONS[type] };
 
-const vital = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }] };
+const vital = {
+  coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'vital-signs' }],
+};
 const lab = { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] };
 const code = { coding: [{ system: 'http://loinc.org', code: '8480-6' }] };
 const FIXTURES = [
   { resourceType: 'Practitioner', id: 'prac-1', name: [{ family: 'House' }] },
-  { resourceType: 'Patient', id: 'pat-a', name: [{ family: 'Alpha' }], generalPractitioner: [{ reference: 'Practitioner/prac-1' }] },
-  { resourceType: 'Patient', id: 'pat-b', name: [{ family: 'Beta' }], generalPractitioner: [{ reference: 'Practitioner/prac-1' }] },
-  { resourceType: 'Observation', id: 'obs-a1', status: 'final', category: [vital], code, subject: { reference: 'Patient/pat-a' }, performer: [{ reference: 'Patient/pat-b' }] },
-  { resourceType: 'Observation', id: 'obs-a2', status: 'final', category: [lab], code, subject: { reference: 'Patient/pat-a' } },
-  { resourceType: 'Observation', id: 'obs-b1', status: 'final', category: [vital], code, subject: { reference: 'Patient/pat-b' } },
-  { resourceType: 'Encounter', id: 'enc-b', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/pat-b' }, participant: [{ individual: { reference: 'Practitioner/prac-1' } }] },
-  { resourceType: 'MedicationRequest', id: 'mr-b', status: 'active', intent: 'order', subject: { reference: 'Patient/pat-b' }, medicationReference: { reference: '#m' }, contained: [{ resourceType: 'Medication', id: 'm', status: 'active' }] },
-  { resourceType: 'List', id: 'list-1', status: 'current', mode: 'working', entry: [{ item: { reference: 'Observation/obs-b1' } }, { item: { reference: 'Observation/obs-a1' } }] },
+  {
+    resourceType: 'Patient',
+    id: 'pat-a',
+    name: [{ family: 'Alpha' }],
+    generalPractitioner: [{ reference: 'Practitioner/prac-1' }],
+  },
+  {
+    resourceType: 'Patient',
+    id: 'pat-b',
+    name: [{ family: 'Beta' }],
+    generalPractitioner: [{ reference: 'Practitioner/prac-1' }],
+  },
+  {
+    resourceType: 'Observation',
+    id: 'obs-a1',
+    status: 'final',
+    category: [vital],
+    code,
+    subject: { reference: 'Patient/pat-a' },
+    performer: [{ reference: 'Patient/pat-b' }],
+  },
+  {
+    resourceType: 'Observation',
+    id: 'obs-a2',
+    status: 'final',
+    category: [lab],
+    code,
+    subject: { reference: 'Patient/pat-a' },
+  },
+  {
+    resourceType: 'Observation',
+    id: 'obs-b1',
+    status: 'final',
+    category: [vital],
+    code,
+    subject: { reference: 'Patient/pat-b' },
+  },
+  {
+    resourceType: 'Encounter',
+    id: 'enc-b',
+    status: 'finished',
+    class: { code: 'AMB' },
+    subject: { reference: 'Patient/pat-b' },
+    participant: [{ individual: { reference: 'Practitioner/prac-1' } }],
+  },
+  {
+    resourceType: 'MedicationRequest',
+    id: 'mr-b',
+    status: 'active',
+    intent: 'order',
+    subject: { reference: 'Patient/pat-b' },
+    medicationReference: { reference: '#m' },
+    contained: [{ resourceType: 'Medication', id: 'm', status: 'active' }],
+  },
+  {
+    resourceType: 'List',
+    id: 'list-1',
+    status: 'current',
+    mode: 'working',
+    entry: [{ item: { reference: 'Observation/obs-b1' } }, { item: { reference: 'Observation/obs-a1' } }],
+  },
 ];
 
 let server: Tributary;
@@ -88,14 +143,22 @@ describe('AccessContext.visibleWhere is ANDed into every query', () => {
   });
 
   it('answers whether one stored resource matches criteria (subscriptions), within access', async () => {
-    expect(await matchesCriteria(server.repo, 'Observation', 'obs-a2', { code: ['8480-6'], category: ['laboratory'] })).toBe(true);
+    expect(
+      await matchesCriteria(server.repo, 'Observation', 'obs-a2', { code: ['8480-6'], category: ['laboratory'] }),
+    ).toBe(true);
     expect(await matchesCriteria(server.repo, 'Observation', 'obs-a2', { category: ['vital-signs'] })).toBe(false);
     expect(await matchesCriteria(server.repo, 'Observation', 'obs-a2', { code: ['8480-6'] }, { access })).toBe(false);
-    expect(await matchesCriteria(server.repo, 'Observation', 'obs-a1', { 'subject.name': ['alpha'] }, { access })).toBe(true);
+    expect(await matchesCriteria(server.repo, 'Observation', 'obs-a1', { 'subject.name': ['alpha'] }, { access })).toBe(
+      true,
+    );
   });
 
   it('conditional matching sees only what is visible', async () => {
     expect(await findMatchingIds(server.repo, 'Observation', { code: ['8480-6'] }, 10, { access })).toEqual(['obs-a1']);
-    expect((await findMatchingIds(server.repo, 'Observation', { code: ['8480-6'] }, 10)).sort()).toEqual(['obs-a1', 'obs-a2', 'obs-b1']);
+    expect((await findMatchingIds(server.repo, 'Observation', { code: ['8480-6'] }, 10)).sort()).toEqual([
+      'obs-a1',
+      'obs-a2',
+      'obs-b1',
+    ]);
   });
 });

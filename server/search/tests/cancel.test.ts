@@ -18,7 +18,9 @@ beforeAll(async () => {
   databaseUrl = await createTestDatabase();
   server = await startTestServer({ databaseUrl }, { SEARCH_TIMEOUT_MS: '120000' });
   await fhir(server, 'PUT', 'Basic/c1', {
-    resourceType: 'Basic', id: 'c1', code: { text: 'kept' },
+    resourceType: 'Basic',
+    id: 'c1',
+    code: { text: 'kept' },
     text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">kept</div>' },
   });
   table = new ResourceTableLock(databaseUrl);
@@ -36,7 +38,11 @@ async function disconnectDuring(path: string, statement: string): Promise<void> 
   try {
     const client = new AbortController();
     const request = fetch(`${server.fhirBase}/${path}`, { signal: client.signal }).catch((err: Error) => err);
-    await until(async () => (await table.running(statement)).length === 1, 20_000, `the search's ${statement} statement`);
+    await until(
+      async () => (await table.running(statement)).length === 1,
+      20_000,
+      `the search's ${statement} statement`,
+    );
     client.abort();
     expect(await request).toBeInstanceOf(Error);
     await until(async () => (await table.running(statement)).length === 0, 20_000, 'the cancel');

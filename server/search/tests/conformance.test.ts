@@ -20,7 +20,7 @@ const TABLE: [query: string, expected: string][] = [
   ['Patient?family:contains=mith', 'pat-bob pat-carl'],
   ['Patient?family:contains=ULL', 'pat-anna'],
   ['Patient?given=rob', 'pat-bob'],
-  ['Patient?family=o\'b', 'pat-dora'],
+  ["Patient?family=o'b", 'pat-dora'],
   ['Patient?address-city=zurich', 'pat-anna'],
   ['Patient?name=anna,bob', 'pat-anna pat-bob'],
   ['Patient?name=s&given=carl', 'pat-carl'],
@@ -184,10 +184,16 @@ const TABLE: [query: string, expected: string][] = [
   ['Patient/pat-anna/*?_lastUpdated=gt2000', 'pat-anna enc-1 obs-1 obs-2 ra-1 ra-2 ra-3 mr-1'],
   // _include / _revinclude (with :iterate)
   ['Encounter?_include=Encounter:practitioner', 'enc-1 prac-1'],
-  ['Observation?code=29463-7&_include=Observation:patient&_include:iterate=Patient:general-practitioner', 'obs-3 pat-bob prac-1'],
+  [
+    'Observation?code=29463-7&_include=Observation:patient&_include:iterate=Patient:general-practitioner',
+    'obs-3 pat-bob prac-1',
+  ],
   ['Observation?code=29463-7&_include=Observation:patient&_include=Patient:general-practitioner', 'obs-3 pat-bob'],
   ['Patient?_id=pat-anna&_revinclude=Observation:subject', 'pat-anna obs-1 obs-2'],
-  ['Patient?_id=pat-anna&_revinclude=RiskAssessment:subject:Patient&_include=Patient:organization', 'pat-anna ra-1 ra-2 ra-3'],
+  [
+    'Patient?_id=pat-anna&_revinclude=RiskAssessment:subject:Patient&_include=Patient:organization',
+    'pat-anna ra-1 ra-2 ra-3',
+  ],
   ['Encounter?_include=*', 'enc-1 pat-anna prac-1'],
   // contained resources
   ['Medication?code=1049502', 'med-2'],
@@ -216,7 +222,7 @@ afterAll(async () => {
 });
 
 describe('search conformance table', () => {
-  it('gives contained matches the container\'s URL with the local id', async () => {
+  it("gives contained matches the container's URL with the local id", async () => {
     const res = await fhir(server, 'GET', 'Medication?code=1049502&_contained=true');
     expect(res.body.entry.map((e: any) => e.fullUrl)).toEqual([`${server.fhirBase}/MedicationRequest/mr-1#med1`]);
   });

@@ -33,7 +33,11 @@ async function search(ctx: FhirContext, type: string, query: Record<string, stri
 }
 
 /** Samples for the parameters the engine answers itself. */
-function engineSample(type: string, code: string, id: string): (ParamSample & { extra?: Resource[]; name?: string }) | undefined {
+function engineSample(
+  type: string,
+  code: string,
+  id: string,
+): (ParamSample & { extra?: Resource[]; name?: string }) | undefined {
   const base = { resourceType: type } as Resource;
   switch (code) {
     case '_id':
@@ -43,7 +47,10 @@ function engineSample(type: string, code: string, id: string): (ParamSample & { 
     case '_text':
     case '_content':
       return {
-        resource: { ...base, text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">alpha narrative</div>' } } as Resource,
+        resource: {
+          ...base,
+          text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">alpha narrative</div>' },
+        } as Resource,
         match: 'alpha',
         miss: 'zulu',
       };
@@ -52,7 +59,15 @@ function engineSample(type: string, code: string, id: string): (ParamSample & { 
         resource: base,
         match: `list-${id}`,
         miss: 'no-such-list',
-        extra: [{ resourceType: 'List', id: `list-${id}`, status: 'current', mode: 'working', entry: [{ item: { reference: `${type}/${id}` } }] } as Resource],
+        extra: [
+          {
+            resourceType: 'List',
+            id: `list-${id}`,
+            status: 'current',
+            mode: 'working',
+            entry: [{ item: { reference: `${type}/${id}` } }],
+          } as Resource,
+        ],
       };
     case '_has': {
       // The first reference parameter of any type whose sample holds a Reference to this type.
@@ -65,7 +80,12 @@ function engineSample(type: string, code: string, id: string): (ParamSample & { 
           name: `_has:${source}:${ref}:_id`,
           match: `has-${id}`,
           miss: 'no-such-resource',
-          extra: [{ ...JSON.parse(JSON.stringify(sample.resource).replace(`${type}/sample-1`, `${type}/${id}`)), id: `has-${id}` }],
+          extra: [
+            {
+              ...JSON.parse(JSON.stringify(sample.resource).replace(`${type}/sample-1`, `${type}/${id}`)),
+              id: `has-${id}`,
+            },
+          ],
         };
       }
       return undefined;
@@ -77,7 +97,12 @@ function engineSample(type: string, code: string, id: string): (ParamSample & { 
 
 describe('every advertised search parameter', () => {
   it('finds a resource by each parameter and misses it with another value', async () => {
-    const ctx: FhirContext = { repo: server.repo, baseUrl: 'http://localhost/fhir', requestId: 'coverage', access: { kind: 'system' } };
+    const ctx: FhirContext = {
+      repo: server.repo,
+      baseUrl: 'http://localhost/fhir',
+      requestId: 'coverage',
+      access: { kind: 'system' },
+    };
     let advertised = 0;
     let covered = 0;
     const failures: string[] = [];

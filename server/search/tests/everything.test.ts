@@ -21,7 +21,11 @@ async function everything(query: string): Promise<string[]> {
   while (path) {
     const res = await fhir(server, 'GET', path);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    ids.push(...(res.body.entry ?? []).filter((e: any) => e.search.mode === 'match').map((e: any) => `${e.resource.resourceType}/${e.resource.id}`));
+    ids.push(
+      ...(res.body.entry ?? [])
+        .filter((e: any) => e.search.mode === 'match')
+        .map((e: any) => `${e.resource.resourceType}/${e.resource.id}`),
+    );
     const next = res.body.link.find((l: { relation: string }) => l.relation === 'next')?.url;
     path = next?.slice(server.fhirBase.length + 1);
   }
@@ -29,7 +33,17 @@ async function everything(query: string): Promise<string[]> {
 }
 
 describe('Patient/$everything', () => {
-  const anna = ['Encounter/enc-1', 'MedicationRequest/mr-1', 'Observation/obs-1', 'Observation/obs-2', 'Patient/pat-anna', 'Practitioner/prac-1', 'RiskAssessment/ra-1', 'RiskAssessment/ra-2', 'RiskAssessment/ra-3'];
+  const anna = [
+    'Encounter/enc-1',
+    'MedicationRequest/mr-1',
+    'Observation/obs-1',
+    'Observation/obs-2',
+    'Patient/pat-anna',
+    'Practitioner/prac-1',
+    'RiskAssessment/ra-1',
+    'RiskAssessment/ra-2',
+    'RiskAssessment/ra-3',
+  ];
 
   it('returns the patient, its compartment and what those refer to', async () => {
     expect((await everything('')).sort()).toEqual(anna);
@@ -42,7 +56,11 @@ describe('Patient/$everything', () => {
   });
 
   it('filters by _type and _since', async () => {
-    expect((await everything('?_type=Observation,Encounter')).sort()).toEqual(['Encounter/enc-1', 'Observation/obs-1', 'Observation/obs-2']);
+    expect((await everything('?_type=Observation,Encounter')).sort()).toEqual([
+      'Encounter/enc-1',
+      'Observation/obs-1',
+      'Observation/obs-2',
+    ]);
     expect(await everything('?_since=2999-01-01')).toEqual([]);
     expect((await everything('?_since=2000-01-01')).length).toBe(anna.length);
   });
@@ -53,10 +71,21 @@ describe('Patient/$everything', () => {
       repo: server.repo,
       baseUrl: 'http://localhost/fhir',
       requestId: 't',
-      access: { kind: 'patient', visibleWhere: (type) => (type === 'Observation' ? [{ code: ['8480-6'] }] : type === 'Practitioner' ? [] : undefined) },
+      access: {
+        kind: 'patient',
+        visibleWhere: (type) =>
+          type === 'Observation' ? [{ code: ['8480-6'] }] : type === 'Practitioner' ? [] : undefined,
+      },
     };
-    const res = await server.router.handle(ctx, { method: 'GET', path: 'Patient/pat-anna/$everything', query: {}, headers: {} });
-    const ids = JSON.parse(res.content as string).entry.map((e: { resource: Resource }) => `${e.resource.resourceType}/${e.resource.id}`);
+    const res = await server.router.handle(ctx, {
+      method: 'GET',
+      path: 'Patient/pat-anna/$everything',
+      query: {},
+      headers: {},
+    });
+    const ids = JSON.parse(res.content as string).entry.map(
+      (e: { resource: Resource }) => `${e.resource.resourceType}/${e.resource.id}`,
+    );
     expect(ids.sort()).toEqual(anna.filter((r) => r !== 'Observation/obs-2' && r !== 'Practitioner/prac-1'));
   });
 });

@@ -24,7 +24,8 @@ function explained(table: string, row: string): boolean {
 
 function normalized(rows: IndexRows): Record<string, string[]> {
   const out: Record<string, string[]> = {};
-  for (const [table, list] of Object.entries(rows)) out[table] = [...new Set((list as unknown[]).map((r) => JSON.stringify(r)))].sort();
+  for (const [table, list] of Object.entries(rows))
+    out[table] = [...new Set((list as unknown[]).map((r) => JSON.stringify(r)))].sort();
   return out;
 }
 
@@ -37,7 +38,10 @@ function check(resources: Resource[]): string[] {
       for (const table of Object.keys(fast)) {
         const a = fast[table].filter((x) => !slow[table].includes(x) && !explained(table, x));
         const b = slow[table].filter((x) => !fast[table].includes(x));
-        if (a.length || b.length) differences.push(`${r.resourceType}/${r.id} ${table}: fast only ${a.join(' ')} | FHIRPath only ${b.join(' ')}`);
+        if (a.length || b.length)
+          differences.push(
+            `${r.resourceType}/${r.id} ${table}: fast only ${a.join(' ')} | FHIRPath only ${b.join(' ')}`,
+          );
       }
     }
   }

@@ -16,20 +16,32 @@ let server: Tributary;
 
 beforeAll(async () => {
   server = await startTestServer({ validateWrites: false });
-  const obs = (id: string, patient: number, code: string): Resource => ({
-    resourceType: 'Observation', id, status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] },
-    subject: { reference: `Patient/has-${patient}` },
-  }) as Resource;
+  const obs = (id: string, patient: number, code: string): Resource =>
+    ({
+      resourceType: 'Observation',
+      id,
+      status: 'final',
+      code: { coding: [{ system: 'http://loinc.org', code }] },
+      subject: { reference: `Patient/has-${patient}` },
+    }) as Resource;
   for (let p = 0; p < PATIENTS; p++) {
     await fhir(server, 'PUT', `Patient/has-${p}`, { resourceType: 'Patient', id: `has-${p}` });
     // "common": three per patient except the last (more sources than patients); "rare": one, on patient 2.
-    for (let i = 0; p < PATIENTS - 1 && i < 3; i++) await fhir(server, 'PUT', `Observation/c-${p}-${i}`, obs(`c-${p}-${i}`, p, 'common'));
+    for (let i = 0; p < PATIENTS - 1 && i < 3; i++)
+      await fhir(server, 'PUT', `Observation/c-${p}-${i}`, obs(`c-${p}-${i}`, p, 'common'));
   }
   await fhir(server, 'PUT', 'Observation/rare-1', obs('rare-1', 2, 'rare'));
   // Contained Observations carry index rows too; they never make their patient match.
-  const contained = Array.from({ length: 2 * PATIENTS }, (_, i) => ({ ...obs(`in-${i}`, PATIENTS - 1, 'contained-only'), id: `in-${i}` }));
+  const contained = Array.from({ length: 2 * PATIENTS }, (_, i) => ({
+    ...obs(`in-${i}`, PATIENTS - 1, 'contained-only'),
+    id: `in-${i}`,
+  }));
   await fhir(server, 'PUT', 'DiagnosticReport/dr-1', {
-    resourceType: 'DiagnosticReport', id: 'dr-1', status: 'final', code: { text: 'panel' }, contained,
+    resourceType: 'DiagnosticReport',
+    id: 'dr-1',
+    status: 'final',
+    code: { text: 'panel' },
+    contained,
     result: contained.map((c) => ({ reference: `#${c.id}` })),
   });
   await server.repo.query('ANALYZE', []);
@@ -60,7 +72,9 @@ describe('_has plans', () => {
     expect(probes(first.sql)).toBe(true);
     expect(first.ids).toEqual(['has-0', 'has-1', 'has-2']);
     expect(first.total).toBe(PATIENTS - 1);
-    const second = await search(`_has:Observation:patient:code=common&_count=3&_cursor=${encodeURIComponent(first.next as string)}`);
+    const second = await search(
+      `_has:Observation:patient:code=common&_count=3&_cursor=${encodeURIComponent(first.next as string)}`,
+    );
     expect(second.ids).toEqual(['has-3', 'has-4']);
     expect(second.next).toBeUndefined();
   });

@@ -29,40 +29,105 @@ beforeAll(async () => {
   await put({ resourceType: 'Patient', id: 'lim-p', name: [{ family: 'Limitson', given: ['Ada'] }], gender: 'female' });
   // o1 part-of p1 part-of p2 part-of o0 (final): Observation?part-of.part-of.part-of.status=final finds o1.
   await put({ resourceType: 'Observation', id: 'lim-o0', status: 'final', code });
-  await put({ resourceType: 'Procedure', id: 'lim-p2', status: 'completed', subject: { reference: 'Patient/lim-p' }, partOf: [{ reference: 'Observation/lim-o0' }] });
-  await put({ resourceType: 'Procedure', id: 'lim-p1', status: 'completed', subject: { reference: 'Patient/lim-p' }, partOf: [{ reference: 'Procedure/lim-p2' }] });
-  await put({ resourceType: 'Observation', id: 'lim-o1', status: 'preliminary', code, partOf: [{ reference: 'Procedure/lim-p1' }] });
+  await put({
+    resourceType: 'Procedure',
+    id: 'lim-p2',
+    status: 'completed',
+    subject: { reference: 'Patient/lim-p' },
+    partOf: [{ reference: 'Observation/lim-o0' }],
+  });
+  await put({
+    resourceType: 'Procedure',
+    id: 'lim-p1',
+    status: 'completed',
+    subject: { reference: 'Patient/lim-p' },
+    partOf: [{ reference: 'Procedure/lim-p2' }],
+  });
+  await put({
+    resourceType: 'Observation',
+    id: 'lim-o1',
+    status: 'preliminary',
+    code,
+    partOf: [{ reference: 'Procedure/lim-p1' }],
+  });
   // c (final) has-member b has-member a, whose subject is the patient: three nested _has from Patient find it.
-  await put({ resourceType: 'Observation', id: 'lim-a', status: 'preliminary', code, subject: { reference: 'Patient/lim-p' } });
-  await put({ resourceType: 'Observation', id: 'lim-b', status: 'preliminary', code, hasMember: [{ reference: 'Observation/lim-a' }] });
-  await put({ resourceType: 'Observation', id: 'lim-c', status: 'final', code, hasMember: [{ reference: 'Observation/lim-b' }] });
-  await put({ resourceType: 'List', id: 'lim-list', status: 'current', mode: 'working', entry: [{ item: { reference: 'Patient/lim-p' } }] });
+  await put({
+    resourceType: 'Observation',
+    id: 'lim-a',
+    status: 'preliminary',
+    code,
+    subject: { reference: 'Patient/lim-p' },
+  });
+  await put({
+    resourceType: 'Observation',
+    id: 'lim-b',
+    status: 'preliminary',
+    code,
+    hasMember: [{ reference: 'Observation/lim-a' }],
+  });
+  await put({
+    resourceType: 'Observation',
+    id: 'lim-c',
+    status: 'final',
+    code,
+    hasMember: [{ reference: 'Observation/lim-b' }],
+  });
+  await put({
+    resourceType: 'List',
+    id: 'lim-list',
+    status: 'current',
+    mode: 'working',
+    entry: [{ item: { reference: 'Patient/lim-p' } }],
+  });
 });
 afterAll(async () => {
   await server?.close();
 });
 
-const ids = (body: any) => (body.entry ?? []).filter((e: any) => e.search?.mode === 'match').map((e: any) => e.resource.id).sort();
+const ids = (body: any) =>
+  (body.entry ?? [])
+    .filter((e: any) => e.search?.mode === 'match')
+    .map((e: any) => e.resource.id)
+    .sort();
 
 describe('search limits', () => {
   it('uses the documented defaults', () => {
     expect(searchConfig()).toEqual({
-      timeoutMs: 5000, poolSize: 10, maxQueryLength: 8192, maxParameters: 50, maxValues: 100, maxChainDepth: 3, maxHasDepth: 3,
-      maxChainTargets: 128, maxSortKeys: 5,
+      timeoutMs: 5000,
+      poolSize: 10,
+      maxQueryLength: 8192,
+      maxParameters: 50,
+      maxValues: 100,
+      maxChainDepth: 3,
+      maxHasDepth: 3,
+      maxChainTargets: 128,
+      maxSortKeys: 5,
     });
   });
 
   it.each([
     ['8-link untyped chain', `Observation?${repeat('part-of', 8, '.')}.status=final`, 'SEARCH_MAX_CHAIN_DEPTH'],
     ['6-link untyped chain', `Observation?${repeat('part-of', 6, '.')}.status=final`, 'SEARCH_MAX_CHAIN_DEPTH'],
-    ['4-link chain (was a 500: bind message parameter formats)', `Library?${repeat('derived-from', 4, '.')}.url=x`, 'SEARCH_MAX_CHAIN_DEPTH'],
+    [
+      '4-link chain (was a 500: bind message parameter formats)',
+      `Library?${repeat('derived-from', 4, '.')}.url=x`,
+      'SEARCH_MAX_CHAIN_DEPTH',
+    ],
     ['2-link chain through Reference(Any)', 'Library?derived-from.derived-from.url=x', 'SEARCH_MAX_CHAIN_TARGETS'],
     ['13 nested _has', `Observation?${nestedHas(13)}:status=final`, 'SEARCH_MAX_HAS_DEPTH'],
     ['50 nested _has', `Observation?${nestedHas(50)}:status=final`, 'SEARCH_MAX_HAS_DEPTH'],
     ['300 ANDed code=', `Observation?${repeat('code=1234-5', 300, '&')}`, 'SEARCH_MAX_PARAMETERS'],
     ['1,000 name=', `Patient?${repeat('name=x', 1000, '&')}`, 'SEARCH_MAX_PARAMETERS'],
-    ['101 ORed values', `Patient?_id=${Array.from({ length: 101 }, (_, i) => `id-${i}`).join(',')}`, 'SEARCH_MAX_VALUES'],
-    ['51 values ORed and ANDed', `Patient?name=${repeat('a', 51, ',')}&name=${repeat('b', 50, ',')}`, 'SEARCH_MAX_VALUES'],
+    [
+      '101 ORed values',
+      `Patient?_id=${Array.from({ length: 101 }, (_, i) => `id-${i}`).join(',')}`,
+      'SEARCH_MAX_VALUES',
+    ],
+    [
+      '51 values ORed and ANDed',
+      `Patient?name=${repeat('a', 51, ',')}&name=${repeat('b', 50, ',')}`,
+      'SEARCH_MAX_VALUES',
+    ],
     ['_sort with 200 keys', `Patient?_sort=${repeat('_id', 200, ',')}`, 'SEARCH_MAX_SORT_KEYS'],
     ['a 9,000-character query', `Patient?name=${'x'.repeat(9000)}`, 'SEARCH_MAX_QUERY_LENGTH'],
     ['system search with a chain on every type', '?subject.name=x', 'SEARCH_MAX_CHAIN_TARGETS'],
@@ -97,15 +162,23 @@ describe('search limits', () => {
   });
 
   it('refuses a query over the length limit sent as a POST _search body too', async () => {
-    const res = await fhir(server, 'POST', 'Patient/_search', `name=${'y'.repeat(9000)}`, { 'content-type': 'application/x-www-form-urlencoded' });
+    const res = await fhir(server, 'POST', 'Patient/_search', `name=${'y'.repeat(9000)}`, {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
     expect(res.status).toBe(400);
     expect(res.body.issue[0].diagnostics).toContain('SEARCH_MAX_QUERY_LENGTH');
   });
 
   it('applies to conditional writes and to Bundle entries', async () => {
-    const conditional = await fhir(server, 'POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { text: 'x' } }, {
-      'if-none-exist': `${repeat('part-of', 8, '.')}.status=final`,
-    });
+    const conditional = await fhir(
+      server,
+      'POST',
+      'Observation',
+      { resourceType: 'Observation', status: 'final', code: { text: 'x' } },
+      {
+        'if-none-exist': `${repeat('part-of', 8, '.')}.status=final`,
+      },
+    );
     expect(conditional.status).toBe(400);
     expect(conditional.body.issue[0].code).toBe('too-costly');
     const batch = await fhir(server, 'POST', '', {

@@ -88,7 +88,13 @@ describe('paging while data changes', () => {
     const skipped = originals.filter((id) => !seen.has(id) && !deleted.has(id));
     expect(skipped, 'no original skipped').toEqual([]);
     expect(result.pages).toBeGreaterThanOrEqual(TOTAL / 500 - deleted.size / 500);
-    for (const id of deleted) await server.repo.update({ resourceType: 'Patient', id, meta: { tag: [{ system: 'urn:paging', code: 'run' }] }, name: [{ family: 'Family000' }] } as Patient & { id: string });
+    for (const id of deleted)
+      await server.repo.update({
+        resourceType: 'Patient',
+        id,
+        meta: { tag: [{ system: 'urn:paging', code: 'run' }] },
+        name: [{ family: 'Family000' }],
+      } as Patient & { id: string });
   });
 
   it('previous links walk the same pages back', async () => {

@@ -34,14 +34,17 @@ function parseSteps(branch: string, resourceType: string): Step[] | undefined {
   text = text.replace(/^\((.*)\)$/, '$1').replace(/\.as\(([A-Za-z]+)\)/g, '.ofType($1)');
   if (!text.startsWith(resourceType + '.')) return undefined;
   const steps: Step[] = [];
-  for (const part of text.slice(resourceType.length + 1).match(/[A-Za-z]+\([^()]*(?:\([^()]*\))?[^()]*\)|[A-Za-z]+(?:\[0\])?/g) ?? []) {
+  for (const part of text
+    .slice(resourceType.length + 1)
+    .match(/[A-Za-z]+\([^()]*(?:\([^()]*\))?[^()]*\)|[A-Za-z]+(?:\[0\])?/g) ?? []) {
     const ofType = /^ofType\(([A-Za-z]+)\)$/.exec(part);
     const resolveIs = /^where\(resolve\(\) is ([A-Za-z]+)\)$/.exec(part);
     const where = /^where\(([a-z]+)='([^']+)'\)$/.exec(part);
     if (ofType) steps[steps.length - 1].ofType = ofType[1];
     else if (resolveIs) steps[steps.length - 1].resolveIs = resolveIs[1];
     else if (where) steps[steps.length - 1].where = [where[1], where[2]];
-    else if (/^[A-Za-z]+(\[0\])?$/.test(part)) steps.push({ name: part.replace('[0]', ''), index: part.endsWith('[0]') });
+    else if (/^[A-Za-z]+(\[0\])?$/.test(part))
+      steps.push({ name: part.replace('[0]', ''), index: part.endsWith('[0]') });
     else return undefined;
   }
   return steps;
@@ -78,7 +81,11 @@ function leafFor(code: string, paramType: ParamType, target?: string): Leaf | un
     case 'Address':
       return { value: { city: 'Alpha' }, match: 'alp', miss: 'zulu' };
     case 'Reference':
-      return { value: { reference: `${target ?? 'Patient'}/sample-1` }, match: `${target ?? 'Patient'}/sample-1`, miss: `${target ?? 'Patient'}/other-1` };
+      return {
+        value: { reference: `${target ?? 'Patient'}/sample-1` },
+        match: `${target ?? 'Patient'}/sample-1`,
+        miss: `${target ?? 'Patient'}/other-1`,
+      };
     case 'date':
     case 'dateTime':
     case 'instant':
@@ -93,7 +100,11 @@ function leafFor(code: string, paramType: ParamType, target?: string): Leaf | un
     case 'Distance':
     case 'Count':
     case 'SimpleQuantity':
-      return { value: { value: 5, system: 'http://unitsofmeasure.org', code: 'mg' }, match: '5|http://unitsofmeasure.org|mg', miss: '6' };
+      return {
+        value: { value: 5, system: 'http://unitsofmeasure.org', code: 'mg' },
+        match: '5|http://unitsofmeasure.org|mg',
+        miss: '6',
+      };
     case 'Money':
       return { value: { value: 5, currency: 'EUR' }, match: '5|urn:iso:std:iso:4217|EUR', miss: '6' };
     case 'Range':
@@ -104,17 +115,27 @@ function leafFor(code: string, paramType: ParamType, target?: string): Leaf | un
     case 'decimal':
       return { value: 5, match: '5', miss: '6' };
     case 'canonical':
-      return { value: 'http://example.org/fhir/Thing/t1', match: 'http://example.org/fhir/Thing/t1', miss: 'http://example.org/other' };
+      return {
+        value: 'http://example.org/fhir/Thing/t1',
+        match: 'http://example.org/fhir/Thing/t1',
+        miss: 'http://example.org/other',
+      };
     case 'uri':
     case 'url':
     case 'oid':
     case 'uuid':
       return paramType === 'uri' || paramType === 'reference'
-        ? { value: 'http://example.org/fhir/Thing/t1', match: 'http://example.org/fhir/Thing/t1', miss: 'http://example.org/other' }
+        ? {
+            value: 'http://example.org/fhir/Thing/t1',
+            match: 'http://example.org/fhir/Thing/t1',
+            miss: 'http://example.org/other',
+          }
         : { value: 'urn:x-sample', match: 'urn:x-sample', miss: 'urn:x-other' };
     case 'string':
     case 'markdown':
-      return paramType === 'string' ? { value: 'Alpha', match: 'alp', miss: 'zulu' } : { value: 'Alpha', match: 'Alpha', miss: 'Zulu' };
+      return paramType === 'string'
+        ? { value: 'Alpha', match: 'alp', miss: 'zulu' }
+        : { value: 'Alpha', match: 'Alpha', miss: 'Zulu' };
     case 'code':
     case 'id':
       return { value: 'c1', match: 'c1', miss: 'zz' };
@@ -147,7 +168,11 @@ function build(resourceType: string, steps: Step[], paramType: ParamType, target
       const refTarget = step.resolveIs ?? target.find((t) => t !== 'Resource') ?? 'Patient';
       const leaf =
         code === 'Resource'
-          ? { value: { resourceType: 'Composition', id: 'sample-1' }, match: 'Composition/sample-1', miss: 'Composition/other-1' }
+          ? {
+              value: { resourceType: 'Composition', id: 'sample-1' },
+              match: 'Composition/sample-1',
+              miss: 'Composition/other-1',
+            }
           : leafFor(code, paramType, refTarget);
       if (!leaf) return undefined;
       let value = leaf.value;
@@ -191,13 +216,17 @@ export function sampleFor(resourceType: string, param: TypedParam): ParamSample 
 }
 
 function compositeSample(resourceType: string, param: TypedParam): ParamSample | undefined {
-  const base = expressionFor(resourceType, param.expression as string).split(' | ').pop() as string;
+  const base = expressionFor(resourceType, param.expression as string)
+    .split(' | ')
+    .pop() as string;
   let resource: Record<string, unknown> | undefined;
   const matches: string[] = [];
   const misses: string[] = [];
   for (const [i, component] of (param.components ?? []).entries()) {
     const raw = component.text.split(' | ')[0].trim();
-    const expression = raw.startsWith('%resource.') ? `${resourceType}.${raw.slice('%resource.'.length)}` : `${base.trim()}.${raw}`;
+    const expression = raw.startsWith('%resource.')
+      ? `${resourceType}.${raw.slice('%resource.'.length)}`
+      : `${base.trim()}.${raw}`;
     const steps = parseSteps(expression, resourceType);
     const sample = steps && build(resourceType, steps, component.param.type, component.param.target);
     if (!sample) return undefined;
@@ -214,8 +243,10 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const existing = out[k];
-    if (Array.isArray(existing) && Array.isArray(v)) out[k] = [merge(existing[0] as Record<string, unknown>, v[0] as Record<string, unknown>)];
-    else if (existing && typeof existing === 'object' && v && typeof v === 'object') out[k] = merge(existing as Record<string, unknown>, v as Record<string, unknown>);
+    if (Array.isArray(existing) && Array.isArray(v))
+      out[k] = [merge(existing[0] as Record<string, unknown>, v[0] as Record<string, unknown>)];
+    else if (existing && typeof existing === 'object' && v && typeof v === 'object')
+      out[k] = merge(existing as Record<string, unknown>, v as Record<string, unknown>);
     else out[k] = v;
   }
   return out;

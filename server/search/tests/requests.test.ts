@@ -7,7 +7,12 @@ let server: Tributary;
 beforeAll(async () => {
   server = await startTestServer();
   for (let i = 0; i < 5; i++) {
-    await fhir(server, 'PUT', `Patient/req-${i}`, { resourceType: 'Patient', id: `req-${i}`, gender: i % 2 ? 'male' : 'female', birthDate: `198${i}-01-01` });
+    await fhir(server, 'PUT', `Patient/req-${i}`, {
+      resourceType: 'Patient',
+      id: `req-${i}`,
+      gender: i % 2 ? 'male' : 'female',
+      birthDate: `198${i}-01-01`,
+    });
   }
 });
 afterAll(async () => {
@@ -57,7 +62,11 @@ describe('search requests', () => {
   });
 
   it('keeps values out of SQL', async () => {
-    const res = await fhir(server, 'GET', `Patient?name=${encodeURIComponent("x'); DROP TABLE resource; --")}&_id=${encodeURIComponent("' OR 1=1 --")}`);
+    const res = await fhir(
+      server,
+      'GET',
+      `Patient?name=${encodeURIComponent("x'); DROP TABLE resource; --")}&_id=${encodeURIComponent("' OR 1=1 --")}`,
+    );
     expect(res.status).toBe(200);
     expect(res.body.entry ?? []).toEqual([]);
     expect((await fhir(server, 'GET', 'Patient/req-1')).status).toBe(200);
@@ -87,7 +96,9 @@ describe('search requests', () => {
     expect(page2.body.entry.map((e: any) => e.resource.id)).toEqual(['req-4']);
     expect(page2.body.link.find((l: any) => l.relation === 'self').url).toContain('_cursor=');
     expect(page2.body.link.find((l: any) => l.relation === 'next')).toBeUndefined();
-    expect(page2.body.link.find((l: any) => l.relation === 'first').url).toBe(`${server.fhirBase}/Patient?gender=female&_count=2&_sort=birthdate`);
+    expect(page2.body.link.find((l: any) => l.relation === 'first').url).toBe(
+      `${server.fhirBase}/Patient?gender=female&_count=2&_sort=birthdate`,
+    );
   });
 
   it('searches across types with _type and answers unknown types and compartments', async () => {

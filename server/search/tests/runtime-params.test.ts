@@ -15,13 +15,19 @@ afterAll(async () => {
   await server?.close();
 });
 
-const nickname = (n: string) => ({ resourceType: 'Patient', name: [{ family: 'Doe', given: ['John'] }, { use: 'nickname', given: [n] }] });
+const nickname = (n: string) => ({
+  resourceType: 'Patient',
+  name: [
+    { family: 'Doe', given: ['John'] },
+    { use: 'nickname', given: [n] },
+  ],
+});
 const SP = {
   resourceType: 'SearchParameter',
   url: 'http://example.org/SearchParameter/patient-nickname',
   name: 'nickname',
   status: 'active',
-  description: 'A patient\'s nickname',
+  description: "A patient's nickname",
   code: 'nickname',
   base: ['Patient'],
   type: 'string',
@@ -30,7 +36,13 @@ const SP = {
 
 async function ids(query: string, headers: Record<string, string> = {}) {
   const res = await fhir(server, 'GET', query, undefined, headers);
-  return { status: res.status, ids: (res.body.entry ?? []).filter((e: any) => e.search.mode === 'match').map((e: any) => e.resource.id).sort() };
+  return {
+    status: res.status,
+    ids: (res.body.entry ?? [])
+      .filter((e: any) => e.search.mode === 'match')
+      .map((e: any) => e.resource.id)
+      .sort(),
+  };
 }
 
 /** Polls a job's status URL (the async request pattern) until it answers something else than 202. */
@@ -76,7 +88,12 @@ describe('runtime SearchParameters and $reindex', () => {
   });
 
   it('re-indexes one resource with an instance-level $reindex', async () => {
-    await fhir(server, 'PUT', `SearchParameter/${spId}`, { ...SP, id: spId, code: 'nick', expression: "Patient.name.where(use='nickname').given" });
+    await fhir(server, 'PUT', `SearchParameter/${spId}`, {
+      ...SP,
+      id: spId,
+      code: 'nick',
+      expression: "Patient.name.where(use='nickname').given",
+    });
     expect((await ids(`Patient?nick=bob&_id=${before}`)).ids).toEqual([]);
     const res = await fhir(server, 'POST', `Patient/${before}/$reindex`);
     expect(res.status).toBe(200);
@@ -108,10 +125,12 @@ describe('runtime SearchParameters and $reindex', () => {
 
   it('refuses $reindex to callers without system access and unknown jobs', async () => {
     expect((await fhir(server, 'GET', '$status/00000000-0000-4000-8000-00000000dead')).status).toBe(404);
-    const res = await server.router.handle(
-      { repo: server.repo, baseUrl: '', requestId: '', access: { kind: 'user' } },
-      { method: 'POST', path: '$reindex', query: {}, headers: {} },
-    ).catch((e) => e);
+    const res = await server.router
+      .handle(
+        { repo: server.repo, baseUrl: '', requestId: '', access: { kind: 'user' } },
+        { method: 'POST', path: '$reindex', query: {}, headers: {} },
+      )
+      .catch((e) => e);
     expect(res.status).toBe(403);
   });
 });

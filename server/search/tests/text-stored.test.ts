@@ -13,17 +13,34 @@ let server: Tributary;
 const div = (words: string) => `<div xmlns=\\"http://www.w3.org/1999/xhtml\\">${words}</div>`;
 /** Stored JSON text, exactly as the store wrote it (JSON.stringify escapes lone surrogates and NUL as \u…). */
 const POISONED: [id: string, json: string][] = [
-  ['surrogate', `{"resourceType":"Basic","id":"surrogate","code":{"text":"\\ud800"},"text":{"status":"generated","div":"${div('quartz lone')}"}}`],
-  ['nul', `{"resourceType":"Basic","id":"nul","code":{"text":"a\\u0000b"},"text":{"status":"generated","div":"${div('quartz nul\\u0000byte')}"}}`],
-  ['huge', `{"resourceType":"Basic","id":"huge","extension":[{"url":"http://example.org/n","valueDecimal":1e999999}],"code":{"text":"n"},"text":{"status":"generated","div":"${div('quartz huge')}"}}`],
-  ['in-div', `{"resourceType":"Basic","id":"in-div","code":{"text":"d"},"text":{"status":"generated","div":"${div('quartz \\udc00 low \\ud83d\\ude00 pair')}"}}`],
-  ['backslash', `{"resourceType":"Basic","id":"backslash","code":{"text":"\\\\ud800 is text"},"text":{"status":"generated","div":"${div('quartz \\\\u0000 as text')}"}}`],
+  [
+    'surrogate',
+    `{"resourceType":"Basic","id":"surrogate","code":{"text":"\\ud800"},"text":{"status":"generated","div":"${div('quartz lone')}"}}`,
+  ],
+  [
+    'nul',
+    `{"resourceType":"Basic","id":"nul","code":{"text":"a\\u0000b"},"text":{"status":"generated","div":"${div('quartz nul\\u0000byte')}"}}`,
+  ],
+  [
+    'huge',
+    `{"resourceType":"Basic","id":"huge","extension":[{"url":"http://example.org/n","valueDecimal":1e999999}],"code":{"text":"n"},"text":{"status":"generated","div":"${div('quartz huge')}"}}`,
+  ],
+  [
+    'in-div',
+    `{"resourceType":"Basic","id":"in-div","code":{"text":"d"},"text":{"status":"generated","div":"${div('quartz \\udc00 low \\ud83d\\ude00 pair')}"}}`,
+  ],
+  [
+    'backslash',
+    `{"resourceType":"Basic","id":"backslash","code":{"text":"\\\\ud800 is text"},"text":{"status":"generated","div":"${div('quartz \\\\u0000 as text')}"}}`,
+  ],
 ];
 
 beforeAll(async () => {
   server = await startTestServer();
   await fhir(server, 'PUT', 'Basic/clean', {
-    resourceType: 'Basic', id: 'clean', code: { text: 'c' },
+    resourceType: 'Basic',
+    id: 'clean',
+    code: { text: 'c' },
     text: { status: 'generated', div: '<div xmlns="http://www.w3.org/1999/xhtml">quartz clean</div>' },
   });
   for (const [id, json] of POISONED) {
@@ -38,12 +55,18 @@ afterAll(async () => {
   await server?.close();
 });
 
-const ids = (body: any) => (body.entry ?? []).filter((e: any) => e.search?.mode === 'match').map((e: any) => e.resource.id).sort();
+const ids = (body: any) =>
+  (body.entry ?? [])
+    .filter((e: any) => e.search?.mode === 'match')
+    .map((e: any) => e.resource.id)
+    .sort();
 
 describe('_text and _content over content older versions stored', () => {
   it('the rows break a jsonb cast (the cause of the 500s)', async () => {
     for (const [id] of POISONED.filter(([id]) => id !== 'backslash')) {
-      const cast = server.repo.query(`SELECT content::jsonb FROM resource WHERE resource_type = 'Basic' AND id = $1`, [id]);
+      const cast = server.repo.query(`SELECT content::jsonb FROM resource WHERE resource_type = 'Basic' AND id = $1`, [
+        id,
+      ]);
       await expect(cast, id).rejects.toThrow();
     }
   });

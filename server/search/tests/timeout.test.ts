@@ -19,11 +19,14 @@ let table: ResourceTableLock;
 
 beforeAll(async () => {
   databaseUrl = await createTestDatabase();
-  server = await startTestServer({ databaseUrl }, {
-    SEARCH_TIMEOUT_MS: String(TIMEOUT_MS),
-    SEARCH_MAX_CHAIN_DEPTH: '0',
-    SEARCH_MAX_CHAIN_TARGETS: '0',
-  });
+  server = await startTestServer(
+    { databaseUrl },
+    {
+      SEARCH_TIMEOUT_MS: String(TIMEOUT_MS),
+      SEARCH_MAX_CHAIN_DEPTH: '0',
+      SEARCH_MAX_CHAIN_TARGETS: '0',
+    },
+  );
   await fhir(server, 'PUT', 'Basic/t1', { resourceType: 'Basic', id: 't1', code: { text: 'timed' } });
   table = new ResourceTableLock(databaseUrl);
   await table.connect();
@@ -69,7 +72,9 @@ describe('search timeout', () => {
       const repo = new Repository(pool, () => undefined);
       const started = Date.now();
       const err = await whileLocked(async () =>
-        withSearchSession(repo, undefined, (session) => session.query('SELECT count(*) FROM resource', [])).catch((e) => e),
+        withSearchSession(repo, undefined, (session) => session.query('SELECT count(*) FROM resource', [])).catch(
+          (e) => e,
+        ),
       );
       expect(err).toBeInstanceOf(OutcomeError);
       expect((err as OutcomeError).status).toBe(503);
@@ -83,8 +88,11 @@ describe('search timeout', () => {
   });
 
   it("runs searches on connections that carry the timeout as Postgres's statement_timeout", async () => {
-    const setting = await withSearchSession(server.repo, undefined, async (session) =>
-      (await session.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t", [])).rows[0].t,
+    const setting = await withSearchSession(
+      server.repo,
+      undefined,
+      async (session) =>
+        (await session.query<{ t: string }>("SELECT current_setting('statement_timeout') AS t", [])).rows[0].t,
     );
     expect(setting).toBe(`${TIMEOUT_MS}ms`);
     const { rows } = await server.pool.query("SELECT current_setting('statement_timeout') AS t");
@@ -93,7 +101,11 @@ describe('search timeout', () => {
 
   it('applies to the GET entries of a transaction Bundle', async () => {
     const res = await whileLocked(async () =>
-      fhir(server, 'POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ request: { method: 'GET', url: 'Basic?_text=x' } }] }),
+      fhir(server, 'POST', '', {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ request: { method: 'GET', url: 'Basic?_text=x' } }],
+      }),
     );
     expect(res.status).toBe(503);
     expect(res.body.issue[0].code).toBe('timeout');

@@ -33,16 +33,40 @@ async function refused(body: unknown, status: number, text: RegExp, expression?:
 
 describe('Subscription bad input', () => {
   it('refuses invalid criteria with a 422 naming Subscription.criteria', async () => {
-    await refused(subscription({ criteria: 'NoSuchType?code=1' }), 422, /Unknown resource type/, 'Subscription.criteria');
-    await refused(subscription({ criteria: 'Observation?no-such-param=1' }), 422, /no-such-param/, 'Subscription.criteria');
+    await refused(
+      subscription({ criteria: 'NoSuchType?code=1' }),
+      422,
+      /Unknown resource type/,
+      'Subscription.criteria',
+    );
+    await refused(
+      subscription({ criteria: 'Observation?no-such-param=1' }),
+      422,
+      /no-such-param/,
+      'Subscription.criteria',
+    );
     await refused(subscription({ criteria: 'Observation?date=not-a-date' }), 422, /date/, 'Subscription.criteria');
     await refused(subscription({ criteria: 'Observation?code=1&_sort=date' }), 422, /_sort/, 'Subscription.criteria');
-    await refused(subscription({ criteria: 'http://example.org/no-such-topic' }), 422, /SubscriptionTopic/, 'Subscription.criteria');
+    await refused(
+      subscription({ criteria: 'http://example.org/no-such-topic' }),
+      422,
+      /SubscriptionTopic/,
+      'Subscription.criteria',
+    );
   });
 
   it('refuses unknown channel types and payloads', async () => {
-    await refused(subscription({}, { type: 'email', endpoint: 'mailto:a@example.org' }), 422, /Channel type .{1,2}email.{1,2} is not supported/, 'Subscription.channel.type');
-    await refused(subscription({}, { type: 'message', endpoint: 'urn:tributary:bot:no-such-bot' }), 422, /no bot named/);
+    await refused(
+      subscription({}, { type: 'email', endpoint: 'mailto:a@example.org' }),
+      422,
+      /Channel type .{1,2}email.{1,2} is not supported/,
+      'Subscription.channel.type',
+    );
+    await refused(
+      subscription({}, { type: 'message', endpoint: 'urn:tributary:bot:no-such-bot' }),
+      422,
+      /no bot named/,
+    );
     await refused(subscription({}, { payload: 'text/csv' }), 422, /text\/csv/, 'Subscription.channel.payload');
     await refused(subscription({}, { endpoint: undefined }), 422, /channel.endpoint/);
   });
@@ -51,14 +75,26 @@ describe('Subscription bad input', () => {
     for (const endpoint of ['ftp://receiver.example.org/x', 'file:///etc/passwd', 'gopher://x']) {
       await refused(subscription({}, { endpoint }), 422, /http or https/, 'Subscription.channel.endpoint');
     }
-    for (const endpoint of ['http://127.0.0.1:8080/', 'http://localhost/hook', 'http://10.1.2.3/', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/', 'http://192.168.1.10/']) {
+    for (const endpoint of [
+      'http://127.0.0.1:8080/',
+      'http://localhost/hook',
+      'http://10.1.2.3/',
+      'http://169.254.169.254/latest/meta-data',
+      'http://[::1]/',
+      'http://192.168.1.10/',
+    ]) {
       await refused(subscription({}, { endpoint }), 422, /private or loopback/, 'Subscription.channel.endpoint');
     }
     await refused(subscription({}, { endpoint: 'https://user:pass@receiver.example.org/' }), 422, /credentials/);
   });
 
   it('refuses malformed or reserved channel headers', async () => {
-    await refused(subscription({}, { header: ['no colon here'] }), 422, /Name: value/, 'Subscription.channel.header[0]');
+    await refused(
+      subscription({}, { header: ['no colon here'] }),
+      422,
+      /Name: value/,
+      'Subscription.channel.header[0]',
+    );
     await refused(subscription({}, { header: ['X-Signature: forged'] }), 422, /set by the server/);
     await refused(subscription({}, { header: Array.from({ length: 21 }, (_, i) => `X-H${i}: v`) }), 422, /At most 20/);
   });
@@ -77,8 +113,14 @@ describe('Subscription bad input', () => {
       resourceType: 'Bundle',
       type: 'transaction',
       entry: [
-        { resource: { resourceType: 'Patient', name: [{ family: 'KeptOut' }] }, request: { method: 'POST', url: 'Patient' } },
-        { resource: subscription({}, { endpoint: 'http://10.0.0.1/' }), request: { method: 'POST', url: 'Subscription' } },
+        {
+          resource: { resourceType: 'Patient', name: [{ family: 'KeptOut' }] },
+          request: { method: 'POST', url: 'Patient' },
+        },
+        {
+          resource: subscription({}, { endpoint: 'http://10.0.0.1/' }),
+          request: { method: 'POST', url: 'Subscription' },
+        },
       ],
     });
     expect(res.status).toBe(422);
@@ -119,12 +161,15 @@ describe('Subscription bad input', () => {
     const lookup = new EndpointPolicy([]).lookup();
     const refusal = await new Promise<Error | null>((resolve) => lookup('localhost', {}, (err) => resolve(err)));
     expect(refusal?.message).toMatch(/resolves to .* private address/);
-    const allowed = await new Promise<Error | null>((resolve) => new EndpointPolicy(['localhost']).lookup()('localhost', {}, (err) => resolve(err)));
+    const allowed = await new Promise<Error | null>((resolve) =>
+      new EndpointPolicy(['localhost']).lookup()('localhost', {}, (err) => resolve(err)),
+    );
     expect(allowed).toBeNull();
     // This machine's own name (not a literal address, so the write is accepted) is refused when resolved, if it is local.
     const own = await new Promise<Error | null>((resolve) => lookup(hostname(), {}, (err) => resolve(err)));
     const ownAddress = await import('node:dns/promises').then((d) => d.lookup(hostname())).catch(() => undefined);
-    if (ownAddress && /^(127\.|::1$|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(ownAddress.address)) expect(own?.message).toMatch(/private address/);
+    if (ownAddress && /^(127\.|::1$|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(ownAddress.address))
+      expect(own?.message).toMatch(/private address/);
     else expect(own).toBeNull();
   });
 });

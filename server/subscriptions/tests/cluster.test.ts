@@ -29,7 +29,11 @@ describe('two server processes on one Postgres', () => {
     for (const port of ports) children.push((await startServerProcess(databaseUrl, port, ENV)).child);
     const url = (i: number, path: string) => `http://127.0.0.1:${ports[i % 2]}/fhir/${path}`;
     const post = (i: number, path: string, body: unknown) =>
-      fetch(url(i, path), { method: 'POST', headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' }, body: JSON.stringify(body) });
+      fetch(url(i, path), {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
+        body: JSON.stringify(body),
+      });
     const sub = await post(0, 'Subscription', {
       resourceType: 'Subscription',
       status: 'requested',
@@ -41,16 +45,27 @@ describe('two server processes on one Postgres', () => {
     // Writes alternate between the two nodes, eight at a time.
     for (let i = 0; i < WRITES; i += 8) {
       const batch = Array.from({ length: Math.min(8, WRITES - i) }, (_, k) =>
-        post(i + k, 'Observation', { resourceType: 'Observation', status: 'final', code: { coding: [{ code: 'cluster' }] }, valueInteger: i + k }),
+        post(i + k, 'Observation', {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { coding: [{ code: 'cluster' }] },
+          valueInteger: i + k,
+        }),
       );
       for (const res of await Promise.all(batch)) expect(res.status).toBe(201);
     }
     await receiver.waitFor(WRITES, 60_000);
     await new Promise((r) => setTimeout(r, 1000)); // a double delivery would arrive now
     const counts = new Map<string, number>();
-    for (const r of receiver.received) counts.set(String(r.headers['x-tributary-resource']), (counts.get(String(r.headers['x-tributary-resource'])) ?? 0) + 1);
+    for (const r of receiver.received)
+      counts.set(
+        String(r.headers['x-tributary-resource']),
+        (counts.get(String(r.headers['x-tributary-resource'])) ?? 0) + 1,
+      );
     const twice = [...counts].filter(([, n]) => n > 1);
-    console.log(`two nodes: ${WRITES} writes, ${receiver.received.length} notifications, ${counts.size} distinct, ${twice.length} delivered twice`);
+    console.log(
+      `two nodes: ${WRITES} writes, ${receiver.received.length} notifications, ${counts.size} distinct, ${twice.length} delivered twice`,
+    );
     expect(counts.size).toBe(WRITES);
     expect(twice).toEqual([]);
     for (const c of children) {

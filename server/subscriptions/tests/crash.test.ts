@@ -38,7 +38,11 @@ afterAll(async () => {
 
 const base = () => `http://127.0.0.1:${port}/fhir`;
 async function post(path: string, body: unknown): Promise<Response> {
-  return fetch(`${base()}/${path}`, { method: 'POST', headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' }, body: JSON.stringify(body) });
+  return fetch(`${base()}/${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
+    body: JSON.stringify(body),
+  });
 }
 
 /** Writes Observations (creates, and updates of earlier ones) as fast as it can until the server goes away. */
@@ -50,10 +54,21 @@ async function writeUntilKilled(ids: string[]): Promise<void> {
         await fetch(`${base()}/Observation/${id}`, {
           method: 'PUT',
           headers: { 'content-type': 'application/fhir+json', prefer: 'return=minimal' },
-          body: JSON.stringify({ resourceType: 'Observation', id, status: 'amended', code: { coding: [{ code: 'bot-test' }] }, valueInteger: i }),
+          body: JSON.stringify({
+            resourceType: 'Observation',
+            id,
+            status: 'amended',
+            code: { coding: [{ code: 'bot-test' }] },
+            valueInteger: i,
+          }),
         });
       } else {
-        const res = await post('Observation', { resourceType: 'Observation', status: 'final', code: { coding: [{ code: 'bot-test' }] }, valueInteger: i });
+        const res = await post('Observation', {
+          resourceType: 'Observation',
+          status: 'final',
+          code: { coding: [{ code: 'bot-test' }] },
+          valueInteger: i,
+        });
         const id = /Observation\/([^/]+)\//.exec(res.headers.get('location') ?? '')?.[1];
         if (id) ids.push(id);
       }
@@ -78,7 +93,9 @@ function receivedWrites(): Set<string> {
 
 /** Distinct versions the recorder bot ran on (it records each as a Basic). */
 async function botRuns(): Promise<Set<string>> {
-  const { rows } = await db.query<{ content: string }>(`SELECT content FROM resource WHERE resource_type = 'Basic' AND NOT deleted`);
+  const { rows } = await db.query<{ content: string }>(
+    `SELECT content FROM resource WHERE resource_type = 'Basic' AND NOT deleted`,
+  );
   return new Set(rows.map((r) => JSON.parse(r.content).identifier?.[0]?.value as string));
 }
 
@@ -89,7 +106,8 @@ async function allDelivered(expected: Set<string>, timeoutMs = 60_000): Promise<
     const bot = await botRuns();
     const missing = [...expected].filter((w) => !hook.has(w) || !bot.has(w));
     if (missing.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`${missing.length} committed writes were not delivered, e.g. ${missing.slice(0, 3).join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`${missing.length} committed writes were not delivered, e.g. ${missing.slice(0, 3).join(', ')}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }

@@ -11,7 +11,12 @@ const receivers: Receiver[] = [];
 beforeAll(async () => {
   server = await startTestServer(
     {},
-    { SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1', SUBSCRIPTION_RETRY_BASE_MS: '10', SUBSCRIPTION_RETRY_MAX_MS: '200', SUBSCRIPTION_TIMEOUT_MS: '300' },
+    {
+      SUBSCRIPTION_ALLOWED_HOSTS: '127.0.0.1',
+      SUBSCRIPTION_RETRY_BASE_MS: '10',
+      SUBSCRIPTION_RETRY_MAX_MS: '200',
+      SUBSCRIPTION_TIMEOUT_MS: '300',
+    },
   );
 });
 afterAll(async () => {
@@ -42,8 +47,12 @@ async function subscribe(endpoint: string, code: string, extension: object[] = [
   return res.body.id as string;
 }
 
-const obs = (code: string, value: number) => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ code }] }, valueInteger: value });
-
+const obs = (code: string, value: number) => ({
+  resourceType: 'Observation',
+  status: 'final',
+  code: { coding: [{ code }] },
+  valueInteger: value,
+});
 
 describe('delivery', () => {
   it('a flaky receiver (50% 500s, some timeouts) still gets every event, in order per resource', async () => {
@@ -94,7 +103,9 @@ describe('delivery', () => {
       return res.body.parameter?.length ? res.body.parameter : undefined;
     });
     expect(receiver.received.length).toBe(3);
-    const parts = Object.fromEntries(dead[0].part.map((p: any) => [p.name, p.valueString ?? p.valueInteger ?? p.valueReference?.reference]));
+    const parts = Object.fromEntries(
+      dead[0].part.map((p: any) => [p.name, p.valueString ?? p.valueInteger ?? p.valueReference?.reference]),
+    );
     expect(parts).toMatchObject({ attempts: 3, 'event-number': '1', error: expect.stringContaining('503') });
     expect(parts.focus).toBe(`${server.fhirBase}/Observation/${written.body.id}/_history/1`);
     const errored = await until(async () => {
@@ -111,7 +122,9 @@ describe('delivery', () => {
     expect(resent.body.parameter[0].valueInteger).toBe(1);
     await receiver.waitFor(4);
     expect(receiver.received[3].headers['x-tributary-resource']).toBe(`Observation/${written.body.id}/_history/1`);
-    await until(async () => ((await fhir(server, 'GET', `Subscription/${subId}`)).body.status === 'active' ? true : undefined));
+    await until(async () =>
+      (await fhir(server, 'GET', `Subscription/${subId}`)).body.status === 'active' ? true : undefined,
+    );
     expect((await fhir(server, 'GET', `Subscription/${subId}/$dead-letter`)).body.parameter ?? []).toEqual([]);
   }, 60_000);
 
@@ -130,7 +143,9 @@ describe('delivery', () => {
     expect(events.body.entry).toHaveLength(2);
     expect(events.body.entry[1].resource).toMatchObject({ id: b.body.id, valueInteger: 2 });
     const all = await fhir(server, 'GET', `Subscription/${subId}/$events`);
-    expect(all.body.entry.slice(1).map((e: any) => e.fullUrl)).toEqual([a, b].map((x) => `${server.fhirBase}/Observation/${x.body.id}`));
+    expect(all.body.entry.slice(1).map((e: any) => e.fullUrl)).toEqual(
+      [a, b].map((x) => `${server.fhirBase}/Observation/${x.body.id}`),
+    );
   });
 
   it('survives losing its database sessions (listener, outbox reader): they reconnect and delivery goes on', async () => {

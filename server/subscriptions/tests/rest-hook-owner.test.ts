@@ -25,16 +25,24 @@ afterAll(async () => {
 });
 
 const observation = (category: string) => ({
-  resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'urn:owner', code: 'watched' }] },
+  resourceType: 'Observation',
+  status: 'final',
+  code: { coding: [{ system: 'urn:owner', code: 'watched' }] },
   category: [{ coding: [{ system: CATEGORY, code: category }] }],
 });
 
 /** Waits until every event is matched and every notification sent or dropped; returns the resources received. */
 async function delivered(): Promise<string[]> {
-  await until(async () => {
-    const { rows } = await server.pool.query(`SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM subscription_delivery WHERE status = 'pending') AS n`);
-    return Number(rows[0].n) === 0;
-  }, 30_000, 'the notifications');
+  await until(
+    async () => {
+      const { rows } = await server.pool.query(
+        `SELECT (SELECT count(*) FROM outbox) + (SELECT count(*) FROM subscription_delivery WHERE status = 'pending') AS n`,
+      );
+      return Number(rows[0].n) === 0;
+    },
+    30_000,
+    'the notifications',
+  );
   return receiver.received.map((r) => String(r.headers['x-tributary-resource']).split('/_history')[0]);
 }
 
@@ -42,13 +50,37 @@ describe('rest-hook notifications and the Subscription’s writer', () => {
   it('carry what the last writer may read: a confined creator’s (in a Bundle), then an admin’s after its update', async () => {
     const admin = await adminToken(server);
     const scope = 'system/Subscription.cruds system/Observation.rs?category=vital-signs';
-    const registered = await adminApi(server, admin, 'POST', '/admin/clients', { client_id: 'vitals-watcher', grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope });
+    const registered = await adminApi(server, admin, 'POST', '/admin/clients', {
+      client_id: 'vitals-watcher',
+      grant_types: ['client_credentials'],
+      response_types: [],
+      redirect_uris: [],
+      scope,
+    });
     const config = await oidcClient(server, 'vitals-watcher', client.ClientSecretBasic(registered.client_secret));
-    const watcher = { authorization: `Bearer ${(await client.clientCredentialsGrant(config, { scope })).access_token}` };
+    const watcher = {
+      authorization: `Bearer ${(await client.clientCredentialsGrant(config, { scope })).access_token}`,
+    };
     const asAdmin = { authorization: `Bearer ${admin}` };
 
-    const subscription = { resourceType: 'Subscription', status: 'requested', reason: 'owner', criteria: 'Observation?code=urn:owner|watched', channel: { type: 'rest-hook', endpoint: receiver.url, payload: 'application/fhir+json' } };
-    const bundle = await fhir(server, 'POST', '', { resourceType: 'Bundle', type: 'transaction', entry: [{ resource: subscription, request: { method: 'POST', url: 'Subscription' } }] }, watcher);
+    const subscription = {
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'owner',
+      criteria: 'Observation?code=urn:owner|watched',
+      channel: { type: 'rest-hook', endpoint: receiver.url, payload: 'application/fhir+json' },
+    };
+    const bundle = await fhir(
+      server,
+      'POST',
+      '',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [{ resource: subscription, request: { method: 'POST', url: 'Subscription' } }],
+      },
+      watcher,
+    );
     expect(bundle.status).toBe(200);
     const id = bundle.body.entry[0].response.location.split('/')[1];
     const vital = await fhir(server, 'POST', 'Observation', observation('vital-signs'), asAdmin);
@@ -56,7 +88,9 @@ describe('rest-hook notifications and the Subscription’s writer', () => {
     expect(await delivered()).toEqual([`Observation/${vital.body.id}`]);
 
     const current = await fhir(server, 'GET', `Subscription/${id}`, undefined, asAdmin);
-    expect((await fhir(server, 'PUT', `Subscription/${id}`, { ...current.body, reason: 'owner, widened' }, asAdmin)).status).toBe(200);
+    expect(
+      (await fhir(server, 'PUT', `Subscription/${id}`, { ...current.body, reason: 'owner, widened' }, asAdmin)).status,
+    ).toBe(200);
     const lab2 = await fhir(server, 'POST', 'Observation', observation('laboratory'), asAdmin);
     expect(await delivered()).toEqual([`Observation/${vital.body.id}`, `Observation/${lab2.body.id}`]);
   });

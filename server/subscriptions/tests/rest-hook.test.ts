@@ -33,7 +33,12 @@ describe('rest-hook subscriptions', () => {
       reason: 'test',
       criteria: `Observation?code=${LOINC}|8480-6`,
       extension: [{ url: 'https://tributary.dev/fhir/StructureDefinition/subscription-secret', valueString: SECRET }],
-      channel: { type: 'rest-hook', endpoint: receiver.url, payload: 'application/fhir+json', header: ['Authorization: Bearer receiver-token'] },
+      channel: {
+        type: 'rest-hook',
+        endpoint: receiver.url,
+        payload: 'application/fhir+json',
+        header: ['Authorization: Bearer receiver-token'],
+      },
     });
     expect(created.status).toBe(201);
     expect(created.body.status).toBe('active');
@@ -51,14 +56,29 @@ describe('rest-hook subscriptions', () => {
     expect(first.headers['x-tributary-resource']).toBe(`Observation/${obs.body.id}/_history/1`);
     expect(first.headers['x-tributary-action']).toBe('create');
     expect(first.headers['x-tributary-event-number']).toBe('1');
-    expect(first.headers['x-signature']).toBe(`sha256=${createHmac('sha256', SECRET).update(first.body).digest('hex')}`);
-    expect(JSON.parse(first.body)).toMatchObject({ resourceType: 'Observation', id: obs.body.id, valueQuantity: { value: 120 } });
+    expect(first.headers['x-signature']).toBe(
+      `sha256=${createHmac('sha256', SECRET).update(first.body).digest('hex')}`,
+    );
+    expect(JSON.parse(first.body)).toMatchObject({
+      resourceType: 'Observation',
+      id: obs.body.id,
+      valueQuantity: { value: 120 },
+    });
 
-    const updated = await fhir(server, 'PUT', `Observation/${obs.body.id}`, { ...obs.body, valueQuantity: { value: 130, unit: 'mmHg' } });
+    const updated = await fhir(server, 'PUT', `Observation/${obs.body.id}`, {
+      ...obs.body,
+      valueQuantity: { value: 130, unit: 'mmHg' },
+    });
     expect(updated.status).toBe(200);
     await fhir(server, 'DELETE', `Observation/${obs.body.id}`);
     const all = await receiver.waitFor(3);
-    expect(all.map((r) => [r.headers['x-tributary-action'], r.headers['x-tributary-resource'], r.headers['x-tributary-event-number']])).toEqual([
+    expect(
+      all.map((r) => [
+        r.headers['x-tributary-action'],
+        r.headers['x-tributary-resource'],
+        r.headers['x-tributary-event-number'],
+      ]),
+    ).toEqual([
       ['create', `Observation/${obs.body.id}/_history/1`, '1'],
       ['update', `Observation/${obs.body.id}/_history/2`, '2'],
       ['delete', `Observation/${obs.body.id}/_history/3`, '3'],

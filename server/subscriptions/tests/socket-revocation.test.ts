@@ -35,27 +35,59 @@ interface Backend {
 async function backend(s: Tributary, clientId: string): Promise<Backend> {
   const admin = await adminToken(s);
   const scope = 'system/*.rs';
-  const registered = await adminApi(s, admin, 'POST', '/admin/clients', { client_id: clientId, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope });
+  const registered = await adminApi(s, admin, 'POST', '/admin/clients', {
+    client_id: clientId,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope,
+  });
   const config = await oidcClient(s, clientId, client.ClientSecretBasic(registered.client_secret));
-  return { token: (await client.clientCredentialsGrant(config, { scope })).access_token, secret: registered.client_secret, clientId };
+  return {
+    token: (await client.clientCredentialsGrant(config, { scope })).access_token,
+    secret: registered.client_secret,
+    clientId,
+  };
 }
 
 /** A full-resource websocket Subscription made by the admin, with one event already in its log. */
 async function subscriptionWithEvent(s: Tributary, code: string): Promise<string> {
   const asAdmin = { authorization: `Bearer ${await adminToken(s)}` };
-  const sub = await fhir(s, 'POST', 'Subscription', {
-    resourceType: 'Subscription', status: 'requested', reason: 'revocation', criteria: `Observation?code=${code}`,
-    channel: { type: 'websocket', payload: 'application/fhir+json', _payload: { extension: [{ url: CONTENT, valueCode: 'full-resource' }] } },
-  }, asAdmin);
+  const sub = await fhir(
+    s,
+    'POST',
+    'Subscription',
+    {
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'revocation',
+      criteria: `Observation?code=${code}`,
+      channel: {
+        type: 'websocket',
+        payload: 'application/fhir+json',
+        _payload: { extension: [{ url: CONTENT, valueCode: 'full-resource' }] },
+      },
+    },
+    asAdmin,
+  );
   expect(sub.status).toBe(201);
-  await fhir(s, 'POST', 'Observation', { resourceType: 'Observation', status: 'final', code: { coding: [{ code }] } }, asAdmin);
-  const counted = async () => (await s.pool.query('SELECT events FROM subscription_counter WHERE subscription_id = $1', [sub.body.id])).rows[0];
+  await fhir(
+    s,
+    'POST',
+    'Observation',
+    { resourceType: 'Observation', status: 'final', code: { coding: [{ code }] } },
+    asAdmin,
+  );
+  const counted = async () =>
+    (await s.pool.query('SELECT events FROM subscription_counter WHERE subscription_id = $1', [sub.body.id])).rows[0];
   for (let i = 0; i < 200 && !(await counted()); i++) await new Promise((r) => setTimeout(r, 50));
   return sub.body.id;
 }
 
 async function bindingToken(s: Tributary, id: string, token: string): Promise<{ token: string; expiration: string }> {
-  const res = await fhir(s, 'POST', `Subscription/${id}/$get-ws-binding-token`, undefined, { authorization: `Bearer ${token}` });
+  const res = await fhir(s, 'POST', `Subscription/${id}/$get-ws-binding-token`, undefined, {
+    authorization: `Bearer ${token}`,
+  });
   expect(res.status).toBe(200);
   const p = Object.fromEntries(res.body.parameter.map((x: any) => [x.name, x.valueString ?? x.valueDateTime]));
   return { token: p.token, expiration: p.expiration };
@@ -66,7 +98,9 @@ async function boundSocket(s: Tributary, subscriptionId: string, binding: string
   const socket = await openSocket(wsUrl(s));
   socket.ws.send(`bind-with-token ${binding} 0`);
   await socket.waitFor(2); // handshake + the event already logged
-  expect(socket.messages.map((m) => JSON.parse(m).entry[0].resource.parameter.find((p: any) => p.name === 'type').valueCode)).toEqual(['handshake', 'event-notification']);
+  expect(
+    socket.messages.map((m) => JSON.parse(m).entry[0].resource.parameter.find((p: any) => p.name === 'type').valueCode),
+  ).toEqual(['handshake', 'event-notification']);
   expect(socket.messages[1]).toContain(`Subscription/${subscriptionId}`);
   return socket;
 }
@@ -75,7 +109,9 @@ async function boundSocket(s: Tributary, subscriptionId: string, binding: string
 function closedWithin(socket: TestSocket, ms: number): Promise<[number, string]> {
   return Promise.race([
     once(socket.ws, 'close').then(([code, reason]) => [code as number, String(reason)] as [number, string]),
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`the socket was still open after ${ms} ms`)), ms)),
+    new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`the socket was still open after ${ms} ms`)), ms),
+    ),
   ]);
 }
 
@@ -93,7 +129,10 @@ async function bindAfterwards(s: Tributary, binding: string): Promise<string[]> 
 function revoke(s: Tributary, b: Backend): Promise<Response> {
   return fetch(`${s.url}/auth/revoke`, {
     method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from(`${b.clientId}:${b.secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+    headers: {
+      authorization: `Basic ${Buffer.from(`${b.clientId}:${b.secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
     body: new URLSearchParams({ token: b.token }),
   });
 }
@@ -116,8 +155,16 @@ describe('websockets end with their access token', () => {
       [1008, 'the access token was revoked'],
       [1008, 'the access token was revoked'],
     ]);
-    expect(await bindAfterwards(server, unused.token)).toEqual(['error the binding token is unknown, expired or revoked']);
-    expect((await fhir(server, 'POST', `Subscription/${id}/$get-ws-binding-token`, undefined, { authorization: `Bearer ${reader.token}` })).status).toBe(401);
+    expect(await bindAfterwards(server, unused.token)).toEqual([
+      'error the binding token is unknown, expired or revoked',
+    ]);
+    expect(
+      (
+        await fhir(server, 'POST', `Subscription/${id}/$get-ws-binding-token`, undefined, {
+          authorization: `Bearer ${reader.token}`,
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it('deleting the client closes its sockets and ends its binding tokens', async () => {
@@ -126,10 +173,15 @@ describe('websockets end with their access token', () => {
     const binding = await bindingToken(server, id, reader.token);
     const socket = await boundSocket(server, id, binding.token);
     const closing = closedWithin(socket, 5000);
-    const res = await fetch(`${server.url}/auth/admin/clients/${reader.clientId}`, { method: 'DELETE', headers: { authorization: `Bearer ${await adminToken(server)}` } });
+    const res = await fetch(`${server.url}/auth/admin/clients/${reader.clientId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${await adminToken(server)}` },
+    });
     expect(res.status).toBe(204);
     expect(await closing).toEqual([1008, 'the access token was revoked']);
-    expect(await bindAfterwards(server, binding.token)).toEqual(['error the binding token is unknown, expired or revoked']);
+    expect(await bindAfterwards(server, binding.token)).toEqual([
+      'error the binding token is unknown, expired or revoked',
+    ]);
   });
 
   it('expiry of the access token closes the socket; the binding token expires with it', async () => {
@@ -141,6 +193,8 @@ describe('websockets end with their access token', () => {
     expect(Date.parse(binding.expiration)).toBeLessThanOrEqual(issuedAt + TTL_S * 1000 + 1000);
     const socket = await boundSocket(shortLived, id, binding.token);
     expect(await closedWithin(socket, TTL_S * 1000 + 3000)).toEqual([1008, 'the access token expired']);
-    expect(await bindAfterwards(shortLived, binding.token)).toEqual(['error the binding token is unknown, expired or revoked']);
+    expect(await bindAfterwards(shortLived, binding.token)).toEqual([
+      'error the binding token is unknown, expired or revoked',
+    ]);
   });
 });

@@ -33,12 +33,24 @@ const encounterComplete = {
         },
       ],
     },
-    { url: `${XVER}canFilterBy`, extension: [{ url: 'resource', valueUri: 'Encounter' }, { url: 'filterParameter', valueString: 'subject' }] },
+    {
+      url: `${XVER}canFilterBy`,
+      extension: [
+        { url: 'resource', valueUri: 'Encounter' },
+        { url: 'filterParameter', valueString: 'subject' },
+      ],
+    },
   ],
 };
 
 const bundleOf = (r: { body: string }) => JSON.parse(r.body);
-const statusOf = (bundle: any) => Object.fromEntries(bundle.entry[0].resource.parameter.map((p: any) => [p.name, p.valueCode ?? p.valueString ?? p.valueCanonical ?? p.valueReference?.reference ?? p.part]));
+const statusOf = (bundle: any) =>
+  Object.fromEntries(
+    bundle.entry[0].resource.parameter.map((p: any) => [
+      p.name,
+      p.valueCode ?? p.valueString ?? p.valueCanonical ?? p.valueReference?.reference ?? p.part,
+    ]),
+  );
 
 beforeAll(async () => {
   receiver = await startReceiver();
@@ -51,7 +63,10 @@ afterAll(async () => {
 
 describe('topic-based subscriptions (Subscriptions R5 Backport, R4)', () => {
   it('refuses a topic without a URL or with an unusable trigger', async () => {
-    const noUrl = await fhir(server, 'POST', 'Basic', { ...encounterComplete, extension: encounterComplete.extension.slice(1) });
+    const noUrl = await fhir(server, 'POST', 'Basic', {
+      ...encounterComplete,
+      extension: encounterComplete.extension.slice(1),
+    });
     expect(noUrl.status).toBe(422);
     const badQuery = structuredClone(encounterComplete);
     (badQuery.extension[1].extension as any[])[3].extension[2].valueString = 'no-such-param=1';
@@ -66,7 +81,9 @@ describe('topic-based subscriptions (Subscriptions R5 Backport, R4)', () => {
       status: 'requested',
       reason: 'encounters completed for p1',
       criteria: TOPIC_URL,
-      _criteria: { extension: [{ url: `${BACKPORT}backport-filter-criteria`, valueString: 'Encounter?subject=Patient/p1' }] },
+      _criteria: {
+        extension: [{ url: `${BACKPORT}backport-filter-criteria`, valueString: 'Encounter?subject=Patient/p1' }],
+      },
       channel: {
         type: 'rest-hook',
         endpoint: receiver.url,
@@ -77,20 +94,43 @@ describe('topic-based subscriptions (Subscriptions R5 Backport, R4)', () => {
     expect(sub.status).toBe(201);
     const [handshake] = await receiver.waitFor(1);
     expect(bundleOf(handshake).type).toBe('history');
-    expect(statusOf(bundleOf(handshake))).toMatchObject({ type: 'handshake', topic: TOPIC_URL, status: 'active', 'events-since-subscription-start': '0' });
+    expect(statusOf(bundleOf(handshake))).toMatchObject({
+      type: 'handshake',
+      topic: TOPIC_URL,
+      status: 'active',
+      'events-since-subscription-start': '0',
+    });
 
-    const encounter = (subject: string, status: string) => ({ resourceType: 'Encounter', status, class: { code: 'AMB' }, subject: { reference: subject } });
+    const encounter = (subject: string, status: string) => ({
+      resourceType: 'Encounter',
+      status,
+      class: { code: 'AMB' },
+      subject: { reference: subject },
+    });
     const mine = await fhir(server, 'POST', 'Encounter', encounter('Patient/p1', 'in-progress'));
     await fhir(server, 'POST', 'Encounter', encounter('Patient/p2', 'finished')); // other patient: filtered out
     await fhir(server, 'PUT', `Encounter/${mine.body.id}`, { ...mine.body, status: 'finished' }); // the transition
-    await fhir(server, 'PUT', `Encounter/${mine.body.id}`, { ...mine.body, status: 'finished', period: { end: '2026-12-01' } }); // finished → finished: previous test fails
+    await fhir(server, 'PUT', `Encounter/${mine.body.id}`, {
+      ...mine.body,
+      status: 'finished',
+      period: { end: '2026-12-01' },
+    }); // finished → finished: previous test fails
     const [, event] = await receiver.waitFor(2);
     await new Promise((r) => setTimeout(r, 500));
     expect(receiver.received).toHaveLength(2);
     const bundle = bundleOf(event);
     const status = statusOf(bundle);
-    expect(status).toMatchObject({ type: 'event-notification', 'events-since-subscription-start': '1', subscription: `${server.fhirBase}/Subscription/${sub.body.id}` });
-    expect(bundle.entry[1].resource).toMatchObject({ resourceType: 'Encounter', id: mine.body.id, status: 'finished', meta: { versionId: '2' } });
+    expect(status).toMatchObject({
+      type: 'event-notification',
+      'events-since-subscription-start': '1',
+      subscription: `${server.fhirBase}/Subscription/${sub.body.id}`,
+    });
+    expect(bundle.entry[1].resource).toMatchObject({
+      resourceType: 'Encounter',
+      id: mine.body.id,
+      status: 'finished',
+      meta: { versionId: '2' },
+    });
     expect(bundle.entry[1].request).toEqual({ method: 'PUT', url: `Encounter/${mine.body.id}` });
   });
 
@@ -102,7 +142,11 @@ describe('topic-based subscriptions (Subscriptions R5 Backport, R4)', () => {
         status: 'requested',
         reason: 'heartbeats',
         criteria: TOPIC_URL,
-        channel: { type: 'rest-hook', endpoint: hb.url, extension: [{ url: `${BACKPORT}backport-heartbeat-period`, valueUnsignedInt: 1 }] },
+        channel: {
+          type: 'rest-hook',
+          endpoint: hb.url,
+          extension: [{ url: `${BACKPORT}backport-heartbeat-period`, valueUnsignedInt: 1 }],
+        },
       });
       expect(sub.status).toBe(201);
       const received = await hb.waitFor(3, 15_000);

@@ -15,7 +15,12 @@ afterAll(async () => {
 });
 
 const wsUrl = (s: Tributary) => `${s.url.replace(/^http/, 'ws')}/ws/subscriptions`;
-const obs = (code: string, value: number) => ({ resourceType: 'Observation', status: 'final', code: { coding: [{ code }] }, valueInteger: value });
+const obs = (code: string, value: number) => ({
+  resourceType: 'Observation',
+  status: 'final',
+  code: { coding: [{ code }] },
+  valueInteger: value,
+});
 
 async function websocketSubscription(s: Tributary, code: string, headers: Record<string, string> = {}) {
   const res = await fhir(
@@ -27,7 +32,11 @@ async function websocketSubscription(s: Tributary, code: string, headers: Record
       status: 'requested',
       reason: 'websocket test',
       criteria: `Observation?code=${code}`,
-      channel: { type: 'websocket', payload: 'application/fhir+json', _payload: { extension: [{ url: CONTENT, valueCode: 'full-resource' }] } },
+      channel: {
+        type: 'websocket',
+        payload: 'application/fhir+json',
+        _payload: { extension: [{ url: CONTENT, valueCode: 'full-resource' }] },
+      },
     },
     headers,
   );
@@ -38,7 +47,9 @@ async function websocketSubscription(s: Tributary, code: string, headers: Record
 async function bindingToken(s: Tributary, id: string, headers: Record<string, string> = {}) {
   const res = await fhir(s, 'POST', `Subscription/${id}/$get-ws-binding-token`, undefined, headers);
   expect(res.status).toBe(200);
-  const p = Object.fromEntries(res.body.parameter.map((x: any) => [x.name, x.valueString ?? x.valueUrl ?? x.valueDateTime]));
+  const p = Object.fromEntries(
+    res.body.parameter.map((x: any) => [x.name, x.valueString ?? x.valueUrl ?? x.valueDateTime]),
+  );
   return p as { token: string; 'websocket-url': string; expiration: string };
 }
 
@@ -46,7 +57,9 @@ const eventOf = (message: string) => {
   const bundle = JSON.parse(message);
   const status = bundle.entry[0].resource.parameter;
   const type = status.find((p: any) => p.name === 'type').valueCode;
-  const number = status.find((p: any) => p.name === 'notification-event')?.part.find((p: any) => p.name === 'event-number').valueString;
+  const number = status
+    .find((p: any) => p.name === 'notification-event')
+    ?.part.find((p: any) => p.name === 'event-number').valueString;
   return { type, number: number && Number(number), resource: bundle.entry[1]?.resource };
 };
 
@@ -80,7 +93,10 @@ describe('websocket subscriptions', () => {
     await first.waitFor(2);
     await first.close();
     // Missed while disconnected:
-    const missed = [await fhir(server, 'POST', 'Observation', obs('ws-b', 2)), await fhir(server, 'POST', 'Observation', obs('ws-b', 3))];
+    const missed = [
+      await fhir(server, 'POST', 'Observation', obs('ws-b', 2)),
+      await fhir(server, 'POST', 'Observation', obs('ws-b', 3)),
+    ];
     const again = await openSocket(wsUrl(server));
     again.ws.send(`bind-with-token ${(await bindingToken(server, id)).token} 1`);
     await again.waitFor(3);
