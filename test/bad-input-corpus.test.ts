@@ -1,7 +1,7 @@
 import { Agent, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../server/app.ts';
-import { ADMIN, adminApi, adminToken, startAuthServer } from '../server/auth/test-helpers.ts';
+import { ADMIN, adminApi, adminToken, startAuthServer } from './auth-helpers.ts';
 import { fhir } from './harness.ts';
 import {
   BAD_HEADERS,

@@ -62,12 +62,10 @@ export function adminAuthentication(deps: Pick<AdminDeps, 'provider' | 'resolve'
       (access.identity.role === 'admin' || (!access.identity.role && client?.['tributary_admin'] === true));
     const allowed = admin ? isAdmin : isAdmin || access.whereFor('r', '*') === undefined;
     if (!allowed) {
-      res
-        .status(403)
-        .json({
-          error: 'insufficient_scope',
-          error_description: admin ? 'An admin token is required' : 'The token must be able to read all resources',
-        });
+      res.status(403).json({
+        error: 'insufficient_scope',
+        error_description: admin ? 'An admin token is required' : 'The token must be able to read all resources',
+      });
       return;
     }
     res.locals.admin = access;
@@ -140,12 +138,10 @@ export function adminRoutes(deps: AdminDeps): express.Router {
   router.post('/admin/users', json, authenticate(true), async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     if (typeof body.username !== 'string' || typeof body.password !== 'string' || !ROLES.includes(body.role as Role)) {
-      res
-        .status(400)
-        .json({
-          error: 'invalid_request',
-          error_description: `username, password and role (${ROLES.join(', ')}) are required`,
-        });
+      res.status(400).json({
+        error: 'invalid_request',
+        error_description: `username, password and role (${ROLES.join(', ')}) are required`,
+      });
       return;
     }
     const account = await deps.accounts.upsertLocal({

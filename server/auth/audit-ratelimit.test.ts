@@ -4,7 +4,7 @@ import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
 import { checkWrite } from '../validation/validator.ts';
 import { toAuditEvent } from './audit.ts';
-import { adminApi, adminToken, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
 
 let server: Tributary;
 let admin: string;

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
 import { checkWrite } from '../validation/validator.ts';
-import { adminToken, startAuthServer } from './test-helpers.ts';
+import { adminToken, startAuthServer } from '../../test/auth-helpers.ts';
 
 /*
  * The audit of Bundles (issue 13 item 15): a transaction that rolls back leaves one failure AuditEvent naming the

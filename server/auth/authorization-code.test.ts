@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 let server: Tributary;

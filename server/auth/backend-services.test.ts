@@ -6,7 +6,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminApi, adminToken, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
 
 let server: Tributary;
 let jwksServer: Server;

@@ -1,7 +1,15 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
-import { ADMIN, adminApi, adminToken, browse, CookieJar, oidcClient, startAuthServer } from './test-helpers.ts';
+import {
+  ADMIN,
+  adminApi,
+  adminToken,
+  browse,
+  CookieJar,
+  oidcClient,
+  startAuthServer,
+} from '../../test/auth-helpers.ts';
 
 /*
  * Values Postgres cannot hold (NUL, lone surrogates) in every place the authorization server reads them: a lookup

@@ -6,7 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminApi, adminToken, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, startAuthServer } from '../../test/auth-helpers.ts';
 
 /**
  * The SMART JS client (fhirclient), unmodified, in headless Chromium: an app served from its own loopback origin

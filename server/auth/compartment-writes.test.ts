@@ -3,7 +3,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminApi, adminToken, launchToken, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, launchToken, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
 
 /**
  * Issue 13 item 1: a write under a compartment-confined token must leave the resource in the token's patient's

@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
 
 /**
  * The checks of the Inferno SMART App Launch (STU2) test kit, written as our own tests since Inferno cannot run here:

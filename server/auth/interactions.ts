@@ -36,16 +36,14 @@ export function interactionRoutes(deps: InteractionDeps): express.Router {
   router.get('/interaction/:uid', async (req, res) => {
     const interaction = await deps.provider().interactionDetails(req, res);
     if (interaction.prompt.name === 'login') {
-      res
-        .type('html')
-        .send(
-          loginPage({
-            uid: interaction.uid,
-            basePath: deps.basePath,
-            clientName: await clientName(deps, interaction),
-            upstreamName: deps.upstreamName,
-          }),
-        );
+      res.type('html').send(
+        loginPage({
+          uid: interaction.uid,
+          basePath: deps.basePath,
+          clientName: await clientName(deps, interaction),
+          upstreamName: deps.upstreamName,
+        }),
+      );
       return;
     }
     res.type('html').send(await renderConsent(deps, interaction));

@@ -10,7 +10,7 @@ import {
   CookieJar,
   oidcClient,
   startAuthServer,
-} from './test-helpers.ts';
+} from '../../test/auth-helpers.ts';
 
 const REDIRECT = 'http://127.0.0.1:9/callback';
 const USER = { username: 'nurse', password: 'a long passphrase', patient: '' };

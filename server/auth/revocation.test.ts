@@ -5,7 +5,7 @@ import type { Tributary } from '../app.ts';
 import { createTestDatabase, dropTestDatabase, fhir, startTestServer } from '../../test/harness.ts';
 import { until } from '../../test/until.ts';
 import { openSocket } from '../../test/ws-client.ts';
-import { ADMIN, adminApi, adminToken, oidcClient } from './test-helpers.ts';
+import { ADMIN, adminApi, adminToken, oidcClient } from '../../test/auth-helpers.ts';
 
 /**
  * Revocations and client deletions reach every node at once: two Tributary instances share one Postgres, each with

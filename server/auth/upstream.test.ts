@@ -5,7 +5,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir } from '../../test/harness.ts';
-import { adminApi, adminToken, browse, CookieJar, oidcClient, startAuthServer } from './test-helpers.ts';
+import { adminApi, adminToken, browse, CookieJar, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
 
 /**
  * Login through an upstream OpenID Connect IdP: a second, in-process oidc-provider on a loopback port plays Keycloak
@@ -26,7 +26,7 @@ beforeAll(async () => {
   idpServer = createServer((req, res) => {
     if (!idp) return res.writeHead(503).end();
     if (tamper && req.method === 'POST' && req.url?.startsWith('/token')) tamperIdToken(res);
-    idp.callback()(req, res);
+    void idp.callback()(req, res);
   });
   await new Promise<void>((resolve) => idpServer.listen(0, '127.0.0.1', resolve));
   idpIssuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;

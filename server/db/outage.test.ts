@@ -7,7 +7,7 @@ import type { Tributary } from '../app.ts';
 import { postmasterPid, postmastersOf, pgCtl, tempDataDir } from '../../test/embedded-cluster.ts';
 import { freePort } from '../../test/global-setup.ts';
 import { fhir as fhirAs, startTestServer } from '../../test/harness.ts';
-import { ADMIN, adminToken } from '../auth/test-helpers.ts';
+import { ADMIN, adminToken } from '../../test/auth-helpers.ts';
 import { startServerProcess } from '../../test/server-process.ts';
 import { until } from '../../test/until.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './embedded.ts';

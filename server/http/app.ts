@@ -45,14 +45,12 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
     const database = deps.databaseHealth?.() ?? { up: true };
     if (database.up) return void res.json({ status: 'ok', database: 'up' });
     res.setHeader('Retry-After', '1');
-    res
-      .status(503)
-      .json({
-        status: 'unavailable',
-        database: 'down',
-        reason: `The database is unavailable: ${database.reason}`,
-        since: database.since,
-      });
+    res.status(503).json({
+      status: 'unavailable',
+      database: 'down',
+      reason: `The database is unavailable: ${database.reason}`,
+      since: database.since,
+    });
   });
   app.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', deps.metrics.registry.contentType);

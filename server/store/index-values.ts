@@ -68,6 +68,7 @@ export function parseReferenceTarget(ref: string): [string | null, string | null
   return m ? [m[1], m[2]] : [null, null];
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- resource JSON of any shape, read defensively below
 type Obj = Record<string, any>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null;
 const str = (v: unknown): string | null => (typeof v === 'string' && v !== '' ? v : null);

@@ -129,7 +129,11 @@ export class SubscriptionRegistry {
     if (index.anchored.size === 0) return out;
     const seen = new Set<Candidate>(out);
     const add = (key: string) => {
-      for (const c of index.anchored.get(key) ?? []) if (!seen.has(c)) (seen.add(c), out.push(c));
+      for (const c of index.anchored.get(key) ?? []) {
+        if (seen.has(c)) continue;
+        seen.add(c);
+        out.push(c);
+      }
     };
     add(`_id|${id.toLowerCase()}`);
     for (const [code, , value] of rows.token) if (value) add(`${code}|${value.toLowerCase()}`);

@@ -149,7 +149,11 @@ export class WebsocketHub {
       return;
     }
     if (verb === 'unbind') {
-      for (const b of [...mine]) if (b.spec.id === arg) (this.unbind(b), mine.delete(b));
+      for (const b of [...mine]) {
+        if (b.spec.id !== arg) continue;
+        this.unbind(b);
+        mine.delete(b);
+      }
       return send(ws, `unbound ${arg}`);
     }
     send(ws, `error unknown command "${verb.slice(0, 40)}": use bind <id>, bind-with-token <token> or unbind <id>`);

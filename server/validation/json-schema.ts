@@ -4,6 +4,7 @@ import type { ErrorObject, ValidateFunction } from 'ajv';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { compileCached } from './schema-cache.ts';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the R4 JSON schema, walked by shape
 type Schema = Record<string, any>;
 
 const SCHEMA_ID = 'http://hl7.org/fhir/json-schema/4.0';
@@ -158,6 +159,7 @@ export function checkStructure(resource: { resourceType?: unknown }): OperationO
 
 function toIssue(root: string, error: ErrorObject, data: unknown): OperationOutcomeIssue | undefined {
   const path = fhirPath(root, error.instancePath);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- ajv's params differ per keyword
   const p = error.params as Record<string, any>;
   const issue = (diagnostics: string, expression = path): OperationOutcomeIssue => ({
     severity: 'error',

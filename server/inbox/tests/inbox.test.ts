@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
-import { adminApi as authAdminApi, adminToken, oidcClient, startAuthServer } from '../../auth/test-helpers.ts';
+import { adminApi as authAdminApi, adminToken, oidcClient, startAuthServer } from '../../../test/auth-helpers.ts';
 import { createPool } from '../../db/pool.ts';
 import { badRequest } from '../../fhir/outcomes.ts';
 import { loadJobConfig } from '../../jobs/config.ts';

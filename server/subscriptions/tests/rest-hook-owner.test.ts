@@ -4,7 +4,7 @@ import type { Tributary } from '../../app.ts';
 import { fhir } from '../../../test/harness.ts';
 import { startReceiver, type Receiver } from '../../../test/receiver.ts';
 import { until } from '../../../test/until.ts';
-import { adminApi, adminToken, oidcClient, startAuthServer } from '../../auth/test-helpers.ts';
+import { adminApi, adminToken, oidcClient, startAuthServer } from '../../../test/auth-helpers.ts';
 
 /**
  * A rest-hook Subscription delivers only what the client that last wrote it may read: recorded by the server with

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { fhir } from '../../../test/harness.ts';
 import { openSocket, type TestSocket } from '../../../test/ws-client.ts';
-import { adminApi, adminToken, oidcClient, startAuthServer } from '../../auth/test-helpers.ts';
+import { adminApi, adminToken, oidcClient, startAuthServer } from '../../../test/auth-helpers.ts';
 
 /**
  * Websocket bindings and binding tokens are tied to the access token they were made with: revoking it, deleting its

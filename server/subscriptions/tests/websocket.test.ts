@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { fhir, startTestServer } from '../../../test/harness.ts';
 import { openSocket } from '../../../test/ws-client.ts';
-import { adminToken, startAuthServer } from '../../auth/test-helpers.ts';
+import { adminToken, startAuthServer } from '../../../test/auth-helpers.ts';
 
 const CONTENT = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content';
 let server: Tributary;

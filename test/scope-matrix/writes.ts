@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { fhir } from '../../test/harness.ts';
-import { FIXTURES, type Fixture, type Slots } from './scope-matrix-fixtures.ts';
-import type { TokenKind, World } from './scope-matrix-cases.ts';
+import { fhir } from '../harness.ts';
+import { FIXTURES, type Fixture, type Slots } from './fixtures.ts';
+import type { TokenKind, World } from './cases.ts';
 
 /**
  * The scope matrix's compartment write cases (issue 13 item 1): every type in the Patient compartment × every
@@ -216,7 +216,7 @@ export async function runCompartmentWrites(w: World, kind: TokenKind): Promise<W
     const created = CREATES.has(c.interaction) && (await markersWritten(w, system, ['Patient'])).has(c.marker);
     const changed = created || after.meta.versionId !== original.meta.versionId;
     if (after.meta.versionId !== original.meta.versionId) {
-      const { meta, ...content } = original;
+      const { meta: _meta, ...content } = original;
       const restored = await fhir(w.server, 'PUT', `Patient/${w.own}`, content, asAdmin);
       original.meta = restored.body.meta;
     }

