@@ -1,8 +1,8 @@
 import os from 'node:os';
 import type pg from 'pg';
 import { createFhirRouter } from '../server/rest/routes.ts';
-import type { FhirContext } from '../server/rest/types.ts';
-import { Repository } from '../server/store/repository.ts';
+import type { FhirContext } from '../server/core/types.ts';
+import { PostgresRepository } from '../server/store/repository.ts';
 import { QUERIES, readFacts, seededRandom, type BenchQuery, type Facts } from './search-queries.ts';
 
 /** The measurements of one query at one size. */
@@ -44,7 +44,7 @@ export async function prepareTarget(pool: pg.Pool, size: number, vacuum: boolean
   } as unknown as pg.Pool;
   const router = createFhirRouter();
   const ctx: FhirContext = {
-    repo: new Repository(recording, () => {}),
+    repo: new PostgresRepository(recording, () => {}),
     baseUrl: 'http://localhost/fhir',
     requestId: 'bench',
     access: { kind: 'system' },

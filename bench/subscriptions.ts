@@ -20,7 +20,7 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { startTributary, type Tributary } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import type { FhirContext } from '../server/rest/types.ts';
+import type { FhirContext } from '../server/core/types.ts';
 import { startReceiver } from '../test/receiver.ts';
 import { openSocket } from '../test/ws-client.ts';
 import { benchDatabase } from './bench-db.ts';

@@ -25,8 +25,9 @@ import { BUILT_IN_BOTS } from '../bots/index.ts';
 import { addBotOperations } from '../bots/runtime/execute.ts';
 import { selectBots } from '../bots/runtime/registrations.ts';
 import { BotRuntime } from '../bots/runtime/runtime.ts';
-import type { FhirRouter } from './rest/router.ts';
-import { Repository } from './store/repository.ts';
+import type { FhirRouter } from './core/router.ts';
+import type { Repository } from './core/repository.ts';
+import { PostgresRepository } from './store/repository.ts';
 import { checkWellFormed, checkWrite, prepareValidation } from './validation/validator.ts';
 
 /** A running Tributary: its URL and the in-process API other doors (MLLP, MQTT, bots) call. */
@@ -80,7 +81,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   const botDefinitions = await selectBots(BUILT_IN_BOTS, config.subscriptions.bots, config.subscriptions.botModules);
   const bots = new BotRuntime(botDefinitions, config.subscriptions.maxAttempts, log);
   const subscriptions = createSubscriptionService(config.subscriptions, log, bots);
-  const repo = new Repository(pool, async (resource) => {
+  const repo = new PostgresRepository(pool, async (resource) => {
     if (!config.validateWrites) {
       checkWellFormed(resource); // what no resource may hold, and Postgres cannot store, is refused all the same
       return undefined;

@@ -1,7 +1,7 @@
 import type { Parameters, ParametersParameter, Resource } from '@medplum/fhirtypes';
 import { badRequest, notFound } from '../../server/fhir/outcomes.ts';
-import type { FhirRouter } from '../../server/rest/router.ts';
-import type { FhirHandler } from '../../server/rest/types.ts';
+import type { FhirRouter } from '../../server/core/router.ts';
+import type { FhirHandler } from '../../server/core/types.ts';
 import type { BotRuntime } from './runtime.ts';
 
 /** Registers `POST Device/[id]/$execute` on the router. */

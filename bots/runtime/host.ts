@@ -1,10 +1,10 @@
 import type { Bundle, Provenance, Reference } from '@medplum/fhirtypes';
 import { ScopedAccess } from '../../server/auth/access.ts';
 import { methodNotAllowed, toOutcomeError } from '../../server/fhir/outcomes.ts';
-import { responseResource } from '../../server/rest/respond.ts';
-import type { FhirRouter } from '../../server/rest/router.ts';
-import type { AccessContext, FhirContext, FhirMethod, FhirRequest } from '../../server/rest/types.ts';
-import type { Repository } from '../../server/store/repository.ts';
+import { responseResource } from '../../server/core/respond.ts';
+import type { FhirRouter } from '../../server/core/router.ts';
+import type { AccessContext, FhirContext, FhirMethod, FhirRequest } from '../../server/core/types.ts';
+import type { Repository } from '../../server/core/repository.ts';
 import type { FhirCallHandler } from './pool.ts';
 
 const METHODS = new Set<FhirMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);

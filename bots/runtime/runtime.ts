@@ -1,8 +1,8 @@
 import type { Device, Reference, Resource, Subscription } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
 import type pg from 'pg';
-import type { FhirRouter } from '../../server/rest/router.ts';
-import type { Repository } from '../../server/store/repository.ts';
+import type { FhirRouter } from '../../server/core/router.ts';
+import type { Repository } from '../../server/core/repository.ts';
 import type { Delivery } from '../../server/subscriptions/deliveries.ts';
 import type { BotChannel } from '../../server/subscriptions/service.ts';
 import { BOT_ENDPOINT_PREFIX, type SubscriptionSpec } from '../../server/subscriptions/subscription-spec.ts';

@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import type { AccessContext, SearchCriteria } from '../rest/types.ts';
+import type { AccessContext, SearchCriteria } from '../core/types.ts';
 import {
   inPatientCompartment,
   patientCompartmentCriteria,

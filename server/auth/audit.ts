@@ -1,6 +1,6 @@
 import type { AuditEvent, AuditEventAgent, AuditEventEntity, Coding, OperationOutcome } from '@medplum/fhirtypes';
 import type { Logger } from 'pino';
-import type { Repository } from '../store/repository.ts';
+import type { Repository } from '../core/repository.ts';
 
 /** What happened, in the terms of an AuditEvent (IHE BALP "RESTful activity" and "user authentication" patterns). */
 export interface AuditRecord {

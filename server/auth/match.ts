@@ -10,7 +10,7 @@ import {
   type TypedValue,
 } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { SearchCriteria } from '../rest/types.ts';
+import type { SearchCriteria } from '../core/types.ts';
 
 /**
  * Evaluates access criteria against one resource in memory, where the resource is already at hand (a read's result,

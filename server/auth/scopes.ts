@@ -1,5 +1,5 @@
 import { getSearchParameters } from '@medplum/core';
-import type { SearchCriteria } from '../rest/types.ts';
+import type { SearchCriteria } from '../core/types.ts';
 
 /** SMART v2 permissions: create, read, update, delete, search. */
 export type Permission = 'c' | 'r' | 'u' | 'd' | 's';

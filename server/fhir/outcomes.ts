@@ -35,6 +35,8 @@ const fail = (status: number, code: IssueCode) => (message: string, expression?:
 
 /** 400: the request could not be understood (malformed syntax, bad parameter). */
 export const badRequest = fail(400, 'invalid');
+/** 400 `too-costly`: a request over one of the server's work limits (search chains, parameters, …). */
+export const tooCostly = fail(400, 'too-costly');
 /** 400 for a structural problem in submitted content. */
 export const invalidContent = fail(400, 'structure');
 /** 401: no or invalid credentials. */

@@ -9,7 +9,7 @@ import { createPool } from '../db/pool.ts';
 import { migrate } from '../db/migrate.ts';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { createFhirRouter } from '../rest/routes.ts';
-import { Repository } from '../store/repository.ts';
+import { PostgresRepository } from '../store/repository.ts';
 import { createTestDatabase, dropTestDatabase } from '../../test/harness.ts';
 import { createHttpListener } from './app.ts';
 import { createMetrics } from './metrics.ts';
@@ -34,7 +34,7 @@ beforeAll(async () => {
   const router = createFhirRouter().useGuard(auth.guard);
   const listener = createHttpListener({
     router,
-    repo: new Repository(pool, async () => undefined),
+    repo: new PostgresRepository(pool, async () => undefined),
     logger,
     metrics: createMetrics(pool),
     maxBodyBytes: 1024,

@@ -2,7 +2,6 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import { outcome, toOutcomeError } from '../fhir/outcomes.ts';
-import type { AuthServer } from '../auth/index.ts';
 import type { DatabaseHealth } from '../db/health.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
 import { landingPage } from './landing.ts';
@@ -15,10 +14,20 @@ export interface HttpAppDeps extends Omit<FhirEndpointDeps, 'admit'> {
   isReady: () => boolean;
   /** The database's state as last seen by its monitor (server/db/health.ts); without one it counts as up. */
   databaseHealth?: () => DatabaseHealth;
-  /** Authorization: its routes (`/auth`, SMART discovery) and the admission of FHIR requests. */
-  auth: Pick<AuthServer, 'routes' | 'admit' | 'security'>;
+  /** Authorization (server/auth): its routes (`/auth`, SMART discovery) and the admission of FHIR requests. */
+  auth: HttpAuthorization;
   /** Other modules' routes outside the FHIR base (the admin API: server/http/admin-api.ts). */
   routes?: express.Router;
+}
+
+/** What the HTTP door needs of the authorization layer (server/auth implements it; this door does not import it). */
+export interface HttpAuthorization {
+  /** Express routes: `/auth/*`, SMART discovery. */
+  routes: express.Router;
+  /** Admits a FHIR request (CORS, bearer token, rate limit): the caller's access, or undefined once it answered. */
+  admit: FhirEndpointDeps['admit'];
+  /** The CapabilityStatement's security section; undefined when authorization is off. */
+  security(): unknown;
 }
 
 /** Paths of the FHIR endpoint; SMART discovery under the base (`/fhir/.well-known/…`) belongs to the auth routes. */

@@ -1,6 +1,6 @@
 import { informational, notFound, outcome, OutcomeError } from '../fhir/outcomes.ts';
-import type { FhirRouter } from '../rest/router.ts';
-import type { FhirContext, FhirHandler, FhirResponse } from '../rest/types.ts';
+import type { FhirRouter } from '../core/router.ts';
+import type { FhirContext, FhirHandler, FhirResponse } from '../core/types.ts';
 import type { JobRunner } from './runner.ts';
 import type { Job } from './types.ts';
 

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../app.ts';
 import { fhir, startTestServer } from '../../test/harness.ts';
 import { tableCounts } from '../../test/table-counts.ts';
-import { conditionalKey } from './conditional.ts';
+import { conditionalKey } from '../search/conditional-query.ts';
 
 let server: Tributary;
 beforeAll(async () => {

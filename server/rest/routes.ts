@@ -7,7 +7,7 @@ import { historyHandler } from './handlers/history.ts';
 import { readHandler, vreadHandler } from './handlers/read.ts';
 import { conditionalUpdateHandler, updateHandler } from './handlers/update.ts';
 import { validateHandler } from './handlers/validate.ts';
-import { FhirRouter } from './router.ts';
+import { FhirRouter } from '../core/router.ts';
 import { searchCapabilities } from '../search/capabilities.ts';
 import {
   compartmentAllHandler,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fhir, startTestServer } from '../../test/harness.ts';
 import type { Tributary } from '../app.ts';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { parseShape, shapeResource, SUBSETTED } from './summary.ts';
+import { parseShape, shapeResource, SUBSETTED } from '../fhir/summary.ts';
 
 const patient = {
   resourceType: 'Patient',

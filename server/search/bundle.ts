@@ -1,7 +1,8 @@
 import type { BundleLink, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { shapeResource, type ResourceShape } from '../rest/summary.ts';
-import type { FhirResponse } from '../rest/types.ts';
-import type { FoundResource, SearchPage } from './engine.ts';
+import { shapeResource, type ResourceShape } from '../fhir/summary.ts';
+import type { FhirResponse } from '../core/types.ts';
+import type { SearchPage } from './engine.ts';
+import type { FoundResource } from './model.ts';
 import type { Cursor, SearchRequest } from './model.ts';
 import { encodeCursor } from './parse.ts';
 

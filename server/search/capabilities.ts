@@ -1,7 +1,7 @@
 import type { CapabilityStatementRestResourceSearchParam } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { MODIFIERS, SPECIAL_CODES } from './criteria.ts';
-import { searchParams, type ParamType } from './registry.ts';
+import { searchParams, type ParamType } from '../fhir/search-params/registry.ts';
 
 /** The search part of a CapabilityStatement's rest.resource entry for one type. */
 export interface SearchCapabilities {

@@ -1,6 +1,6 @@
 import { badRequest } from '../fhir/outcomes.ts';
-import type { AccessContext } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
+import type { AccessContext } from '../core/types.ts';
+import type { Repository } from '../core/repository.ts';
 import { buildWhere } from './engine.ts';
 import { parseSearch } from './parse.ts';
 

@@ -1,7 +1,7 @@
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { anyTypeVisibility } from './include.ts';
-import type { Criterion, SearchRequest } from './model.ts';
-import { typesWhere, type WhereContext } from './where.ts';
+import type { Criterion, SearchRequest, WhereContext } from './model.ts';
+import { typesWhere } from './where.ts';
 
 /**
  * `_contained` search (search.html#contained): `_contained=true` searches the resources contained in others

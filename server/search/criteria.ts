@@ -2,7 +2,7 @@ import { loadDefinitions } from '../fhir/definitions.ts';
 import { badRequest } from '../fhir/outcomes.ts';
 import { splitUnescaped } from './escape.ts';
 import type { Criterion } from './model.ts';
-import { searchParam, type ParamType } from './registry.ts';
+import { searchParam, type ParamType } from '../fhir/search-params/registry.ts';
 
 /** Parameters the engine answers without a SearchParameter index (besides `_id` and `_lastUpdated`). */
 export const SPECIAL_CODES = new Set(['_text', '_content', '_list']);

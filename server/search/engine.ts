@@ -1,21 +1,8 @@
-import type { AccessContext } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
-import type { Criterion, Cursor, SearchRequest } from './model.ts';
+import type { Criterion, Cursor, FoundResource, SearchRequest, SearchScope, WhereContext } from './model.ts';
 import { keysetCondition, orderBy, sortColumns } from './sort.ts';
 import { SqlParams } from './sql.ts';
 import { searchSource, sourceWhere, type ContainedMode } from './contained.ts';
 import { plannedRows } from './estimate.ts';
-import type { WhereContext } from './where.ts';
-
-/** A resource row a search returns. */
-export interface FoundResource {
-  rid: number;
-  resourceType: string;
-  id: string;
-  content: string;
-  /** `Type/id` of the container, for a contained resource. */
-  container?: string | null;
-}
 
 /** One page of a search. */
 export interface SearchPage {
@@ -25,13 +12,6 @@ export interface SearchPage {
   /** Cursor of the previous page, when this page is not the first. */
   previous?: Cursor;
   total?: number;
-}
-
-/** Who searches, against which store. */
-export interface SearchScope {
-  repo: Repository;
-  baseUrl: string;
-  access?: AccessContext;
 }
 
 /**

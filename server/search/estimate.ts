@@ -1,4 +1,4 @@
-import type { Repository } from '../store/repository.ts';
+import type { Repository } from '../core/repository.ts';
 import { originOf } from './session.ts';
 
 /** The query planner's estimate of the number of rows a query returns (EXPLAIN: planned, not run). */

@@ -1,9 +1,8 @@
 import { loadDefinitions } from '../fhir/definitions.ts';
-import type { FoundResource, SearchScope } from './engine.ts';
-import type { IncludeSpec } from './model.ts';
-import { searchParam, searchParams } from './registry.ts';
+import type { FoundResource, IncludeSpec, SearchScope, WhereContext } from './model.ts';
+import { searchParam, searchParams } from '../fhir/search-params/registry.ts';
 import { SqlParams } from './sql.ts';
-import { visibilitySql, type WhereContext } from './where.ts';
+import { visibilitySql } from './where.ts';
 
 /** Most resources `_include`/`_revinclude` add to one page; more are dropped with a warning. */
 export const MAX_INCLUDED = 1000;

@@ -1,4 +1,4 @@
-import { OutcomeError, outcome } from '../fhir/outcomes.ts';
+import { tooCostly } from '../fhir/outcomes.ts';
 import { searchConfig } from './config.ts';
 import { chainTargets, checkCriterion, UnknownParameter } from './criteria.ts';
 import { splitUnescaped } from './escape.ts';
@@ -9,11 +9,6 @@ import type { Criterion } from './model.ts';
  * OperationOutcome of code `too-costly` that names the limit and its setting. Without them a 94-character chain
  * expanded to thousands of subqueries and one backend to 17 GB.
  */
-
-/** 400 `too-costly`: the search is refused to protect the server; the message says how to narrow it. */
-export function tooCostly(message: string, expression?: string): OutcomeError {
-  return new OutcomeError(400, outcome('error', 'too-costly', message, expression));
-}
 
 /** Parameters whose values are not ORed search values (their own rules apply). */
 const NOT_CRITERIA = new Set([

@@ -1,3 +1,7 @@
+import type { Repository } from '../core/repository.ts';
+import type { AccessContext } from '../core/types.ts';
+import type { SqlParams } from './sql.ts';
+
 /** The parsed form of a FHIR search, independent of SQL. */
 
 /** One search criterion (one query parameter), possibly reaching other resources through chains and `_has`. */
@@ -87,3 +91,39 @@ export interface SearchRequest {
   /** Problems ignored under lenient handling, reported in the Bundle's OperationOutcome. */
   warnings: string[];
 }
+
+/** A resource row a search returns. */
+export interface FoundResource {
+  rid: number;
+  resourceType: string;
+  id: string;
+  content: string;
+  /** `Type/id` of the container, for a contained resource. */
+  container?: string | null;
+}
+
+/** Who searches, against which store. */
+export interface SearchScope {
+  repo: Repository;
+  baseUrl: string;
+  access?: AccessContext;
+}
+
+/** What building the SQL of a search needs. */
+export interface WhereContext {
+  sql: SqlParams;
+  baseUrl: string;
+  repo: Repository;
+  /** Undefined: no restriction. */
+  access?: AccessContext;
+  /** True while building the access criteria themselves (they are the server's own, not filtered again). */
+  trusted?: boolean;
+}
+
+/** Builds the WHERE condition of `criteria` on one resource type over `alias` (server/search/where.ts `typeWhere`). */
+export type TypeWhere = (
+  ctx: WhereContext,
+  resourceType: string,
+  alias: string,
+  criteria: Criterion[],
+) => Promise<string>;

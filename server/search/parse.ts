@@ -3,7 +3,7 @@ import { badRequest } from '../fhir/outcomes.ts';
 import { checkCriterion, parseCriterion, UnknownParameter } from './criteria.ts';
 import { checkCriterionLimits, checkQueryLimits, checkSortLimit } from './limits.ts';
 import type { Cursor, IncludeSpec, SearchRequest, SortKey, TotalMode } from './model.ts';
-import { searchParam } from './registry.ts';
+import { searchParam } from '../fhir/search-params/registry.ts';
 
 export const DEFAULT_COUNT = 20;
 export const MAX_COUNT = 1000;

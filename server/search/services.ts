@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { useSearchConfig, type SearchConfig } from './config.ts';
-import { startRuntimeParamSync } from './runtime-params.ts';
+import { startRuntimeParamSync } from '../fhir/search-params/runtime-params.ts';
 import { registerSearchConnections } from './session.ts';
 
 /**

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { OutcomeError, outcome } from '../fhir/outcomes.ts';
-import { Repository } from '../store/repository.ts';
+import type { Repository } from '../core/repository.ts';
+import { PostgresRepository } from '../store/repository.ts';
 import { searchConfig } from './config.ts';
 
 /**
@@ -38,7 +39,7 @@ class SessionStopped extends Error {
 }
 
 /** A Repository whose queries run in a search session: refused once the session is stopped, tracked while running. */
-class SessionRepository extends Repository {
+class SessionRepository extends PostgresRepository {
   constructor(
     private readonly runner: Repository,
     /** The repository the session was opened on (caches that outlive a request are keyed by it). */
@@ -128,7 +129,9 @@ async function onOwnConnection<T>(
       pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       backendPids.set(client, pid);
     }
-    return await fn(new SessionRepository(new Repository(client, refuseWrites), origin, stop, (d) => (running += d)));
+    return await fn(
+      new SessionRepository(new PostgresRepository(client, refuseWrites), origin, stop, (d) => (running += d)),
+    );
   } finally {
     stop.removeEventListener('abort', onStop);
     // After a cancel the connection is closed, not reused: a cancel that arrives late must not stop another request's

@@ -1,5 +1,5 @@
 import type { Cursor, SortKey } from './model.ts';
-import { searchParam } from './registry.ts';
+import { searchParam } from '../fhir/search-params/registry.ts';
 import type { SqlParams } from './sql.ts';
 import { TABLE_OF } from './where.ts';
 

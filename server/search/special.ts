@@ -1,9 +1,8 @@
 import { badRequest } from '../fhir/outcomes.ts';
 import { unescapeValue } from './escape.ts';
-import type { ValueCriterion } from './model.ts';
+import type { ValueCriterion, WhereContext } from './model.ts';
 import { datePredicate, type Columns } from './predicates.ts';
-import { searchParam } from './registry.ts';
-import type { WhereContext } from './where.ts';
+import { searchParam } from '../fhir/search-params/registry.ts';
 
 /** Kilometres per unit of `near` distances (UCUM codes; km when none is given). */
 const KM_PER_UNIT: Record<string, number> = { km: 1, m: 0.001, '[mi_i]': 1.609344, mi: 1.609344 };

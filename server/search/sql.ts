@@ -1,4 +1,4 @@
-import { tooCostly } from './limits.ts';
+import { tooCostly } from '../fhir/outcomes.ts';
 
 /** Most bind parameters one statement can carry (the protocol counts them in 16 bits). */
 const MAX_BIND_PARAMETERS = 65_535;

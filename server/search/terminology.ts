@@ -2,12 +2,14 @@ import type { CodeSystem, CodeSystemConcept, ValueSet } from '@medplum/fhirtypes
 import { badRequest } from '../fhir/outcomes.ts';
 import { parseCriterion } from './criteria.ts';
 import { unescapeValue } from './escape.ts';
-import type { ValueCriterion } from './model.ts';
+import type { TypeWhere, ValueCriterion, WhereContext } from './model.ts';
 import type { Columns } from './predicates.ts';
-import { specTerminology } from './spec-terminology.ts';
+import { specTerminology } from '../fhir/search-params/spec-terminology.ts';
 import { SqlParams } from './sql.ts';
 import { parseToken } from './values.ts';
-import { typeWhere, type WhereContext } from './where.ts';
+
+/** What resolving terminology needs: the search's context and the WHERE builder (given by where.ts). */
+type TerminologyContext = WhereContext & { typeWhere: TypeWhere };
 
 /**
  * Token modifiers that need terminology: `:in`/`:not-in` (codes of a ValueSet) and `:below`/`:above` (a code and its
@@ -23,15 +25,15 @@ interface CodeGroup {
 }
 
 async function lookup<T extends ValueSet | CodeSystem>(
-  ctx: WhereContext,
+  ctx: TerminologyContext,
   type: T['resourceType'],
   canonical: string,
 ): Promise<T | undefined> {
   const [url, version] = canonical.split('|');
   const criteria = [parseCriterion('url', url)];
   if (version) criteria.push(parseCriterion('version', version));
-  const own: WhereContext = { ...ctx, sql: new SqlParams() };
-  const where = await typeWhere(own, type, 'r', criteria);
+  const own: TerminologyContext = { ...ctx, sql: new SqlParams() };
+  const where = await ctx.typeWhere(own, type, 'r', criteria);
   const { rows } = await ctx.repo.query<{ content: string }>(
     `SELECT r.content FROM resource r WHERE ${where} LIMIT 1`,
     own.sql.values,
@@ -41,7 +43,7 @@ async function lookup<T extends ValueSet | CodeSystem>(
 }
 
 /** The SQL condition (ORed groups over `cols`) for one token criterion with :in, :not-in, :above or :below. */
-export async function terminologyPredicate(ctx: WhereContext, c: ValueCriterion, cols: Columns): Promise<string> {
+export async function terminologyPredicate(ctx: TerminologyContext, c: ValueCriterion, cols: Columns): Promise<string> {
   const groups: CodeGroup[] = [];
   for (const raw of c.values) {
     if (c.modifier === 'in' || c.modifier === 'not-in')
@@ -58,7 +60,12 @@ export async function terminologyPredicate(ctx: WhereContext, c: ValueCriterion,
     .join(' OR ');
 }
 
-async function expandValueSet(ctx: WhereContext, c: ValueCriterion, url: string, depth: number): Promise<CodeGroup[]> {
+async function expandValueSet(
+  ctx: TerminologyContext,
+  c: ValueCriterion,
+  url: string,
+  depth: number,
+): Promise<CodeGroup[]> {
   if (depth > 5) throw badRequest(`${c.name}: ValueSet ${url} nests too deeply`, c.name);
   const vs = await lookup<ValueSet>(ctx, 'ValueSet', url);
   if (!vs) throw badRequest(`${c.name}: ValueSet ${url} is not known to this server`, c.name);
@@ -100,7 +107,7 @@ async function expandValueSet(ctx: WhereContext, c: ValueCriterion, url: string,
   return groups;
 }
 
-async function hierarchy(ctx: WhereContext, c: ValueCriterion, raw: string, below: boolean): Promise<CodeGroup> {
+async function hierarchy(ctx: TerminologyContext, c: ValueCriterion, raw: string, below: boolean): Promise<CodeGroup> {
   const t = parseToken(raw);
   if (!t.system || !t.code) throw badRequest(`${c.name}: :${c.modifier} needs system|code`, c.name);
   return { system: t.system, codes: await relatedCodes(ctx, c, t.system, t.code, below) };
@@ -108,7 +115,7 @@ async function hierarchy(ctx: WhereContext, c: ValueCriterion, raw: string, belo
 
 /** A code with its descendants (below) or ancestors (above) in the CodeSystem's concept tree. */
 async function relatedCodes(
-  ctx: WhereContext,
+  ctx: TerminologyContext,
   c: ValueCriterion,
   system: string,
   code: string,

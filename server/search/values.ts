@@ -1,6 +1,6 @@
 import { badRequest } from '../fhir/outcomes.ts';
 import { numberProblem } from '../fhir/well-formed.ts';
-import { dateRange, type InstantRange } from './dates.ts';
+import { dateRange, type InstantRange } from '../fhir/search-params/dates.ts';
 import { splitUnescaped, unescapeValue } from './escape.ts';
 
 /** The comparison prefixes of number, date and quantity values. */

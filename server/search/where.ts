@@ -1,13 +1,11 @@
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { badRequest } from '../fhir/outcomes.ts';
-import type { AccessContext } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
 import { IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX, TEXT_SUFFIX } from '../store/indexer.ts';
 import { compartmentParams } from './compartments.ts';
 import { plannedRows, plannedTypeRows } from './estimate.ts';
 import { chainTargets, checkCriterion, parseCriterion, UnknownParameter } from './criteria.ts';
 import { splitUnescaped } from './escape.ts';
-import type { Criterion, ValueCriterion } from './model.ts';
+import type { Criterion, ValueCriterion, WhereContext } from './model.ts';
 import {
   componentColumns,
   datePredicate,
@@ -22,21 +20,10 @@ import {
   type Columns,
   type PredicateContext,
 } from './predicates.ts';
-import { searchParam, type ParamType, type TypedParam } from './registry.ts';
+import { searchParam, type ParamType, type TypedParam } from '../fhir/search-params/registry.ts';
 import { specialPredicate } from './special.ts';
 import { SqlParams } from './sql.ts';
 import { terminologyPredicate } from './terminology.ts';
-
-/** What building the SQL of a search needs. */
-export interface WhereContext {
-  sql: SqlParams;
-  baseUrl: string;
-  repo: Repository;
-  /** Undefined: no restriction. */
-  access?: AccessContext;
-  /** True while building the access criteria themselves (they are the server's own, not filtered again). */
-  trusted?: boolean;
-}
 
 /**
  * Scope of a criterion applied to every resource type at once (system search without `_type`): definitions are read
@@ -270,7 +257,7 @@ async function valueSql(ctx: WhereContext, resourceType: string, alias: string, 
   }
   if (param.type === 'token' && ['in', 'not-in', 'above', 'below'].includes(c.modifier ?? '')) {
     const t = ctx.sql.alias('t');
-    const ors = await terminologyPredicate(ctx, c, tableColumns(t));
+    const ors = await terminologyPredicate({ ...ctx, typeWhere }, c, tableColumns(t));
     const exists = rowExists(ctx, resourceType, alias, t, 'sp_token', c.code, ors);
     return c.modifier === 'not-in' ? `NOT ${exists}` : exists;
   }

@@ -1,6 +1,6 @@
 import type { TypedValue } from '@medplum/core';
 import { createHash } from 'node:crypto';
-import { dateRange, periodRange, type InstantRange } from '../search/dates.ts';
+import { dateRange, periodRange, type InstantRange } from '../fhir/search-params/dates.ts';
 
 /**
  * Conversion of FHIRPath results into search index values, one function per search parameter type. Hand-written

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { INDEX_TABLES, type IndexRows, type IndexTable } from './indexer.ts';
-import { noteSearchParameterWrites } from '../search/runtime-params.ts';
+import { noteSearchParameterWrites } from '../fhir/search-params/runtime-params.ts';
 
 /** The search index part of a write: which resource, its new index rows (null: none, e.g. a deletion). */
 export interface IndexWrite {

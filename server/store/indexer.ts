@@ -1,6 +1,6 @@
 import { evalFhirPathTyped, toTypedValue, type TypedValue } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { RESOURCE_TABLE_CODES, searchParams, type ParamType, type TypedParam } from '../search/registry.ts';
+import { RESOURCE_TABLE_CODES, searchParams, type ParamType, type TypedParam } from '../fhir/search-params/registry.ts';
 import {
   dateValues,
   identifierTypeValues,

@@ -4,38 +4,13 @@ import { conflict, gone, notFound, preconditionFailed } from '../fhir/outcomes.t
 import { extractIndexRows } from './indexer.ts';
 import { writeVersions, type PendingWrite } from './writes.ts';
 import { newResourceId } from './ids.ts';
-
-/** A row of the resource or history table. */
-export interface StoredVersion {
-  resourceType: string;
-  id: string;
-  versionId: number;
-  lastUpdated: string;
-  deleted: boolean;
-  method?: string;
-  /** The resource JSON exactly as stored (meta included); null for a deletion. */
-  content: string | null;
-}
-
-/** Options of a history query. */
-export interface HistoryQuery {
-  resourceType?: string;
-  id?: string;
-  since?: string;
-  /** Versions that were current at some point in this period (`_at`). */
-  at?: { start: string; end: string };
-  count: number;
-  /** Keyset cursor: continue strictly before this (lastUpdated, resourceType, id, versionId). */
-  before?: { lastUpdated: string; resourceType: string; id: string; versionId: number };
-}
+import type { HistoryQuery, Queryable, Repository, StoredVersion, WriteMethod } from '../core/repository.ts';
 
 /**
  * Runs on every write before it is stored (validation, then type-specific rules such as a Subscription's): throws an
  * OutcomeError to refuse it, or returns the resource to store instead (e.g. a requested Subscription made active).
  */
 export type WriteCheck = (resource: Resource) => Resource | void | Promise<Resource | void>;
-
-type Queryable = pg.Pool | pg.PoolClient;
 
 const FROM_ROW = `resource_type AS "resourceType", id, version_id AS "versionId",
   to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastUpdated", deleted, content`;
@@ -50,7 +25,7 @@ const FLUSH_BATCH = 250;
  * a full batch is sent without waiting (the database works while the caller validates the next entries), and
  * everything still buffered is written before any query of the transaction and before it commits.
  */
-export class Repository {
+export class PostgresRepository implements Repository {
   private readonly buffer: PendingWrite[] = [];
   /** Batches sent and not yet confirmed, chained in order; a failure surfaces at the next flush. */
   private inFlight: Promise<void> = Promise.resolve();
@@ -82,13 +57,18 @@ export class Repository {
 
   /** Runs `fn` in one database transaction: everything it writes commits together or not at all. */
   async transaction<T>(fn: (repo: Repository) => Promise<T>): Promise<T> {
+    return this.inOwnTransaction(fn);
+  }
+
+  /** `transaction`, giving `fn` this class (its own writes use the private staging below). */
+  private async inOwnTransaction<T>(fn: (repo: PostgresRepository) => Promise<T>): Promise<T> {
     if (this.inTransaction) return fn(this);
     const client = await (this.db as pg.Pool).connect();
-    let repo: Repository | undefined;
+    let repo: PostgresRepository | undefined;
     let broken = false;
     try {
       await client.query('BEGIN');
-      repo = new Repository(client, this.check, true, this.commitListeners);
+      repo = new PostgresRepository(client, this.check, true, this.commitListeners);
       const result = await fn(repo);
       await repo.flush();
       await client.query('COMMIT');
@@ -190,7 +170,7 @@ export class Repository {
    */
   async create<T extends Resource>(resource: T, options: { id?: string } = {}): Promise<T> {
     const id = options.id ?? newResourceId();
-    return this.transaction((repo) => repo.stage({ ...resource, id }, 1, 'create', false));
+    return this.inOwnTransaction((repo) => repo.stage({ ...resource, id }, 1, 'create', false));
   }
 
   /**
@@ -200,9 +180,9 @@ export class Repository {
    */
   async update<T extends Resource>(
     resource: T & { id: string },
-    options: { ifMatch?: number; ifNoneMatch?: '*' | number[]; method?: PendingWrite['method'] } = {},
+    options: { ifMatch?: number; ifNoneMatch?: '*' | number[]; method?: WriteMethod } = {},
   ): Promise<{ resource: T; created: boolean }> {
-    return this.transaction(async (repo) => {
+    return this.inOwnTransaction(async (repo) => {
       const current = await repo.lockCurrent(resource.resourceType, resource.id);
       if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
         throw preconditionFailed(
@@ -224,7 +204,7 @@ export class Repository {
 
   /** Deletes a resource (a new, deleted version). Returns false if it was already deleted. 404 if unknown. */
   async delete(resourceType: string, id: string, options: { ifMatch?: number } = {}): Promise<boolean> {
-    return this.transaction(async (repo) => {
+    return this.inOwnTransaction(async (repo) => {
       const current = await repo.lockCurrent(resourceType, id);
       if (!current) throw notFound(`${resourceType}/${id} is not known`);
       if (options.ifMatch !== undefined && current.versionId !== options.ifMatch) {

@@ -1,8 +1,8 @@
 import type { IndexRows } from '../store/indexer.ts';
 import { fit } from '../store/index-values.ts';
-import type { SearchCriteria } from '../rest/types.ts';
+import type { SearchCriteria } from '../core/types.ts';
 import { parseCriterion } from '../search/criteria.ts';
-import { searchParam } from '../search/registry.ts';
+import { searchParam } from '../fhir/search-params/registry.ts';
 import { parseReference, parseToken } from '../search/values.ts';
 
 /** An exact test of a version's index rows (and id) against criteria. */

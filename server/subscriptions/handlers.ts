@@ -2,9 +2,9 @@ import type { Bundle, Parameters, ParametersParameter, Resource, Subscription } 
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { badRequest, unprocessable } from '../fhir/outcomes.ts';
-import type { FhirRouter } from '../rest/router.ts';
-import { requireValidId } from '../rest/router.ts';
-import type { FhirContext, FhirHandler, FhirRequest } from '../rest/types.ts';
+import type { FhirRouter } from '../core/router.ts';
+import { requireValidId } from '../core/router.ts';
+import type { FhirContext, FhirHandler, FhirRequest } from '../core/types.ts';
 import { eventCount, eventsSince, listDead, resendDead, type Delivery } from './deliveries.ts';
 import { eventsOf, notificationBundle } from './notification-bundle.ts';
 import { judgeVersion, readableEvents, readerOf } from './readers.ts';

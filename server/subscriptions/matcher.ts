@@ -1,10 +1,10 @@
 import { matchesSearchRequest, parseSearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import type { SearchCriteria } from '../rest/types.ts';
+import type { SearchCriteria } from '../core/types.ts';
 import { buildWhere } from '../search/engine.ts';
 import { parseSearch } from '../search/parse.ts';
 import { SqlParams } from '../search/sql.ts';
-import type { Repository } from '../store/repository.ts';
+import type { Repository } from '../core/repository.ts';
 import type { IndexRows } from '../store/indexer.ts';
 import { compileEquality, type EqualityTest } from './equality.ts';
 import type { Interaction, Trigger } from './subscription-spec.ts';

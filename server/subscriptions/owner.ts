@@ -1,6 +1,6 @@
-import type { RouteGuard } from '../rest/router.ts';
-import type { AccessContext, FhirResponse } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
+import type { RouteGuard } from '../core/router.ts';
+import type { AccessContext, FhirResponse } from '../core/types.ts';
+import type { Repository } from '../core/repository.ts';
 import { snapshotOf } from './readers.ts';
 
 /** Interactions that write a Subscription (deletions need nothing: a deleted subscription sends nothing). */

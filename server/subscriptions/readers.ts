@@ -1,9 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { matchesAny } from '../auth/match.ts';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import type { AccessContext, SearchCriteria } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
+import type { AccessContext, SearchCriteria } from '../core/types.ts';
+import type { Repository } from '../core/repository.ts';
 import type { NotificationEvent } from './notification-bundle.ts';
+import type { ReadSnapshot } from './subscription-spec.ts';
 
 /**
  * What a reader of notifications may read, per resource type: the criteria alternatives a resource of the type must
@@ -18,12 +19,6 @@ export const UNCONFINED: Reader = () => undefined;
 export function readerOf(access: AccessContext): Reader {
   return access.whereFor ? (type) => access.whereFor?.('r', type) : UNCONFINED;
 }
-
-/**
- * A stored snapshot of a reader (the `subscription_owner` row): by type, `null` for every resource of it or the
- * criteria alternatives; a type that is not listed is not readable at all (so a type added later fails closed).
- */
-export type ReadSnapshot = Record<string, SearchCriteria[] | null>;
 
 /** A snapshot of what an access may read, or undefined when it reads every resource of every type. */
 export function snapshotOf(access: AccessContext): ReadSnapshot | undefined {

@@ -1,6 +1,6 @@
 import { INDEX_TABLES, type IndexRows } from '../store/indexer.ts';
 import { fit, parseReferenceTarget } from '../store/index-values.ts';
-import { searchParam } from '../search/registry.ts';
+import { searchParam } from '../fhir/search-params/registry.ts';
 import type { SubscriptionSpec, Trigger } from './subscription-spec.ts';
 
 /** One trigger of one subscription. */

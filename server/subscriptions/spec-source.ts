@@ -1,7 +1,7 @@
 import type { Subscription } from '@medplum/fhirtypes';
 import type pg from 'pg';
-import type { Repository } from '../store/repository.ts';
-import type { ReadSnapshot } from './readers.ts';
+import type { Repository } from '../core/repository.ts';
+import type { ReadSnapshot } from './subscription-spec.ts';
 import { isClassicCriteria, readSubscription, type SubscriptionSpec, type Trigger } from './subscription-spec.ts';
 import { loadTopics } from './topics.ts';
 

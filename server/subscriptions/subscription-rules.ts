@@ -2,7 +2,7 @@ import type { Basic, Resource, Subscription } from '@medplum/fhirtypes';
 import { OutcomeError, unprocessable } from '../fhir/outcomes.ts';
 import { buildWhere } from '../search/engine.ts';
 import { parseSearch } from '../search/parse.ts';
-import type { Repository } from '../store/repository.ts';
+import type { Repository } from '../core/repository.ts';
 import type { EndpointPolicy } from './endpoint-policy.ts';
 import { isClassicCriteria, readSubscription, type Trigger } from './subscription-spec.ts';
 import { isTopic, loadTopics, readTopic } from './topics.ts';

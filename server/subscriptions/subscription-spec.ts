@@ -1,9 +1,14 @@
 import type { Extension, Subscription } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { unprocessable } from '../fhir/outcomes.ts';
-import { parseConditionalQuery } from '../rest/conditional.ts';
-import type { SearchCriteria } from '../rest/types.ts';
-import type { ReadSnapshot } from './readers.ts';
+import { parseConditionalQuery } from '../search/conditional-query.ts';
+import type { SearchCriteria } from '../core/types.ts';
+
+/**
+ * A stored snapshot of a reader (the `subscription_owner` row): by type, `null` for every resource of it or the
+ * criteria alternatives; a type that is not listed is not readable at all (so a type added later fails closed).
+ */
+export type ReadSnapshot = Record<string, SearchCriteria[] | null>;
 
 /** Extensions Tributary reads on a Subscription. */
 export const EXT = {

@@ -1,8 +1,8 @@
 import type { Basic, Extension } from '@medplum/fhirtypes';
 import { unprocessable } from '../fhir/outcomes.ts';
-import { parseConditionalQuery } from '../rest/conditional.ts';
-import type { SearchCriteria } from '../rest/types.ts';
-import type { Repository } from '../store/repository.ts';
+import { parseConditionalQuery } from '../search/conditional-query.ts';
+import type { SearchCriteria } from '../core/types.ts';
+import type { Repository } from '../core/repository.ts';
 import type { Interaction, Trigger } from './subscription-spec.ts';
 
 /**

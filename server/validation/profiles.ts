@@ -5,7 +5,7 @@ import { loadDefinitions } from '../fhir/definitions.ts';
 import { badRequest } from '../fhir/outcomes.ts';
 import { PROJECT_ROOT } from '../project.ts';
 import { findMatchingIds } from '../search/conditional.ts';
-import type { Repository } from '../store/repository.ts';
+import type { Repository } from '../core/repository.ts';
 
 /** The canonical URL prefix of the R4 base definitions. */
 const BASE_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';

@@ -1,6 +1,6 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
-import type { FhirRouter } from '../router.ts';
-import type { FhirContext, FhirRequestHeaders } from '../types.ts';
+import type { FhirRouter } from '../../core/router.ts';
+import type { FhirContext, FhirRequestHeaders } from '../../core/types.ts';
 import { entryWork, errorEntry, inProcessingOrder, responseEntry, type EntryWork } from './entries.ts';
 
 /**

@@ -6,7 +6,7 @@ import { freePort } from '../../../test/global-setup.ts';
 import { createTestDatabase, dropTestDatabase } from '../../../test/harness.ts';
 import { startServerProcess } from '../../../test/server-process.ts';
 import { tableCounts } from '../../../test/table-counts.ts';
-import { conditionalKey } from '../conditional.ts';
+import { conditionalKey } from '../../search/conditional-query.ts';
 
 const GATE = { identifier: ['urn:test:crash|gate'] };
 

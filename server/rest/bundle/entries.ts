@@ -1,9 +1,9 @@
 import type { Binary, Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { STATUS_CODES } from 'node:http';
 import { badRequest, informational, OutcomeError, toOutcomeError } from '../../fhir/outcomes.ts';
-import { parseQueryString } from '../query.ts';
-import { responseResource } from '../respond.ts';
-import type { FhirContext, FhirMethod, FhirRequest, FhirRequestHeaders, FhirResponse } from '../types.ts';
+import { parseQueryString } from '../../core/query.ts';
+import { responseResource } from '../../core/respond.ts';
+import type { FhirContext, FhirMethod, FhirRequest, FhirRequestHeaders, FhirResponse } from '../../core/types.ts';
 
 /** One Bundle entry turned into the request it stands for. */
 export interface EntryWork {

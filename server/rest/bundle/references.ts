@@ -1,8 +1,8 @@
 import { badRequest, preconditionFailed } from '../../fhir/outcomes.ts';
 import { findMatchingIds } from '../../search/conditional.ts';
-import { parseConditionalQuery } from '../conditional.ts';
-import { requireResourceType } from '../router.ts';
-import type { FhirContext } from '../types.ts';
+import { parseConditionalQuery } from '../../search/conditional-query.ts';
+import { requireResourceType } from '../../core/router.ts';
+import type { FhirContext } from '../../core/types.ts';
 import type { EntryWork } from './entries.ts';
 
 /** Placeholder URL (an entry's fullUrl, a conditional reference) → the `Type/id` it stands for. */

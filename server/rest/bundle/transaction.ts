@@ -1,8 +1,8 @@
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { badRequest, conflict, preconditionFailed } from '../../fhir/outcomes.ts';
-import { conditionalKey, lockAndMatch, parseConditionalQuery } from '../conditional.ts';
-import type { FhirRouter } from '../router.ts';
-import type { FhirContext, FhirRequestHeaders, FhirResponse } from '../types.ts';
+import { conditionalKey, lockAndMatch, parseConditionalQuery } from '../../search/conditional-query.ts';
+import type { FhirRouter } from '../../core/router.ts';
+import type { FhirContext, FhirRequestHeaders, FhirResponse } from '../../core/types.ts';
 import { entryFailure, entryWork, inProcessingOrder, responseEntry, type EntryWork } from './entries.ts';
 import { resolveConditionalReferences, rewritePlaceholders, type ReferenceMap } from './references.ts';
 import { newResourceId } from '../../store/ids.ts';

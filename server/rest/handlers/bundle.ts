@@ -2,9 +2,9 @@ import type { Bundle } from '@medplum/fhirtypes';
 import { processBatch } from '../bundle/batch.ts';
 import { requireBundleType } from '../bundle/entries.ts';
 import { processTransaction } from '../bundle/transaction.ts';
-import { requireResource } from '../respond.ts';
-import type { FhirRouter } from '../router.ts';
-import type { FhirHandler } from '../types.ts';
+import { requireResource } from '../../core/respond.ts';
+import type { FhirRouter } from '../../core/router.ts';
+import type { FhirHandler } from '../../core/types.ts';
 
 /**
  * `POST [base]` with a batch or transaction Bundle. Its entries are dispatched through `router` — the same handlers

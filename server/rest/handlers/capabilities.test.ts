@@ -5,8 +5,8 @@ import type { Tributary } from '../../app.ts';
 import { loadDefinitions } from '../../fhir/definitions.ts';
 import { parseXmlResource } from '../../http/xml.ts';
 import { errorsOf, validate } from '../../validation/validator.ts';
-import { FhirRouter } from '../router.ts';
-import type { FhirHandler } from '../types.ts';
+import { FhirRouter } from '../../core/router.ts';
+import type { FhirHandler } from '../../core/types.ts';
 import { capabilityStatement } from './capabilities.ts';
 
 const noop: FhirHandler = async () => ({ status: 200 });

@@ -6,8 +6,8 @@ import type {
 } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../../fhir/definitions.ts';
 import { SOFTWARE_VERSION } from '../../project.ts';
-import type { FhirRouter, RouteInfo } from '../router.ts';
-import type { FhirHandler } from '../types.ts';
+import type { FhirRouter, RouteInfo } from '../../core/router.ts';
+import type { FhirHandler } from '../../core/types.ts';
 
 type TypeInteraction = NonNullable<CapabilityStatementRestResource['interaction']>[number]['code'];
 type SystemInteraction = NonNullable<CapabilityStatementRest['interaction']>[number]['code'];

@@ -1,7 +1,7 @@
-import { lockAndMatch, parseConditionalQuery } from '../conditional.ts';
-import { applyPrefer, keyOf, requireResource, versionResponse } from '../respond.ts';
-import { requireResourceType } from '../router.ts';
-import type { FhirHandler } from '../types.ts';
+import { lockAndMatch, parseConditionalQuery } from '../../search/conditional-query.ts';
+import { applyPrefer, keyOf, requireResource, versionResponse } from '../../core/respond.ts';
+import { requireResourceType } from '../../core/router.ts';
+import type { FhirHandler } from '../../core/types.ts';
 import { preconditionFailed } from '../../fhir/outcomes.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { informational, preconditionFailed } from '../../fhir/outcomes.ts';
-import { lockAndMatch } from '../conditional.ts';
-import { parseVersionTag } from '../respond.ts';
-import { requireResourceType, requireValidId } from '../router.ts';
-import type { FhirHandler, FhirResponse } from '../types.ts';
+import { lockAndMatch } from '../../search/conditional-query.ts';
+import { parseVersionTag } from '../../core/respond.ts';
+import { requireResourceType, requireValidId } from '../../core/router.ts';
+import type { FhirHandler, FhirResponse } from '../../core/types.ts';
 
 /** `DELETE [type]/[id]`: a new, deleted version; history stays. Deleting a deleted resource is a no-op (200). */
 export const deleteHandler: FhirHandler = async (ctx, req, { type, id }) => {

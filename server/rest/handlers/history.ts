@@ -1,10 +1,10 @@
 import type { Bundle, BundleEntry, BundleLink, Resource } from '@medplum/fhirtypes';
 import { badRequest } from '../../fhir/outcomes.ts';
-import type { HistoryQuery, StoredVersion } from '../../store/repository.ts';
+import type { HistoryQuery, StoredVersion } from '../../core/repository.ts';
 import { dateTimePeriod, decodeCursor, encodeCursor } from '../history-params.ts';
-import { etag } from '../respond.ts';
-import { requireResourceType, requireValidId } from '../router.ts';
-import type { FhirContext, FhirHandler, FhirRequest } from '../types.ts';
+import { etag } from '../../core/respond.ts';
+import { requireResourceType, requireValidId } from '../../core/router.ts';
+import type { FhirContext, FhirHandler, FhirRequest } from '../../core/types.ts';
 
 const DEFAULT_COUNT = 50;
 const MAX_COUNT = 1000;

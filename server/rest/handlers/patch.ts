@@ -1,11 +1,11 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { notFound, preconditionFailed } from '../../fhir/outcomes.ts';
-import type { StoredVersion } from '../../store/repository.ts';
-import { lockAndMatch, singleMatch } from '../conditional.ts';
+import type { StoredVersion } from '../../core/repository.ts';
+import { lockAndMatch, singleMatch } from '../../search/conditional-query.ts';
 import { applyPatchRequest } from '../patch/apply.ts';
-import { parseVersionTag } from '../respond.ts';
-import { requireResourceType, requireValidId } from '../router.ts';
-import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../types.ts';
+import { parseVersionTag } from '../../core/respond.ts';
+import { requireResourceType, requireValidId } from '../../core/router.ts';
+import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../../core/types.ts';
 import { storeUpdate } from './update.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { badRequest } from '../../fhir/outcomes.ts';
-import { versionResponse } from '../respond.ts';
-import { requireResourceType, requireValidId } from '../router.ts';
-import type { FhirHandler, FhirResponse } from '../types.ts';
+import { versionResponse } from '../../core/respond.ts';
+import { requireResourceType, requireValidId } from '../../core/router.ts';
+import type { FhirHandler, FhirResponse } from '../../core/types.ts';
 
 /** `GET [type]/[id]`: the current version; honours If-None-Match and If-Modified-Since (304). */
 export const readHandler: FhirHandler = async (ctx, req, { type, id }) => {

@@ -1,9 +1,16 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { badRequest } from '../../fhir/outcomes.ts';
-import { lockAndMatch, singleMatch } from '../conditional.ts';
-import { applyPrefer, keyOf, parseIfNoneMatch, parseVersionTag, requireResource, versionResponse } from '../respond.ts';
-import { requireResourceType, requireValidId } from '../router.ts';
-import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../types.ts';
+import { lockAndMatch, singleMatch } from '../../search/conditional-query.ts';
+import {
+  applyPrefer,
+  keyOf,
+  parseIfNoneMatch,
+  parseVersionTag,
+  requireResource,
+  versionResponse,
+} from '../../core/respond.ts';
+import { requireResourceType, requireValidId } from '../../core/router.ts';
+import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../../core/types.ts';
 
 /**
  * `PUT [type]/[id]`: updates, or creates with the client's id (update-as-create); `If-Match` → 412 on mismatch,

@@ -8,8 +8,8 @@ import type {
 import { badRequest, OutcomeError } from '../../fhir/outcomes.ts';
 import { resolveProfile } from '../../validation/profiles.ts';
 import { validate } from '../../validation/validator.ts';
-import { requireResourceType, requireValidId } from '../router.ts';
-import type { FhirContext, FhirHandler, FhirRequest } from '../types.ts';
+import { requireResourceType, requireValidId } from '../../core/router.ts';
+import type { FhirContext, FhirHandler, FhirRequest } from '../../core/types.ts';
 
 const MODES = new Set(['create', 'update', 'delete', 'profile']);
 

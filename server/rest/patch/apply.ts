@@ -1,6 +1,6 @@
 import type { Parameters, Resource } from '@medplum/fhirtypes';
 import { badRequest, unprocessable, unsupportedMediaType } from '../../fhir/outcomes.ts';
-import type { FhirRequest } from '../types.ts';
+import type { FhirRequest } from '../../core/types.ts';
 import { applyFhirPathPatch } from './fhirpath-patch.ts';
 import { applyJsonPatch } from './json-patch.ts';
 

@@ -1,17 +1,19 @@
 import { loadDefinitions } from '../../fhir/definitions.ts';
 import { badRequest, notFound } from '../../fhir/outcomes.ts';
-import { requireValidId } from '../../rest/router.ts';
-import type { FhirHandler } from '../../rest/types.ts';
+import { requireValidId } from '../../core/router.ts';
+import type { FhirHandler } from '../../core/types.ts';
 import { searchsetResponse } from '../bundle.ts';
 import { compartmentMembers } from '../compartments.ts';
-import { dateRange } from '../dates.ts';
-import type { FoundResource, SearchPage } from '../engine.ts';
+import { dateRange } from '../../fhir/search-params/dates.ts';
+import type { SearchPage } from '../engine.ts';
+import type { FoundResource } from '../model.ts';
 import { anyTypeVisibility } from '../include.ts';
 import type { SearchRequest } from '../model.ts';
 import { decodeCursor, MAX_COUNT } from '../parse.ts';
 import { SqlParams } from '../sql.ts';
 import { withSearchSession } from '../session.ts';
-import { typeWhere, type WhereContext } from '../where.ts';
+import type { WhereContext } from '../model.ts';
+import { typeWhere } from '../where.ts';
 import { scopeOf } from './search.ts';
 
 const DEFAULT_EVERYTHING_COUNT = 100;

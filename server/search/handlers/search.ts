@@ -1,10 +1,11 @@
 import { loadDefinitions } from '../../fhir/definitions.ts';
 import { badRequest, notFound } from '../../fhir/outcomes.ts';
-import { requireResourceType, requireValidId } from '../../rest/router.ts';
-import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../../rest/types.ts';
+import { requireResourceType, requireValidId } from '../../core/router.ts';
+import type { FhirContext, FhirHandler, FhirRequest, FhirResponse } from '../../core/types.ts';
 import { searchsetResponse } from '../bundle.ts';
 import { compartmentMembers, compartmentParams, isCompartmentType } from '../compartments.ts';
-import { executeSearch, type SearchScope } from '../engine.ts';
+import { executeSearch } from '../engine.ts';
+import type { SearchScope } from '../model.ts';
 import { resolveIncludes } from '../include.ts';
 import type { Criterion } from '../model.ts';
 import { parseSearch } from '../parse.ts';

@@ -3,8 +3,8 @@ import type pg from 'pg';
 import { forbidden } from '../../fhir/outcomes.ts';
 import { acceptedResponse } from '../../jobs/fhir.ts';
 import type { JobRunner } from '../../jobs/runner.ts';
-import { requireResourceType, requireValidId, type FhirRouter } from '../../rest/router.ts';
-import type { FhirContext, FhirHandler } from '../../rest/types.ts';
+import { requireResourceType, requireValidId, type FhirRouter } from '../../core/router.ts';
+import type { FhirContext, FhirHandler } from '../../core/types.ts';
 import { queueReindex, REINDEX_JOB, reindexJob, reindexResources, type ReindexInput } from './jobs.ts';
 
 /**

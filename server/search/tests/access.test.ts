@@ -2,7 +2,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { startTestServer } from '../../../test/harness.ts';
-import type { AccessContext, FhirContext, SearchCriteria } from '../../rest/types.ts';
+import type { AccessContext, FhirContext, SearchCriteria } from '../../core/types.ts';
 import { findMatchingIds, matchesCriteria } from '../conditional.ts';
 
 /**

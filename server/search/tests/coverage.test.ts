@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { startTestServer } from '../../../test/harness.ts';
 import { loadDefinitions } from '../../fhir/definitions.ts';
-import type { FhirContext } from '../../rest/types.ts';
+import type { FhirContext } from '../../core/types.ts';
 import { searchCapabilities } from '../capabilities.ts';
-import { searchParam, type TypedParam } from '../registry.ts';
+import { searchParam, type TypedParam } from '../../fhir/search-params/registry.ts';
 import { sampleFor, type ParamSample } from './param-samples.ts';
 
 /**

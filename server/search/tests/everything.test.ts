@@ -3,7 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { fhir, startTestServer } from '../../../test/harness.ts';
-import type { FhirContext } from '../../rest/types.ts';
+import type { FhirContext } from '../../core/types.ts';
 
 let server: Tributary;
 beforeAll(async () => {

@@ -1,7 +1,7 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
-import type { Repository } from '../../store/repository.ts';
+import type { Repository } from '../../core/repository.ts';
 import { fhir, startTestServer } from '../../../test/harness.ts';
 import { executeSearch } from '../engine.ts';
 import { encodeCursor, parseSearch } from '../parse.ts';

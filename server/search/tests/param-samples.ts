@@ -1,6 +1,6 @@
 import { getDataType, type InternalSchemaElement } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { expressionFor, type ParamType, type TypedParam } from '../registry.ts';
+import { expressionFor, type ParamType, type TypedParam } from '../../fhir/search-params/registry.ts';
 
 /**
  * Generates, for a search parameter of a type, a resource that carries a value at the parameter's FHIRPath expression,

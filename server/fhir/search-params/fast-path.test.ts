@@ -3,10 +3,10 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { loadDefinitions } from '../../fhir/definitions.ts';
+import { loadDefinitions } from '../definitions.ts';
 import { extractIndexRows, type IndexRows } from '../../store/indexer.ts';
-import { searchParams } from '../registry.ts';
-import { sampleFor } from './param-samples.ts';
+import { searchParams } from './registry.ts';
+import { sampleFor } from '../../search/tests/param-samples.ts';
 
 /**
  * The compiled property walks (fast-path.ts) must index what the FHIRPath engine indexes: compared on a generated
@@ -58,7 +58,11 @@ describe('compiled index expressions agree with FHIRPath', () => {
         if (sample) resources.push({ ...sample.resource, id: `${type}-${p.code}` } as Resource);
       }
     }
-    resources.push(...JSON.parse(readFileSync(new URL('./fixtures/conformance-data.json', import.meta.url), 'utf8')));
+    resources.push(
+      ...JSON.parse(
+        readFileSync(new URL('../../search/tests/fixtures/conformance-data.json', import.meta.url), 'utf8'),
+      ),
+    );
     expect(resources.length).toBeGreaterThan(2500);
     expect(check(resources)).toEqual([]);
   });

@@ -1,7 +1,7 @@
 import { badRequest, preconditionFailed } from '../fhir/outcomes.ts';
-import { findMatchingIds } from '../search/conditional.ts';
-import { checkQueryText, parseQueryString } from './query.ts';
-import type { FhirContext } from './types.ts';
+import { findMatchingIds } from './conditional.ts';
+import { checkQueryText, parseQueryString } from '../core/query.ts';
+import type { FhirContext } from '../core/types.ts';
 
 /**
  * Parses the query part of `If-None-Exist` or a conditional URL (`identifier=a|b&_id=x`); a leading `?` or
