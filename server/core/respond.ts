@@ -1,6 +1,6 @@
 import type { Resource } from '@medplum/fhirtypes';
 import { badRequest, informational } from '../fhir/outcomes.ts';
-import type { FhirContext, FhirRequest, FhirResponse } from './types.ts';
+import type { FhirContext, FhirRequest, FhirResponse, WrittenVersion } from './types.ts';
 
 /** The weak ETag of a version: `W/"3"`. */
 export function etag(versionId: string | number): string {
@@ -52,7 +52,7 @@ export function versionResponse(
   status: number,
   key: VersionKey,
   body: { resource?: Resource; content?: string },
-  options: { location?: boolean } = {},
+  options: { location?: boolean; written?: WrittenVersion['interaction'] } = {},
 ): FhirResponse {
   const versionUrl = options.location
     ? `${ctx.baseUrl}/${key.resourceType}/${key.id}/_history/${key.versionId}`
@@ -67,6 +67,18 @@ export function versionResponse(
       location: versionUrl,
       contentLocation: versionUrl,
     },
+    ...(options.written
+      ? {
+          written: [
+            {
+              resourceType: key.resourceType,
+              id: key.id,
+              versionId: String(key.versionId),
+              interaction: options.written,
+            },
+          ],
+        }
+      : {}),
   };
 }
 

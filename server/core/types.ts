@@ -50,6 +50,19 @@ export interface FhirResponse {
     /** `X-Progress` of an async job's status while it runs. */
     progress?: string;
   };
+  /**
+   * The versions this interaction wrote, in order (a create, update or patch writes one; a transaction or batch
+   * Bundle lists its entries'), so that doors need not parse `Location` (e.g. to write a Provenance for each).
+   */
+  written?: WrittenVersion[];
+}
+
+/** A version a write produced. */
+export interface WrittenVersion {
+  resourceType: string;
+  id: string;
+  versionId: string;
+  interaction: 'create' | 'update' | 'patch';
 }
 
 /** Search criteria as in a query string: parameter name → values (repeated values AND, a comma inside one ORs). */

@@ -1,12 +1,13 @@
 import type { Resource } from '@medplum/fhirtypes';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { badRequest, methodNotAllowed, outcomeError, toOutcomeError } from '../fhir/outcomes.ts';
+import { badRequest, outcomeError, toOutcomeError } from '../fhir/outcomes.ts';
 import { parseJsonKeepingDecimals } from '../fhir/decimals.ts';
 import { findIllFormedValue } from '../fhir/well-formed.ts';
 import { parseQueryString } from '../core/query.ts';
+import { fhirRequest } from '../core/request.ts';
 import type { FhirRouter } from '../core/router.ts';
 import { parseShape, shapeResource, type ResourceShape } from '../fhir/summary.ts';
-import type { AccessContext, FhirContext, FhirMethod, FhirRequest, FhirResponse } from '../core/types.ts';
+import type { AccessContext, FhirContext, FhirRequest, FhirResponse } from '../core/types.ts';
 import type { Repository } from '../core/repository.ts';
 import { hasBody, readBody } from './body.ts';
 import { bodyKind, MEDIA_TYPES, negotiateFormat, type FhirFormat } from './format.ts';
@@ -30,8 +31,6 @@ export interface FhirEndpointDeps {
    */
   admit(req: IncomingMessage, res: ServerResponse): Promise<AccessContext | undefined>;
 }
-
-const METHODS = new Set<FhirMethod>(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** Interactions answering one stored resource, where `_summary` and `_elements` apply to the response body. */
 const SHAPED_INTERACTIONS = new Set(['read', 'vread']);
@@ -104,12 +103,11 @@ function toFhirRequest(
   raw: Buffer | undefined,
 ): FhirRequest {
   // HEAD is GET without the body (RFC 9110 9.3.2): node's response drops the body of an answer to HEAD.
-  const method = (req.method === 'HEAD' ? 'GET' : (req.method ?? '').toUpperCase()) as FhirMethod;
-  if (!METHODS.has(method)) throw methodNotAllowed(`Method ${req.method} is not supported`);
-  const fhirReq: FhirRequest = {
-    method,
-    path: decodePath(url.pathname.replace(/^\/fhir\/?/, '')).replace(/\/+$/, ''),
+  const fhirReq = fhirRequest({
+    method: req.method ?? '',
+    url: url.pathname.replace(/^\/fhir\/?/, ''),
     query,
+    where: 'The request path',
     headers: {
       ifMatch: header(req, 'if-match'),
       ifNoneMatch: header(req, 'if-none-match'),
@@ -117,7 +115,7 @@ function toFhirRequest(
       ifModifiedSince: header(req, 'if-modified-since'),
       ...parsePrefer(header(req, 'prefer')),
     },
-  };
+  });
   if (raw && raw.length > 0) {
     const contentType = header(req, 'content-type');
     const kind = bodyKind(contentType);
@@ -149,15 +147,6 @@ function sendError(
   } catch (err) {
     req.log?.error({ err }, 'the error response could not be sent');
     res.destroy();
-  }
-}
-
-/** The path, percent-decoded; 400 for a malformed escape (`%zz`, a truncated UTF-8 sequence). */
-function decodePath(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    throw badRequest(`The request path has a malformed percent-escape: ${path.slice(0, 200)}`);
   }
 }
 

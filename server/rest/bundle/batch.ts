@@ -1,7 +1,14 @@
 import type { Bundle, BundleEntry } from '@medplum/fhirtypes';
 import type { FhirRouter } from '../../core/router.ts';
-import type { FhirContext, FhirRequestHeaders } from '../../core/types.ts';
-import { entryWork, errorEntry, inProcessingOrder, responseEntry, type EntryWork } from './entries.ts';
+import type { FhirContext, FhirRequestHeaders, WrittenVersion } from '../../core/types.ts';
+import {
+  entryWork,
+  errorEntry,
+  inProcessingOrder,
+  responseEntry,
+  type EntryWork,
+  type ProcessedBundle,
+} from './entries.ts';
 
 /**
  * Processes a batch Bundle: every entry on its own, through the same router as single requests and in the
@@ -13,7 +20,7 @@ export async function processBatch(
   ctx: FhirContext,
   bundle: Bundle,
   prefer: FhirRequestHeaders['preferReturn'],
-): Promise<Bundle> {
+): Promise<ProcessedBundle> {
   const requests = bundle.entry ?? [];
   const entries: BundleEntry[] = new Array(requests.length);
   const works: EntryWork[] = [];
@@ -24,12 +31,15 @@ export async function processBatch(
       entries[i] = errorEntry(err);
     }
   });
+  const written: WrittenVersion[] = [];
   for await (const work of inProcessingOrder(works)) {
     try {
-      entries[work.index] = responseEntry(ctx, work, await router.handle(ctx, work.request), prefer);
+      const res = await router.handle(ctx, work.request);
+      written.push(...(res.written ?? []));
+      entries[work.index] = responseEntry(ctx, work, res, prefer);
     } catch (err) {
       entries[work.index] = errorEntry(err);
     }
   }
-  return { resourceType: 'Bundle', type: 'batch-response', entry: entries };
+  return { bundle: { resourceType: 'Bundle', type: 'batch-response', entry: entries }, written };
 }

@@ -1,9 +1,16 @@
 import type { Binary, Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { STATUS_CODES } from 'node:http';
 import { badRequest, informational, OutcomeError, toOutcomeError } from '../../fhir/outcomes.ts';
-import { parseQueryString } from '../../core/query.ts';
+import { fhirRequest } from '../../core/request.ts';
 import { responseResource } from '../../core/respond.ts';
-import type { FhirContext, FhirMethod, FhirRequest, FhirRequestHeaders, FhirResponse } from '../../core/types.ts';
+import type {
+  FhirContext,
+  FhirMethod,
+  FhirRequest,
+  FhirRequestHeaders,
+  FhirResponse,
+  WrittenVersion,
+} from '../../core/types.ts';
 
 /** One Bundle entry turned into the request it stands for. */
 export interface EntryWork {
@@ -49,6 +56,12 @@ function isConditional(w: EntryWork): boolean {
   return !!w.request.headers.ifNoneExist || (w.method !== 'GET' && Object.keys(w.request.query).length > 0);
 }
 
+/** A processed batch or transaction: the response Bundle and the versions its entries wrote, in order. */
+export interface ProcessedBundle {
+  bundle: Bundle;
+  written: WrittenVersion[];
+}
+
 /** Checks the body is a batch or transaction Bundle and returns it. */
 export function requireBundleType(bundle: Bundle): 'batch' | 'transaction' {
   if (bundle.type !== 'batch' && bundle.type !== 'transaction') {
@@ -77,8 +90,15 @@ export function entryWork(ctx: FhirContext, entry: BundleEntry, index: number): 
   const url = entry.request?.url;
   if (typeof url !== 'string' || url === '')
     throw badRequest(`${where}.request.url is missing`, `${where}.request.url`);
-  const { path, query } = splitUrl(ctx, url, where);
-  if (path === '' && method === 'POST') {
+  const headers: FhirRequestHeaders = {
+    ifMatch: entry.request?.ifMatch,
+    ifNoneMatch: entry.request?.ifNoneMatch,
+    ifNoneExist: entry.request?.ifNoneExist,
+    ifModifiedSince: entry.request?.ifModifiedSince,
+    preferReturn: 'representation',
+  };
+  const request = fhirRequest({ method, url, baseUrl: ctx.baseUrl, headers, where: `${where}.request.url` });
+  if (request.path === '' && method === 'POST') {
     throw badRequest(`${where}: batch and transaction Bundles cannot be nested`, `${where}.request.url`);
   }
   for (const name of ['ifMatch', 'ifNoneMatch', 'ifNoneExist', 'ifModifiedSince'] as const) {
@@ -88,14 +108,6 @@ export function entryWork(ctx: FhirContext, entry: BundleEntry, index: number): 
   }
   if (entry.fullUrl !== undefined && typeof entry.fullUrl !== 'string')
     throw badRequest(`${where}.fullUrl must be a string`, `${where}.fullUrl`);
-  const headers: FhirRequestHeaders = {
-    ifMatch: entry.request?.ifMatch,
-    ifNoneMatch: entry.request?.ifNoneMatch,
-    ifNoneExist: entry.request?.ifNoneExist,
-    ifModifiedSince: entry.request?.ifModifiedSince,
-    preferReturn: 'representation',
-  };
-  const request: FhirRequest = { method, path, query, headers };
   if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
     if (!entry.resource || typeof entry.resource !== 'object')
       throw badRequest(`${where} has no resource for its ${method}`, `${where}.resource`);
@@ -117,24 +129,6 @@ function bodyOf(resource: Resource, method: FhirMethod, where: string): Pick<Fhi
     }
   }
   return { body: resource, contentType: 'application/fhir+json' };
-}
-
-function splitUrl(ctx: FhirContext, url: string, where: string): { path: string; query: Record<string, string[]> } {
-  let rest = url;
-  if (/^https?:\/\//.test(rest)) {
-    if (!rest.startsWith(ctx.baseUrl + '/'))
-      throw badRequest(`${where}.request.url is not on this server: ${url}`, `${where}.request.url`);
-    rest = rest.slice(ctx.baseUrl.length);
-  }
-  rest = rest.replace(/^\/+/, '');
-  const q = rest.indexOf('?');
-  const rawPath = q < 0 ? rest : rest.slice(0, q);
-  const query = parseQueryString(q >= 0 ? rest.slice(q + 1) : '');
-  try {
-    return { path: decodeURIComponent(rawPath).replace(/\/+$/, ''), query };
-  } catch {
-    throw badRequest(`${where}.request.url is not a valid URL: ${url}`, `${where}.request.url`);
-  }
 }
 
 /**

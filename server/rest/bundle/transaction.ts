@@ -2,8 +2,15 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { badRequest, conflict, preconditionFailed } from '../../fhir/outcomes.ts';
 import { conditionalKey, lockAndMatch, parseConditionalQuery } from '../../search/conditional-query.ts';
 import type { FhirRouter } from '../../core/router.ts';
-import type { FhirContext, FhirRequestHeaders, FhirResponse } from '../../core/types.ts';
-import { entryFailure, entryWork, inProcessingOrder, responseEntry, type EntryWork } from './entries.ts';
+import type { FhirContext, FhirRequestHeaders, FhirResponse, WrittenVersion } from '../../core/types.ts';
+import {
+  entryFailure,
+  entryWork,
+  inProcessingOrder,
+  responseEntry,
+  type EntryWork,
+  type ProcessedBundle,
+} from './entries.ts';
 import { resolveConditionalReferences, rewritePlaceholders, type ReferenceMap } from './references.ts';
 import { newResourceId } from '../../store/ids.ts';
 
@@ -21,7 +28,7 @@ export async function processTransaction(
   ctx: FhirContext,
   bundle: Bundle,
   prefer: FhirRequestHeaders['preferReturn'],
-): Promise<Bundle> {
+): Promise<ProcessedBundle> {
   const works = (bundle.entry ?? []).map((entry, i) => entryWork(ctx, entry, i));
   checkDistinctIdentities(works);
   return ctx.repo.transaction(async (repo) => {
@@ -34,16 +41,18 @@ export async function processTransaction(
       rewritePlaceholders(works, map);
     }
     const entries: BundleEntry[] = new Array(works.length);
+    const written: WrittenVersion[] = [];
     for await (const work of inProcessingOrder(works)) {
       try {
         const res = await router.handle(txCtx, work.request);
         checkResolvedTarget(ctx, work, res);
+        written.push(...(res.written ?? []));
         entries[work.index] = responseEntry(txCtx, work, res, prefer);
       } catch (err) {
         throw entryFailure(err, work);
       }
     }
-    return { resourceType: 'Bundle', type: 'transaction-response', entry: entries } satisfies Bundle;
+    return { bundle: { resourceType: 'Bundle', type: 'transaction-response', entry: entries }, written };
   });
 }
 

@@ -14,6 +14,7 @@ export function createBundleHandler(router: FhirRouter): FhirHandler {
   return async (ctx, req) => {
     const bundle = requireResource(req, 'Bundle') as Bundle;
     const process = requireBundleType(bundle) === 'transaction' ? processTransaction : processBatch;
-    return { status: 200, resource: await process(router, ctx, bundle, req.headers.preferReturn) };
+    const processed = await process(router, ctx, bundle, req.headers.preferReturn);
+    return { status: 200, resource: processed.bundle, written: processed.written };
   };
 }

@@ -26,7 +26,7 @@ export const createHandler: FhirHandler = async (ctx, req, { type }) => {
     const created = await repo.create(resource, { id: req.assignedId });
     return applyPrefer(
       req,
-      versionResponse(ctx, 201, keyOf(created), { resource: created }, { location: true }),
+      versionResponse(ctx, 201, keyOf(created), { resource: created }, { location: true, written: 'create' }),
       'Created',
     );
   });

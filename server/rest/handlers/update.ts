@@ -43,7 +43,7 @@ export const conditionalUpdateHandler: FhirHandler = async (ctx, req, { type }) 
       const created = await repo.create(resource);
       return applyPrefer(
         req,
-        versionResponse(ctx, 201, keyOf(created), { resource: created }, { location: true }),
+        versionResponse(ctx, 201, keyOf(created), { resource: created }, { location: true, written: 'create' }),
         'Created',
       );
     }
@@ -61,6 +61,12 @@ export async function storeUpdate(
   const ifMatch = req.headers.ifMatch ? parseVersionTag(req.headers.ifMatch) : undefined;
   const ifNoneMatch = req.headers.ifNoneMatch ? parseIfNoneMatch(req.headers.ifNoneMatch) : undefined;
   const { resource: stored, created } = await ctx.repo.update(resource, { ifMatch, ifNoneMatch, method });
-  const res = versionResponse(ctx, created ? 201 : 200, keyOf(stored), { resource: stored }, { location: true });
+  const res = versionResponse(
+    ctx,
+    created ? 201 : 200,
+    keyOf(stored),
+    { resource: stored },
+    { location: true, written: created ? 'create' : method },
+  );
   return applyPrefer(req, res, created ? 'Created' : 'Updated');
 }
