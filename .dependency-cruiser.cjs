@@ -12,6 +12,7 @@ const LAYERS = [
   ['server/validation'],
   ['server/rest', 'server/auth'],
   ['server/subscriptions'],
+  ['server/host'],
   ['bots', 'integrations', 'cli'],
   ['server/app.ts', 'server/config.ts', 'server/main.ts', 'server/doors.ts'],
 ];

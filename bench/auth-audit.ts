@@ -44,7 +44,7 @@ async function startVariant(adminUrl: string, name: string, env: NodeJS.ProcessE
     host: '127.0.0.1',
     databaseUrl: db.url,
   };
-  const server = await startTributary(config, pino({ level: 'silent' }));
+  const server = await startTributary(config, { logger: pino({ level: 'silent' }) });
   const headers: Record<string, string> = { 'content-type': 'application/fhir+json' };
   if (env.AUTH !== 'off') {
     const res = await fetch(`${server.url}/auth/token`, {

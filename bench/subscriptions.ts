@@ -51,7 +51,7 @@ async function withServer<T>(fn: (server: Tributary) => Promise<T>): Promise<T> 
     host: '127.0.0.1',
     databaseUrl: db.url,
   };
-  const server = await startTributary(config, pino({ level: 'silent' }));
+  const server = await startTributary(config, { logger: pino({ level: 'silent' }) });
   try {
     return await fn(server);
   } finally {

@@ -34,6 +34,8 @@ export interface TributaryConfig {
   subscriptions: SubscriptionConfig;
   /** The job runner (server/jobs/config.ts). */
   jobs: JobConfig;
+  /** The environment the configuration was read from: doors read their own settings from it (server/core/door.ts). */
+  env: NodeJS.ProcessEnv;
 }
 
 function urlEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -60,5 +62,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     auth: loadAuthConfig(env),
     subscriptions: loadSubscriptionConfig(env),
     jobs: loadJobConfig(env),
+    env,
   };
 }

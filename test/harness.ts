@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { startTributary, type Tributary } from '../server/app.ts';
+import { startTributary, type StartOptions, type Tributary } from '../server/app.ts';
 import { loadConfig, type TributaryConfig } from '../server/config.ts';
 
 /** The admin URL of the test Postgres (embedded, or the machine's via DATABASE_URL); see global-setup.ts. */
@@ -28,11 +28,12 @@ export async function createTestDatabase(prefix = 't'): Promise<string> {
 /**
  * Starts a Tributary on a free port with its own fresh database. `overrides` change the configuration
  * (e.g. `{ maxBodyBytes }`); `env` is read like the process environment first. Authorization is off unless `env`
- * says `AUTH: 'on'` (auth tests do; the product default is on).
+ * says `AUTH: 'on'` (auth tests do; the product default is on). `options` add doors (a test's own) or a logger.
  */
 export async function startTestServer(
   overrides: Partial<TributaryConfig> = {},
   env: NodeJS.ProcessEnv = {},
+  options: StartOptions = {},
 ): Promise<Tributary> {
   const databaseUrl = overrides.databaseUrl ?? (await createTestDatabase());
   const config: TributaryConfig = {
@@ -43,7 +44,10 @@ export async function startTestServer(
     ...overrides,
     databaseUrl,
   };
-  const server = await startTributary(config);
+  const server = await startTributary(config, options).catch(async (err: unknown) => {
+    if (!overrides.databaseUrl) await dropTestDatabase(databaseUrl);
+    throw err;
+  });
   if (overrides.databaseUrl) return server;
   // A database the harness created is dropped with the server, so runs against a shared Postgres leave nothing behind.
   const close = server.close.bind(server);

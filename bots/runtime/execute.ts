@@ -6,7 +6,7 @@ import type { BotRuntime } from './runtime.ts';
 
 /** Registers `POST Device/[id]/$execute` on the router. */
 export function addBotOperations(router: FhirRouter, runtime: BotRuntime): void {
-  router.add('POST', 'Device/:id/$execute', 'execute', executeBotHandler(runtime));
+  router.add('POST', 'Device/:id/$execute', 'execute', executeBotHandler(runtime), 'unrestricted');
   router.capabilities.defineOperation('execute', 'https://tributary.dev/fhir/OperationDefinition/bot-execute');
 }
 

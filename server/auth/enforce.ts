@@ -10,24 +10,6 @@ import type { Permission } from './scopes.ts';
 
 type Run = (ctx: FhirContext) => Promise<FhirResponse>;
 
-/** Operations that only read the instance or type they are called on; their results are confined by the search engine. */
-const READ_OPERATIONS = new Set([
-  'everything',
-  'meta',
-  'lastn',
-  'stats',
-  'document',
-  'summary',
-  'expand',
-  'lookup',
-  'validate-code',
-  'translate',
-  'subsumes',
-  'status',
-  'events',
-  'get-ws-binding-token',
-]);
-
 /** A decision of the guard, for the audit trail. */
 export interface AccessDecision {
   ctx: FhirContext;
@@ -94,9 +76,29 @@ async function enforce(
   match: RouteMatch,
   run: Run,
 ): Promise<FhirResponse> {
-  const { type, id, op } = match.params;
+  const { type, id } = match.params;
+  switch (match.access) {
+    case 'public':
+      return run(ctx);
+    case 'read':
+      return readOperation(ctx, access, type, id, run);
+    case 'unrestricted':
+      return unrestrictedOperation(access, type, match.interaction, () => run(ctx));
+    case 'interaction':
+      return interaction(ctx, req, access, match, run);
+  }
+}
+
+/** FHIR's own interactions, each by its rule (the routes declare `access: 'interaction'`). */
+async function interaction(
+  ctx: FhirContext,
+  req: FhirRequest,
+  access: AccessContext,
+  match: RouteMatch,
+  run: Run,
+): Promise<FhirResponse> {
+  const { type, id } = match.params;
   switch (match.interaction) {
-    case 'capabilities':
     case 'transaction': // batch/transaction: every entry is dispatched through this guard on its own
       return run(ctx);
     case 'read':
@@ -147,16 +149,12 @@ async function enforce(
       return write(ctx, access, type, 'u', run, (c) => lockAndMatch(c, type, req.query));
     case 'conditional-delete':
       return write(ctx, access, type, 'd', run, (c) => lockAndMatch(c, type, req.query));
-    case 'everything':
-      await requireVisibleInstance(ctx, access, req.path.split('/')[0], id);
-      return run(ctx);
     case 'validate':
       if (!access.permits?.('c', type) && !access.permits?.('u', type))
         throw forbidden(`Insufficient scope: $validate needs create or update of ${type}`);
       if (id) await requireVisibleInstance(ctx, access, type, id);
       return run(ctx);
-    default:
-      if (op && type) return operation(ctx, access, type, id, op, run);
+    default: // the router admits no other interaction name; fail closed all the same
       for (const p of ['c', 'r', 'u', 'd', 's'] as const) requireUnconfined(access, p);
       return run(ctx);
   }
@@ -324,23 +322,34 @@ async function writtenResource(ctx: FhirContext, res: FhirResponse, type: string
   return JSON.parse(row.content) as Resource;
 }
 
-/** Other operations: read-only ones need read access to the instance (or search on the type); others full access. */
-async function operation(
+/**
+ * An operation that only reads what it is called on (`access: 'read'`): read access to the instance (as if absent
+ * otherwise), search access to its type at type level, unconfined search at system level; its results are confined by
+ * the search engine.
+ */
+async function readOperation(
   ctx: FhirContext,
   access: AccessContext,
-  type: string,
+  type: string | undefined,
   id: string | undefined,
-  op: string,
   run: Run,
 ): Promise<FhirResponse> {
-  if (READ_OPERATIONS.has(op)) {
-    if (id) await requireVisibleInstance(ctx, access, type, id);
-    else requirePermit(access, 's', type);
-    return run(ctx);
-  }
-  for (const p of ['c', 'r', 'u', 'd', 's'] as const) {
-    if (access.whereFor?.(p, type) !== undefined)
-      throw forbidden(`Insufficient scope: $${op} needs unrestricted access to ${type}`);
-  }
+  if (type && id) await requireVisibleInstance(ctx, access, type, id);
+  else if (type) requirePermit(access, 's', type);
+  else requireUnconfined(access, 's');
   return run(ctx);
+}
+
+/** An operation that needs every permission on its type, or at system level on every type (`access: 'unrestricted'`). */
+function unrestrictedOperation(
+  access: AccessContext,
+  type: string | undefined,
+  name: string,
+  run: () => Promise<FhirResponse>,
+): Promise<FhirResponse> {
+  for (const p of ['c', 'r', 'u', 'd', 's'] as const) {
+    if (access.whereFor?.(p, type ?? '*') !== undefined)
+      throw forbidden(`Insufficient scope: $${name} needs unrestricted access to ${type ?? 'every type'}`);
+  }
+  return run();
 }

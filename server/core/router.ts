@@ -4,23 +4,60 @@ import { badRequest, methodNotAllowed, notFound } from '../fhir/outcomes.ts';
 import { checkRequestText } from './query.ts';
 import type { FhirContext, FhirHandler, FhirMethod, FhirRequest, FhirResponse } from './types.ts';
 
+/**
+ * How the access guard (server/auth/enforce.ts) judges a route, declared when the route is registered:
+ * - `interaction`: one of FHIR's own interactions (INTERACTIONS below), judged by that interaction's rule;
+ * - `public`: nothing to check (the CapabilityStatement);
+ * - `read`: an operation that only reads what it is called on: read access to the instance (or search access to the
+ *   type, at type level), and what it answers is confined like a search (`$everything`, `$events`, `$expand`);
+ * - `unrestricted`: an operation that needs every permission on its type, or at system level on every type
+ *   (`$reindex`, `$resend`, `Device/[id]/$execute`).
+ */
+export type RouteAccess = 'interaction' | 'public' | 'read' | 'unrestricted';
+
+const ACCESS_RULES: ReadonlySet<string> = new Set<RouteAccess>(['interaction', 'public', 'read', 'unrestricted']);
+
+/** FHIR's own interactions, whose rules the guard knows by name (`access: 'interaction'`). */
+export const INTERACTIONS: ReadonlySet<string> = new Set([
+  'transaction',
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'history-instance',
+  'history-type',
+  'history-system',
+  'create',
+  'search-type',
+  'search-system',
+  'search-compartment',
+  'conditional-update',
+  'conditional-patch',
+  'conditional-delete',
+  'validate',
+]);
+
 interface Route {
   method: FhirMethod;
   parts: string[];
   interaction: string;
+  access: RouteAccess;
   handler: FhirHandler;
 }
 
-/** A registered route as /metadata sees it: method, path pattern (`:type/:id/_history`) and interaction name. */
+/** A registered route as /metadata sees it: method, path pattern (`:type/:id/_history`), interaction and access rule. */
 export interface RouteInfo {
   method: FhirMethod;
   pattern: string;
   interaction: string;
+  access: RouteAccess;
 }
 
-/** A request matched to its route: the interaction name (for metrics and audit) and path parameters. */
+/** A request matched to its route: the interaction name (for metrics and audit), its access rule, path parameters. */
 export interface RouteMatch {
   interaction: string;
+  access: RouteAccess;
   handler: FhirHandler;
   params: Record<string, string>;
 }
@@ -49,14 +86,29 @@ export class FhirRouter {
 
   /** Every registered route, in registration order (the CapabilityStatement is generated from them). */
   listRoutes(): RouteInfo[] {
-    return this.routes.map((r) => ({ method: r.method, pattern: r.parts.join('/'), interaction: r.interaction }));
+    return this.routes.map((r) => ({
+      method: r.method,
+      pattern: r.parts.join('/'),
+      interaction: r.interaction,
+      access: r.access,
+    }));
   }
 
   private readonly guards: RouteGuard[] = [];
 
-  /** Registers the handler of an interaction for a method and a path pattern such as `:type/:id/_history/:vid`. */
-  add(method: FhirMethod, pattern: string, interaction: string, handler: FhirHandler): this {
-    this.routes.push({ method, parts: pattern === '' ? [] : pattern.split('/'), interaction, handler });
+  /**
+   * Registers the handler of an interaction for a method and a path pattern such as `:type/:id/_history/:vid`, with
+   * the access rule the guard judges it by. A route without a rule the guard knows is refused (an operation the guard
+   * cannot judge must not be reachable).
+   */
+  add(method: FhirMethod, pattern: string, interaction: string, handler: FhirHandler, access: RouteAccess): this {
+    if (!ACCESS_RULES.has(access)) {
+      throw new Error(`${method} ${pattern}: declare its access rule (${[...ACCESS_RULES].join(', ')})`);
+    }
+    if (access === 'interaction' && !INTERACTIONS.has(interaction)) {
+      throw new Error(`${method} ${pattern}: "${interaction}" is not a FHIR interaction; declare an operation's rule`);
+    }
+    this.routes.push({ method, parts: pattern === '' ? [] : pattern.split('/'), interaction, access, handler });
     return this;
   }
 
@@ -72,7 +124,9 @@ export class FhirRouter {
       const params = matchPath(route.parts, segments);
       if (!params) continue;
       pathMatched = true;
-      if (route.method === req.method) return { interaction: route.interaction, handler: route.handler, params };
+      if (route.method === req.method) {
+        return { interaction: route.interaction, access: route.access, handler: route.handler, params };
+      }
     }
     if (pathMatched) throw methodNotAllowed(`${req.method} is not allowed on ${req.path || 'the base'}`);
     throw unknownPath(segments);

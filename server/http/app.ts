@@ -2,6 +2,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import type { RequestListener } from 'node:http';
 import type { Logger } from 'pino';
 import { outcome, toOutcomeError } from '../fhir/outcomes.ts';
+import type { DoorStatus } from '../core/door.ts';
 import type { DatabaseHealth } from '../db/health.ts';
 import { fhirEndpoint, sendResponse, type FhirEndpointDeps } from './fhir-endpoint.ts';
 import { landingPage } from './landing.ts';
@@ -18,6 +19,8 @@ export interface HttpAppDeps extends Omit<FhirEndpointDeps, 'admit'> {
   auth: HttpAuthorization;
   /** Other modules' routes outside the FHIR base (the admin API: server/http/admin-api.ts). */
   routes?: express.Router;
+  /** Every door's state, for `/healthz`. */
+  doors?: () => DoorStatus[];
 }
 
 /** What the HTTP door needs of the authorization layer (server/auth implements it; this door does not import it). */
@@ -50,15 +53,17 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
     landingPage(deps.baseUrl, () => deps.auth.security() !== undefined),
   );
   app.get('/healthz', (_req, res) => {
-    if (!deps.isReady()) return void res.status(503).json({ status: 'starting' });
+    const doors = deps.doors?.() ?? [];
+    if (!deps.isReady()) return void res.status(503).json({ status: 'starting', doors });
     const database = deps.databaseHealth?.() ?? { up: true };
-    if (database.up) return void res.json({ status: 'ok', database: 'up' });
+    if (database.up) return void res.json({ status: 'ok', database: 'up', doors });
     res.setHeader('Retry-After', '1');
     res.status(503).json({
       status: 'unavailable',
       database: 'down',
       reason: `The database is unavailable: ${database.reason}`,
       since: database.since,
+      doors,
     });
   });
   app.get('/metrics', async (_req, res) => {

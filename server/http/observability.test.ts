@@ -19,7 +19,7 @@ beforeAll(async () => {
   });
   databaseUrl = await createTestDatabase();
   const config = { ...loadConfig({ AUTH: 'off' }), port: 0, host: '127.0.0.1', databaseUrl };
-  server = await startTributary(config, pino({ level: 'info' }, sink));
+  server = await startTributary(config, { logger: pino({ level: 'info' }, sink) });
 });
 afterAll(async () => {
   await server?.close();

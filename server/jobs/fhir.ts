@@ -30,8 +30,8 @@ export function acceptedResponse(ctx: FhirContext, job: Job): FhirResponse {
  * one (202; the URL answers 404 after). Only the client that started a job may see it.
  */
 export function addJobOperations(router: FhirRouter, jobs: JobRunner): void {
-  router.add('GET', '$status/:job', 'job-status', jobStatusHandler(jobs));
-  router.add('DELETE', '$status/:job', 'job-cancel', jobCancelHandler(jobs));
+  router.add('GET', '$status/:job', 'job-status', jobStatusHandler(jobs), 'unrestricted');
+  router.add('DELETE', '$status/:job', 'job-cancel', jobCancelHandler(jobs), 'unrestricted');
 }
 
 function jobStatusHandler(jobs: JobRunner): FhirHandler {

@@ -23,6 +23,7 @@ import {
   sessionIdentity,
   type Failure,
 } from './store.ts';
+import type { Door, DoorStatus } from '../core/door.ts';
 import type { Job, JobContext, JobKind, JobState } from './types.ts';
 
 /** How long a claim lasts without renewal; renewed every third of it while the job runs. */
@@ -71,7 +72,8 @@ interface Running {
  * poll (POLL_MS) and resume from their last checkpoint. Whatever a superseded run does later is discarded, because
  * every write of progress or outcome is fenced by the lease owner. Design: server/jobs/README.md.
  */
-export class JobRunner {
+export class JobRunner implements Door<unknown> {
+  readonly name = 'jobs';
   private readonly kinds = new Map<string, Registered>();
   private readonly running = new Map<string, Running>();
   private session?: pg.Client;
@@ -146,6 +148,11 @@ export class JobRunner {
     before?: { createdAt: string; id: string };
   }): Promise<Job[]> {
     return listJobs(this.deps.pool, filter);
+  }
+
+  /** The runner's state for `/healthz`: up while its loop runs. */
+  status(): DoorStatus {
+    return { name: this.name, state: this.stopped ? 'down' : 'up' };
   }
 
   /** Connects the node's session and starts the loop. */

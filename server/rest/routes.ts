@@ -20,8 +20,8 @@ import { everythingHandler } from '../search/handlers/everything.ts';
 /** The FHIR REST API: every interaction this server supports, one handler each. */
 export function createFhirRouter(): FhirRouter {
   const router = new FhirRouter();
-  router.add('POST', '', 'transaction', createBundleHandler(router));
-  router.add('GET', 'metadata', 'capabilities', capabilitiesHandler(router));
+  router.add('POST', '', 'transaction', createBundleHandler(router), 'interaction');
+  router.add('GET', 'metadata', 'capabilities', capabilitiesHandler(router), 'public');
   router.capabilities
     .addResourceContributor((type, resource) => {
       const { searchParam, searchInclude, searchRevInclude } = searchCapabilities(type);
@@ -29,26 +29,26 @@ export function createFhirRouter(): FhirRouter {
     })
     .defineOperation('everything', 'http://hl7.org/fhir/OperationDefinition/Patient-everything');
   return router
-    .add('GET', '_history', 'history-system', historyHandler)
-    .add('POST', ':type', 'create', createHandler)
-    .add('PUT', ':type', 'conditional-update', conditionalUpdateHandler)
-    .add('DELETE', ':type', 'conditional-delete', conditionalDeleteHandler)
-    .add('PATCH', ':type', 'conditional-patch', conditionalPatchHandler)
-    .add('PATCH', ':type/:id', 'patch', patchHandler)
-    .add('GET', ':type/_history', 'history-type', historyHandler)
-    .add('GET', ':type/:id', 'read', readHandler)
-    .add('PUT', ':type/:id', 'update', updateHandler)
-    .add('DELETE', ':type/:id', 'delete', deleteHandler)
-    .add('GET', ':type/:id/_history', 'history-instance', historyHandler)
-    .add('GET', ':type/:id/_history/:vid', 'vread', vreadHandler)
-    .add('GET', '', 'search-system', searchSystemHandler)
-    .add('POST', '_search', 'search-system', searchSystemHandler)
-    .add('GET', ':type', 'search-type', searchTypeHandler)
-    .add('POST', ':type/_search', 'search-type', searchTypeHandler)
-    .add('GET', ':compartment/:id/*', 'search-compartment', compartmentAllHandler)
-    .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler)
-    .add('GET', 'Patient/:id/$everything', 'everything', everythingHandler)
-    .add('POST', ':type/$validate', 'validate', validateHandler)
-    .add('POST', ':type/:id/$validate', 'validate', validateHandler)
-    .add('GET', ':type/:id/$validate', 'validate', validateHandler);
+    .add('GET', '_history', 'history-system', historyHandler, 'interaction')
+    .add('POST', ':type', 'create', createHandler, 'interaction')
+    .add('PUT', ':type', 'conditional-update', conditionalUpdateHandler, 'interaction')
+    .add('DELETE', ':type', 'conditional-delete', conditionalDeleteHandler, 'interaction')
+    .add('PATCH', ':type', 'conditional-patch', conditionalPatchHandler, 'interaction')
+    .add('PATCH', ':type/:id', 'patch', patchHandler, 'interaction')
+    .add('GET', ':type/_history', 'history-type', historyHandler, 'interaction')
+    .add('GET', ':type/:id', 'read', readHandler, 'interaction')
+    .add('PUT', ':type/:id', 'update', updateHandler, 'interaction')
+    .add('DELETE', ':type/:id', 'delete', deleteHandler, 'interaction')
+    .add('GET', ':type/:id/_history', 'history-instance', historyHandler, 'interaction')
+    .add('GET', ':type/:id/_history/:vid', 'vread', vreadHandler, 'interaction')
+    .add('GET', '', 'search-system', searchSystemHandler, 'interaction')
+    .add('POST', '_search', 'search-system', searchSystemHandler, 'interaction')
+    .add('GET', ':type', 'search-type', searchTypeHandler, 'interaction')
+    .add('POST', ':type/_search', 'search-type', searchTypeHandler, 'interaction')
+    .add('GET', ':compartment/:id/*', 'search-compartment', compartmentAllHandler, 'interaction')
+    .add('GET', ':compartment/:id/:type', 'search-compartment', compartmentSearchHandler, 'interaction')
+    .add('GET', 'Patient/:id/$everything', 'everything', everythingHandler, 'read')
+    .add('POST', ':type/$validate', 'validate', validateHandler, 'interaction')
+    .add('POST', ':type/:id/$validate', 'validate', validateHandler, 'interaction')
+    .add('GET', ':type/:id/$validate', 'validate', validateHandler, 'interaction');
 }

@@ -5,12 +5,7 @@ import { extractIndexRows } from './indexer.ts';
 import { writeVersions, type PendingWrite } from './writes.ts';
 import { newResourceId } from './ids.ts';
 import type { HistoryQuery, Queryable, Repository, StoredVersion, WriteMethod } from '../core/repository.ts';
-
-/**
- * Runs on every write before it is stored (validation, then type-specific rules such as a Subscription's): throws an
- * OutcomeError to refuse it, or returns the resource to store instead (e.g. a requested Subscription made active).
- */
-export type WriteCheck = (resource: Resource) => Resource | void | Promise<Resource | void>;
+import type { WriteCheck } from '../core/write-checks.ts';
 
 const FROM_ROW = `resource_type AS "resourceType", id, version_id AS "versionId",
   to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastUpdated", deleted, content`;
@@ -280,7 +275,7 @@ export class PostgresRepository implements Repository {
   ): Promise<T> {
     const lastUpdated = new Date().toISOString();
     const stamped = { ...resource, meta: { ...resource.meta, versionId: String(versionId), lastUpdated } } as T;
-    const stored = ((await this.check(stamped)) ?? stamped) as T;
+    const stored = ((await this.check(stamped, { repo: this, method })) ?? stamped) as T;
     this.enqueue({
       resourceType: stored.resourceType,
       id: stored.id as string,

@@ -1,6 +1,6 @@
 import { intEnv, listEnv } from '../env.ts';
 
-/** Settings of subscription delivery and bots, read from the environment (README: configuration table). */
+/** Settings of subscription delivery, read from the environment (README: configuration table). */
 export interface SubscriptionConfig {
   /**
    * Hosts, IP addresses or CIDR ranges rest-hook endpoints may use although they are private, loopback or
@@ -20,10 +20,6 @@ export interface SubscriptionConfig {
   concurrency: number;
   /** Days delivered notifications stay as the subscriptions' event log (`$events`, websocket catch-up). */
   retentionDays: number;
-  /** Built-in bots (bots/index.ts) to run, by name; none unless listed. */
-  bots: string[];
-  /** Bot modules of the operator's own (paths), registered at start. */
-  botModules: string[];
 }
 
 /** Reads the subscription settings. */
@@ -37,7 +33,5 @@ export function loadSubscriptionConfig(env: NodeJS.ProcessEnv): SubscriptionConf
     maxPayloadBytes: intEnv(env, 'SUBSCRIPTION_MAX_PAYLOAD_BYTES', 1024 * 1024),
     concurrency: intEnv(env, 'SUBSCRIPTION_CONCURRENCY', 8) || 1,
     retentionDays: intEnv(env, 'SUBSCRIPTION_RETENTION_DAYS', 7),
-    bots: listEnv(env, 'BOTS'),
-    botModules: listEnv(env, 'BOT_MODULES'),
   };
 }

@@ -39,14 +39,14 @@ export function addSubscriptionOperations(router: FhirRouter, deps: OperationDep
     .defineOperation('dead-letter', 'https://tributary.dev/fhir/OperationDefinition/subscription-dead-letter')
     .defineOperation('resend', 'https://tributary.dev/fhir/OperationDefinition/subscription-resend');
   router
-    .add('GET', 'Subscription/:id/$status', 'status', statusHandler(deps))
-    .add('GET', 'Subscription/:id/$events', 'events', eventsHandler(deps))
-    .add('GET', 'Subscription/:id/$get-ws-binding-token', 'get-ws-binding-token', bindingTokenHandler(deps))
-    .add('POST', 'Subscription/:id/$get-ws-binding-token', 'get-ws-binding-token', bindingTokenHandler(deps))
-    .add('GET', 'Subscription/$dead-letter', 'dead-letter', deadLetterHandler(deps))
-    .add('GET', 'Subscription/:id/$dead-letter', 'dead-letter', deadLetterHandler(deps))
-    .add('POST', 'Subscription/$resend', 'resend', resendHandler(deps))
-    .add('POST', 'Subscription/:id/$resend', 'resend', resendHandler(deps));
+    .add('GET', 'Subscription/:id/$status', 'status', statusHandler(deps), 'read')
+    .add('GET', 'Subscription/:id/$events', 'events', eventsHandler(deps), 'read')
+    .add('GET', 'Subscription/:id/$get-ws-binding-token', 'get-ws-binding-token', bindingTokenHandler(deps), 'read')
+    .add('POST', 'Subscription/:id/$get-ws-binding-token', 'get-ws-binding-token', bindingTokenHandler(deps), 'read')
+    .add('GET', 'Subscription/$dead-letter', 'dead-letter', deadLetterHandler(deps), 'unrestricted')
+    .add('GET', 'Subscription/:id/$dead-letter', 'dead-letter', deadLetterHandler(deps), 'unrestricted')
+    .add('POST', 'Subscription/$resend', 'resend', resendHandler(deps), 'unrestricted')
+    .add('POST', 'Subscription/:id/$resend', 'resend', resendHandler(deps), 'unrestricted');
 }
 
 /** The Subscription (404/410 as for a read) in its delivery form. */

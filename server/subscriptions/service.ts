@@ -1,7 +1,9 @@
 import type { Resource, Subscription } from '@medplum/fhirtypes';
-import type { Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import pg from 'pg';
+import type { Door, DoorStatus } from '../core/door.ts';
 import type { FhirRouter, RouteGuard } from '../core/router.ts';
 import type { AccessContext } from '../core/types.ts';
 import type { Repository } from '../core/repository.ts';
@@ -40,35 +42,39 @@ export interface BotChannel {
   deliver: Send;
 }
 
-/** What the running service needs from the server. */
-export interface SubscriptionStartOptions {
+/** What the running service needs from the server (server/host's Host provides it). */
+export interface SubscriptionHost {
   pool: pg.Pool;
   databaseUrl: string;
   repo: Repository;
   router: FhirRouter;
   fhirBase: string;
-  httpServer: Server;
-  /** The access of a bearer token (server/auth), for websocket clients: undefined when missing, invalid or revoked. */
-  resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
-  /** Registers for news that a client's tokens may have been revoked (server/auth): its websockets are checked. */
-  onRevoked(listener: (clientId: string) => void): void;
+  http: {
+    /** Serves the websocket's upgrades on the HTTP port. */
+    upgrade(path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void): void;
+  };
+  auth: {
+    /** The access of a bearer token (server/auth), for websocket clients: undefined when missing, invalid or revoked. */
+    resolveAccess(token: string | undefined): Promise<AccessContext | undefined>;
+    /** Registers for news that a client's tokens may have been revoked (server/auth): its websockets are checked. */
+    onRevoked(listener: (clientId: string) => void): void;
+  };
 }
 
-/** The subscription service of one node. */
-export interface SubscriptionService {
+/** The subscription service of one node: a door (server/core/door.ts) once the server runs. */
+export interface SubscriptionService extends Door<SubscriptionHost> {
   /** The write rule for Subscriptions and topics (part of the Repository's write check). */
   writeRule(resource: Resource): Promise<Resource | undefined>;
   /** The router guard that records who wrote each Subscription (owner.ts); inside the access guard. */
   guard: RouteGuard;
-  /** Starts reading the outbox (when this node becomes the reader) and delivering. */
-  start(options: SubscriptionStartOptions): Promise<void>;
+  /** The bots notifications of `message` channels run (bots/); set before the service starts. */
+  useBots(channel: BotChannel): void;
   /** Call after every local commit of a write: wakes the outbox reader. */
   onCommit(): void;
   /** True while this node reads the outbox. */
   isReader(): boolean;
   /** Wakes this node's delivery worker (new notifications were queued outside the outbox, e.g. a bot schedule). */
   kick(): void;
-  close(): Promise<void>;
 }
 
 /**
@@ -76,11 +82,9 @@ export interface SubscriptionService {
  * committed writes into queued notifications (fanout.ts), the delivery worker (worker.ts) with its rest-hook and bot
  * channels, the operations, and the retention purge. Design: server/subscriptions/README.md.
  */
-export function createSubscriptionService(
-  config: SubscriptionConfig,
-  logger: Logger,
-  bots?: BotChannel,
-): SubscriptionService {
+export function createSubscriptionService(config: SubscriptionConfig, logger: Logger): SubscriptionService {
+  let bots: BotChannel | undefined;
+  let state: DoorStatus['state'] = 'starting';
   const policy = new EndpointPolicy(config.allowedHosts);
   const knownBots = () => bots?.names() ?? new Set<string>();
   let repoRef: Repository | undefined;
@@ -108,12 +112,22 @@ export function createSubscriptionService(
   };
 
   return {
+    name: 'subscriptions',
+    status: () => ({ name: 'subscriptions', state }),
+    useBots: (channel) => {
+      bots = channel;
+    },
     writeRule: rule,
     guard: subscriptionOwnerGuard(),
     onCommit,
     isReader: () => !!fanout?.isReader,
     kick: () => worker?.kick(),
-    async start(options) {
+    async start(host) {
+      const options = {
+        ...host,
+        resolveAccess: host.auth.resolveAccess,
+        onRevoked: host.auth.onRevoked,
+      };
       pool = options.pool;
       repoRef = options.repo;
       const specs = new SpecSource(options.pool, options.repo, knownBots);
@@ -209,7 +223,7 @@ export function createSubscriptionService(
           return res?.status === 200;
         },
       });
-      hub.attach(options.httpServer);
+      hub.attach(host.http.upgrade);
       options.onRevoked(
         (clientId) =>
           void hub?.revoked(clientId).catch((err) => logger.error({ err }, 'closing revoked websockets failed')),
@@ -251,8 +265,10 @@ export function createSubscriptionService(
         () => void purgeDelivered(options.pool, config.retentionDays).catch(() => {}),
         PURGE_MS,
       ).unref();
+      state = 'up';
     },
-    async close() {
+    async stop() {
+      state = 'down';
       closing = true;
       clearInterval(purgeTimer);
       clearTimeout(notifyTimer);

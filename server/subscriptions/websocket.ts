@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type pg from 'pg';
@@ -69,9 +69,8 @@ export class WebsocketHub {
   constructor(private readonly deps: WebsocketDeps) {}
 
   /** Serves websocket upgrades on WEBSOCKET_PATH of the HTTP server. */
-  attach(server: Server): void {
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (new URL(req.url ?? '/', 'http://localhost').pathname !== WEBSOCKET_PATH) return void socket.destroy();
+  attach(upgrade: (path: string, handler: (req: IncomingMessage, socket: Duplex, head: Buffer) => void) => void): void {
+    upgrade(WEBSOCKET_PATH, (req, socket, head) => {
       this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws, req));
     });
   }

@@ -80,7 +80,7 @@ describe('capabilityStatement', () => {
   });
 
   it('advertises nothing a route does not provide', () => {
-    const router = new FhirRouter().add('GET', ':type/:id', 'read', noop);
+    const router = new FhirRouter().add('GET', ':type/:id', 'read', noop, 'interaction');
     const cs = capabilityStatement(router, 'http://x/fhir');
     expect(codes(entry(cs, 'Observation'))).toEqual(['read']);
     expect(entry(cs, 'Observation')).toMatchObject({ versioning: 'versioned', conditionalRead: 'full-support' });
@@ -92,11 +92,11 @@ describe('capabilityStatement', () => {
 
   it('takes search parameters, security and operation definitions from the modules that provide them', () => {
     const router = new FhirRouter()
-      .add('GET', ':type', 'search-type', noop)
-      .add('POST', '', 'transaction', noop)
-      .add('PATCH', ':type/:id', 'patch', noop)
-      .add('GET', 'Patient/:id/$everything', 'everything', noop)
-      .add('POST', '$reindex', 'reindex', noop);
+      .add('GET', ':type', 'search-type', noop, 'interaction')
+      .add('POST', '', 'transaction', noop, 'interaction')
+      .add('PATCH', ':type/:id', 'patch', noop, 'interaction')
+      .add('GET', 'Patient/:id/$everything', 'everything', noop, 'read')
+      .add('POST', '$reindex', 'reindex', noop, 'unrestricted');
     router.capabilities
       .addResourceContributor((type, r) => {
         if (type === 'Patient') r.searchParam = [{ name: 'family', type: 'string' }];

@@ -14,9 +14,9 @@ import { queueReindex, REINDEX_JOB, reindexJob, reindexResources, type ReindexIn
 export function addReindexOperations(router: FhirRouter, jobs: JobRunner): void {
   jobs.register(REINDEX_JOB, reindexJob);
   router
-    .add('POST', '$reindex', 'reindex', reindexHandler(jobs))
-    .add('POST', ':type/$reindex', 'reindex', reindexHandler(jobs))
-    .add('POST', ':type/:id/$reindex', 'reindex', reindexInstanceHandler(jobs));
+    .add('POST', '$reindex', 'reindex', reindexHandler(jobs), 'unrestricted')
+    .add('POST', ':type/$reindex', 'reindex', reindexHandler(jobs), 'unrestricted')
+    .add('POST', ':type/:id/$reindex', 'reindex', reindexInstanceHandler(jobs), 'unrestricted');
 }
 
 function requireSystem(ctx: FhirContext): void {
