@@ -28,6 +28,7 @@ import { BotRuntime } from '../bots/runtime/runtime.ts';
 import type { FhirRouter } from './rest/router.ts';
 import { Repository } from './store/repository.ts';
 import { checkWellFormed, checkWrite, prepareValidation } from './validation/validator.ts';
+import { addTerminologyOperations } from '../terminology/register.ts';
 
 /** A running Tributary: its URL and the in-process API other doors (MLLP, MQTT, bots) call. */
 export interface Tributary {
@@ -97,6 +98,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   addJobOperations(router, jobs);
   addReindexOperations(router, jobs);
   addBotOperations(router, bots);
+  addTerminologyOperations(router);
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
   });
