@@ -50,13 +50,24 @@ function holdsConcepts(cs: CodeSystem): boolean {
   return cs.content !== 'not-present' || (cs.concept?.length ?? 0) > 0;
 }
 
-/** The code system a canonical URL names, or undefined when this server holds none. */
+/**
+ * The code system a canonical URL names, or undefined when this server holds none. A version this server does not
+ * hold falls back to the newest one it holds (as tx.fhir.org does: ValueSets often pin an older THO version).
+ */
 export async function resolveCodeSystem(
   db: Queryable,
   canonical: string,
   version?: string,
 ): Promise<CodeSystemHandle | undefined> {
   const [url, v] = splitCanonical(canonical, version);
+  return (await resolveVersion(db, url, v)) ?? (v ? resolveVersion(db, url, undefined) : undefined);
+}
+
+async function resolveVersion(
+  db: Queryable,
+  url: string,
+  v: string | undefined,
+): Promise<CodeSystemHandle | undefined> {
   const rows = await apiResources(db, 'CodeSystem', url);
   const parsed = rows.map((r) => ({ row: r, cs: JSON.parse(r.content) as CodeSystem }));
   const api = pickVersion(
