@@ -103,14 +103,13 @@ export function agreementTable(results: AgreementResult[]): string {
     add('ALL', r);
   }
   const pct = (a: number, b: number) => (b ? `${((100 * a) / b).toFixed(0)}%` : '–');
-  const lines = [
-    '| module | cases | agree | % | no tx/packages | agree | % |',
-    '|---|---|---|---|---|---|---|',
-  ];
+  const lines = ['| module | cases | agree | % | no tx/packages | agree | % |', '|---|---|---|---|---|---|---|'];
   const keys = [...rows.keys()].filter((k) => k !== 'ALL').sort();
   for (const k of [...keys, 'ALL']) {
     const r = rows.get(k)!;
-    lines.push(`| ${k} | ${r.all} | ${r.agree} | ${pct(r.agree, r.all)} | ${r.local} | ${r.localAgree} | ${pct(r.localAgree, r.local)} |`);
+    lines.push(
+      `| ${k} | ${r.all} | ${r.agree} | ${pct(r.agree, r.all)} | ${r.local} | ${r.localAgree} | ${pct(r.localAgree, r.local)} |`,
+    );
   }
   return lines.join('\n');
 }

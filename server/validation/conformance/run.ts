@@ -18,6 +18,8 @@ console.log(agreementTable(results));
 if (flag === '--disagreements') {
   for (const r of results.filter((x) => !x.agrees)) {
     const local = r.needsTx ? ' [tx]' : r.needsPackages ? ' [packages]' : '';
-    console.log(`${r.module}\t${r.name}${local}\texpected ${r.expectedValid ? 'valid' : 'invalid'}\t${r.firstError ?? ''}`);
+    console.log(
+      `${r.module}\t${r.name}${local}\texpected ${r.expectedValid ? 'valid' : 'invalid'}\t${r.firstError ?? ''}`,
+    );
   }
 }
