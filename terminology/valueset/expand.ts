@@ -69,9 +69,9 @@ export async function expandPart(db: Queryable, part: Part, o: ExpandOptions): P
   const rows = await runSql<ConceptRow & { total: string; seq: string }>(
     db,
     `SELECT ${PART_COLUMNS}, count(*) OVER () AS total FROM (
-       SELECT DISTINCT ON (system, code) * FROM (${partSql(part, p)}) u ORDER BY system, code, seq
-     ) d ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY seq, system, code OFFSET ${p.add(offset)}::int LIMIT ${p.add(count)}::int`,
+       SELECT DISTINCT ON (system, code) * FROM (${partSql(part, p)}) u
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY system, code, seq
+     ) d ORDER BY seq, system, code OFFSET ${p.add(offset)}::int LIMIT ${p.add(count)}::int`,
     p.values,
   );
   const total = rows.length ? Number(rows[0].total) : offset > 0 ? await countAll(db, part, where.length > 0) : 0;
