@@ -10,6 +10,7 @@ import * as tokenStatistics from '../../migrations/20261202000000_token_statisti
 import * as jobs from '../../migrations/20261203000000_jobs.ts';
 import * as inbox from '../../migrations/20261203000001_inbox.ts';
 import * as notificationAccess from '../../migrations/20261210000000_notification_access.ts';
+import * as terminology from '../../migrations/20261215000000_terminology.ts';
 import { LOCKS } from './locks.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
@@ -24,6 +25,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261203000000_jobs': jobs,
   '20261203000001_inbox': inbox,
   '20261210000000_notification_access': notificationAccess,
+  '20261215000000_terminology': terminology,
 };
 
 /** The names of the registered migrations, in order (a test checks every file of migrations/ is among them). */

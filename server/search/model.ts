@@ -119,11 +119,3 @@ export interface WhereContext {
   /** True while building the access criteria themselves (they are the server's own, not filtered again). */
   trusted?: boolean;
 }
-
-/** Builds the WHERE condition of `criteria` on one resource type over `alias` (server/search/where.ts `typeWhere`). */
-export type TypeWhere = (
-  ctx: WhereContext,
-  resourceType: string,
-  alias: string,
-  criteria: Criterion[],
-) => Promise<string>;

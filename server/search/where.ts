@@ -257,7 +257,7 @@ async function valueSql(ctx: WhereContext, resourceType: string, alias: string, 
   }
   if (param.type === 'token' && ['in', 'not-in', 'above', 'below'].includes(c.modifier ?? '')) {
     const t = ctx.sql.alias('t');
-    const ors = await terminologyPredicate({ ...ctx, typeWhere }, c, tableColumns(t));
+    const ors = await terminologyPredicate(ctx, c, tableColumns(t));
     const exists = rowExists(ctx, resourceType, alias, t, 'sp_token', c.code, ors);
     return c.modifier === 'not-in' ? `NOT ${exists}` : exists;
   }

