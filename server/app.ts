@@ -125,6 +125,7 @@ export async function startTributary(config: TributaryConfig, options: StartOpti
     host: config.host,
     requireAdmin: auth.requireAdmin,
     doors: statuses,
+    instanceId: config.instanceId,
   });
   http.admin('jobs', jobAdminRoutes(jobs));
   http.admin('inbox', inboxAdminRoutes(inbox));

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { loadAuthConfig, type AuthConfig } from './auth/config.ts';
 import { intEnv } from './env.ts';
 import { loadJobConfig, type JobConfig } from './jobs/config.ts';
@@ -34,6 +35,8 @@ export interface TributaryConfig {
   subscriptions: SubscriptionConfig;
   /** The job runner (server/jobs/config.ts). */
   jobs: JobConfig;
+  /** This node's name in `/healthz` (`INSTANCE_ID`; a random UUID by default), to tell nodes and restarts apart. */
+  instanceId: string;
   /** The environment the configuration was read from: doors read their own settings from it (server/core/door.ts). */
   env: NodeJS.ProcessEnv;
 }
@@ -62,6 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     auth: loadAuthConfig(env),
     subscriptions: loadSubscriptionConfig(env),
     jobs: loadJobConfig(env),
+    instanceId: env.INSTANCE_ID || randomUUID(),
     env,
   };
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -42,6 +43,8 @@ export async function startServerProcess(
   script: StartScript = 'start',
 ): Promise<ServerProcess> {
   const { BASE_URL: _vite, ...inherited } = process.env;
+  // A port found free a moment ago may be taken by another test's server meanwhile: only this child's answer counts.
+  const instance = randomUUID();
   const child = spawn(process.execPath, startArgs(script), {
     cwd: ROOT,
     env: {
@@ -50,6 +53,7 @@ export async function startServerProcess(
       PORT: String(port),
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
+      INSTANCE_ID: instance,
       AUTH: 'off',
       ...env,
     },
@@ -63,7 +67,7 @@ export async function startServerProcess(
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited early: ${stderr}`);
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      (r) => r.status === 200,
+      async (r) => r.status === 200 && ((await r.json()) as { instance?: string }).instance === instance,
       () => false,
     );
     if (ok) return { child, stderr: () => stderr, logs: () => logs };

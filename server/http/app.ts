@@ -21,6 +21,8 @@ export interface HttpAppDeps extends Omit<FhirEndpointDeps, 'admit'> {
   routes?: express.Router;
   /** Every door's state, for `/healthz`. */
   doors?: () => DoorStatus[];
+  /** This node's name in `/healthz`. */
+  instanceId?: string;
 }
 
 /** What the HTTP door needs of the authorization layer (server/auth implements it; this door does not import it). */
@@ -54,15 +56,17 @@ export function createHttpListener(deps: HttpAppDeps): RequestListener {
   );
   app.get('/healthz', (_req, res) => {
     const doors = deps.doors?.() ?? [];
-    if (!deps.isReady()) return void res.status(503).json({ status: 'starting', doors });
+    const instance = deps.instanceId;
+    if (!deps.isReady()) return void res.status(503).json({ status: 'starting', instance, doors });
     const database = deps.databaseHealth?.() ?? { up: true };
-    if (database.up) return void res.json({ status: 'ok', database: 'up', doors });
+    if (database.up) return void res.json({ status: 'ok', database: 'up', instance, doors });
     res.setHeader('Retry-After', '1');
     res.status(503).json({
       status: 'unavailable',
       database: 'down',
       reason: `The database is unavailable: ${database.reason}`,
       since: database.since,
+      instance,
       doors,
     });
   });
