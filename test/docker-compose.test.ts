@@ -34,6 +34,9 @@ const READ_ELSEWHERE: Record<string, string> = {
   PROFILES_DIR: 'server/validation/profiles.ts',
   BOTS: 'bots/door.ts',
   BOT_MODULES: 'bots/door.ts',
+  TERMINOLOGY_SERVER_URL: 'terminology/remote.ts',
+  TERMINOLOGY_CACHE_SECONDS: 'terminology/remote.ts',
+  TERMINOLOGY_SERVER_TIMEOUT_MS: 'terminology/remote.ts',
 };
 
 /**
