@@ -22,6 +22,8 @@ import { addReindexOperations } from './search/reindex/handlers.ts';
 import { startSearchServices } from './search/services.ts';
 import { createSubscriptionService, type SubscriptionService } from './subscriptions/service.ts';
 import { BUILT_IN_BOTS } from '../bots/index.ts';
+import { createHl7v2Door, type Hl7v2Door } from '../integrations/hl7v2/door.ts';
+import express from 'express';
 import { addBotOperations } from '../bots/runtime/execute.ts';
 import { selectBots } from '../bots/runtime/registrations.ts';
 import { BotRuntime } from '../bots/runtime/runtime.ts';
@@ -47,6 +49,8 @@ export interface Tributary {
   jobs: JobRunner;
   /** The ingest doors' inbox and dead letter (server/inbox). */
   inbox: Inbox;
+  /** The HL7v2 door (integrations/hl7v2): MLLP listener, `POST /hl7/v2`. */
+  hl7v2: Hl7v2Door;
   pool: pg.Pool;
   logger: Logger;
   close(): Promise<void>;
@@ -100,17 +104,32 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   router.capabilities.addStatementContributor((cs) => {
     if (cs.rest?.[0]) cs.rest[0].security = auth.security();
   });
+  const metrics = createMetrics(pool);
+  const hl7v2 = await createHl7v2Door({
+    config: config.hl7v2,
+    repo,
+    router,
+    inbox,
+    jobs,
+    pool,
+    auth,
+    registry: metrics.registry,
+    logger: log,
+  });
   const listener = createHttpListener({
     router,
     repo,
     logger: log,
-    metrics: createMetrics(pool),
+    metrics,
     baseUrl: config.baseUrl,
     maxBodyBytes: config.maxBodyBytes,
     isReady: () => ready,
     databaseHealth: () => databaseMonitor.state,
     auth,
-    routes: adminApi(auth.requireAdmin, { jobs: jobAdminRoutes(jobs), inbox: inboxAdminRoutes(inbox) }),
+    routes: express
+      .Router()
+      .use(adminApi(auth.requireAdmin, { jobs: jobAdminRoutes(jobs), inbox: inboxAdminRoutes(inbox) }))
+      .use(hl7v2.routes),
   });
   const server: Server = createServer(listener);
   await new Promise<void>((resolve, reject) => {
@@ -138,6 +157,7 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
   });
   await bots.start({ router, repo, pool, fhirBase, kick: subscriptions.kick });
   await jobs.start();
+  await hl7v2.start(fhirBase);
   ready = true;
   log.info({ url, fhirBase: `${url}/fhir`, embeddedPostgres: !!embedded }, 'Tributary is ready');
   return {
@@ -150,9 +170,11 @@ export async function startTributary(config: TributaryConfig, logger?: Logger): 
     bots,
     jobs,
     inbox,
+    hl7v2,
     pool,
     logger: log,
     async close() {
+      await hl7v2.stop();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // Subscriptions first: they end the websockets, which the HTTP server would otherwise wait for forever.
       await subscriptions.close();

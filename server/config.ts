@@ -1,3 +1,4 @@
+import { loadHl7v2Config, type Hl7v2Config } from '../integrations/hl7v2/config.ts';
 import { loadAuthConfig, type AuthConfig } from './auth/config.ts';
 import { intEnv } from './env.ts';
 import { loadJobConfig, type JobConfig } from './jobs/config.ts';
@@ -34,6 +35,8 @@ export interface TributaryConfig {
   subscriptions: SubscriptionConfig;
   /** The job runner (server/jobs/config.ts). */
   jobs: JobConfig;
+  /** The HL7v2 door: MLLP listener and feeds (integrations/hl7v2/config.ts). */
+  hl7v2: Hl7v2Config;
 }
 
 function urlEnv(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -60,5 +63,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): TributaryConfi
     auth: loadAuthConfig(env),
     subscriptions: loadSubscriptionConfig(env),
     jobs: loadJobConfig(env),
+    hl7v2: loadHl7v2Config(env),
   };
 }
