@@ -22,7 +22,8 @@ export interface DatatypeContext {
 
 /** Drops undefined, empty strings, empty arrays and empty objects (FHIR allows no empty values). */
 export function clean<T>(value: T): T | undefined {
-  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return (value.trim() || undefined) as T | undefined;
+  if (value === undefined || value === null) return undefined;
   if (Array.isArray(value)) {
     const items = value.map(clean).filter((v) => v !== undefined);
     return (items.length ? items : undefined) as T | undefined;
@@ -75,13 +76,19 @@ export function cxIdentifier(f: V2Field, ctx: DatatypeContext): Identifier | und
   });
 }
 
-/** EI (entity identifier: OBR-2/3, ORC-2/3, SCH-1/2…) → Identifier; `type` names the kind (PLAC, FILL). */
+/**
+ * EI (entity identifier: OBR-2/3, ORC-2/3, SCH-1/2…) → Identifier; `type` names the kind (PLAC, FILL). A placer and
+ * a filler number in a system of the door's own (no OID, URI or feed table entry) get systems of their own: the two
+ * numberings are independent, and the same number in both must not match one resource.
+ */
 export function eiIdentifier(f: V2Field, ctx: DatatypeContext, type?: string): Identifier | undefined {
   const value = f.get(1);
   if (!value) return undefined;
+  const system = identifierSystem(f.get(2), f.get(3), f.get(4), ctx);
+  const role = type === 'PLAC' ? ':placer' : type === 'FILL' ? ':filler' : '';
   return clean<Identifier>({
     value,
-    system: identifierSystem(f.get(2), f.get(3), f.get(4), ctx),
+    system: system.startsWith('urn:tributary:v2:') ? `${system}${role}` : system,
     type: type ? { coding: [{ system: tableSystem('0203'), code: type }] } : undefined,
   });
 }
@@ -218,14 +225,11 @@ export function quantity(value: string, unit: V2Field | undefined): Quantity | u
   const n = value.trim();
   if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(n)) return undefined;
   const code = unit?.get(1);
-  const system = unit ? codingSystem(unit.get(3)) : undefined;
-  return clean<Quantity>({
-    value: Number(n),
-    unit: unit?.get(2) || code,
-    system:
-      system ?? (code && /^[\w/.%{}[\]*^-]+$/.test(code) && !unit?.get(3) ? 'http://unitsofmeasure.org' : undefined),
-    code,
-  });
+  const named = unit ? codingSystem(unit.get(3)) : undefined;
+  // A bare unit that looks like UCUM is taken as UCUM; a code without any system is left out (qty-3).
+  const system =
+    named ?? (code && /^[\w/.%{}[\]*^-]+$/.test(code) && !unit?.get(3) ? 'http://unitsofmeasure.org' : undefined);
+  return clean<Quantity>({ value: Number(n), unit: unit?.get(2) || code, system, code: system ? code : undefined });
 }
 
 /** A Reference with a display only (a person named without an identifier, a place). */

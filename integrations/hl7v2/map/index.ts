@@ -9,7 +9,7 @@ import { addMessageRecords } from './header.ts';
 import { mapServiceRequest } from './orders.ts';
 import { mapAppointment, mapDocument, mapImmunization, mapMedicationOrder } from './other.ts';
 import { mapPatient } from './patient.ts';
-import { mapResultGroup } from './results.ts';
+import { mapPatientObservations, mapResultGroup } from './results.ts';
 
 /** What mapping one message needs besides the message. */
 export interface MapOptions {
@@ -92,6 +92,7 @@ function mapAdt(ctx: MappingContext): void {
   m.all('DG1').forEach((s) => mapDiagnosis(s, ctx));
   m.all('PR1').forEach((s) => mapProcedure(s, ctx));
   m.all('IN1').forEach((s) => mapCoverage(s, ctx));
+  mapPatientObservations(ctx, m.all('OBX'));
   if (m.header.triggerEvent === 'A40') mapMerge(ctx);
 }
 

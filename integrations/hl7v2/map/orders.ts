@@ -6,11 +6,14 @@ import { derivedIdentifier, patientRef, practitioner, type MappingContext } from
 import { patientKey } from './encounter.ts';
 import { ORDER_CONTROL_0119, ORDER_STATUS_0038 } from './vocab.ts';
 
-/** The placer and filler numbers of an order (ORC-2/3, else OBR-2/3), as identifiers typed PLAC and FILL. */
+/**
+ * The placer and filler numbers of an order (ORC-2/3, else OBR-2/3), typed PLAC and FILL. The placer number comes
+ * first: it is what writes match on, as it exists from the order on, while the filler number comes later.
+ */
 export function orderIdentifiers(ctx: MappingContext, orc?: V2Segment, obr?: V2Segment): Identifier[] {
   const placer = eiIdentifier(orc?.get(2) ? orc.field(2) : (obr?.field(2) ?? orc!.field(2)), ctx, 'PLAC');
   const filler = eiIdentifier(orc?.get(3) ? orc.field(3) : (obr?.field(3) ?? orc!.field(3)), ctx, 'FILL');
-  return [filler, placer].filter((i) => i !== undefined);
+  return [placer, filler].filter((i) => i !== undefined);
 }
 
 /** The request's status from ORC-5 (order status), else ORC-1 (order control); `unknown` without either. */
@@ -38,7 +41,7 @@ export function notes(segments: V2Segment[]): Annotation[] {
 
 /**
  * ORC with OBR (or ORC alone) → ServiceRequest (IG: ORC[ServiceRequest], OBR[ServiceRequest]), conditionally on the
- * filler, else the placer number, else the patient with the code and time.
+ * placer, else the filler number, else the patient with the code and time.
  */
 export function mapServiceRequest(
   ctx: MappingContext,

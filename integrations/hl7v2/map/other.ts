@@ -54,13 +54,17 @@ export function mapAppointment(ctx: MappingContext, sch: V2Segment): void {
   if (participants.length === 0) participants.push({ actor: { display: 'unknown' }, status: 'needs-action' });
   const ais = m.all('AIS');
   const timing = sch.field(11);
-  const start = v2Time(ais[0]?.get(4) || timing.get(4), tz);
-  const end = v2Time(timing.get(5), tz);
+  const start = instant(v2Time(ais[0]?.get(4) || timing.get(4), tz)?.value);
+  const minutes = Number(ais[0]?.get(7) || sch.get(9));
+  const duration = Number.isInteger(minutes) && minutes > 0 ? minutes : undefined;
+  const endTime = instant(v2Time(timing.get(5), tz)?.value);
+  // app-2: start and end together or neither; an end is the given one, else the start plus the duration.
+  const end =
+    endTime ?? (start && duration ? new Date(Date.parse(start) + duration * 60_000).toISOString() : undefined);
   const status =
     APPOINTMENT_STATUS_0278[sch.get(25, 1).toUpperCase()] ??
     APPOINTMENT_STATUS_BY_EVENT[m.header.triggerEvent] ??
     'booked';
-  const minutes = Number(ais[0]?.get(7) || sch.get(9));
   const appointment: Appointment = {
     resourceType: 'Appointment',
     identifier: [identifier, eiIdentifier(sch.field(1), ctx, 'PLAC')].filter(
@@ -70,9 +74,10 @@ export function mapAppointment(ctx: MappingContext, sch: V2Segment): void {
     serviceType: ais.map((s) => cweConcept(s.field(3))).filter((c) => c !== undefined),
     appointmentType: cweConcept(sch.field(8), '0276'),
     reasonCode: sch.get(7) ? [cweConcept(sch.field(7))!] : undefined,
-    start: instant(start?.value),
-    end: instant(end?.value),
-    minutesDuration: Number.isInteger(minutes) && minutes > 0 ? minutes : undefined,
+    start: start && end ? start : undefined,
+    end: start && end ? end : undefined,
+    requestedPeriod: start && !end ? [{ start }] : undefined,
+    minutesDuration: duration,
     cancelationReason: status === 'cancelled' ? cweConcept(sch.field(6)) : undefined,
     participant: participants,
     comment:

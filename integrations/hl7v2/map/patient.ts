@@ -16,6 +16,13 @@ export function mapPatient(pid: V2Segment, ctx: MappingContext, nk1: V2Segment[]
     .filter((i) => i !== undefined);
   const ssn = pid.get(19);
   if (ssn) identifiers.push({ system: 'http://hl7.org/fhir/sid/us-ssn', value: ssn });
+  const license = pid.field(20);
+  if (license.get(1))
+    identifiers.push({
+      system: `urn:tributary:v2:driver-license:${encodeURIComponent(license.get(2) || 'unknown')}`,
+      value: license.get(1),
+      type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'DL' }] },
+    });
   if (identifiers.length === 0)
     throw mappingError(
       'PID-3 (patient identifier list) is empty',
@@ -64,13 +71,14 @@ export function mapPatient(pid: V2Segment, ctx: MappingContext, nk1: V2Segment[]
   return ctx.builder.add(clean(patient)!, { identifier: identifiers[0] });
 }
 
-/** NK1 → Patient.contact (name, relationship, address, telecom). */
+/** NK1 → Patient.contact (name, relationship, address, telecom); one with none of these is left out (pat-1). */
 function contact(nk1: V2Segment): PatientContact | undefined {
-  return clean<PatientContact>({
+  const c = clean<PatientContact>({
     name: xpnName(nk1.field(2)),
     relationship: nk1.get(3) ? [cweConcept(nk1.field(3), '0063')!] : undefined,
     address: xadAddress(nk1.field(4)),
     telecom: [...nk1.reps(5), ...nk1.reps(6)].map(xtnContact).filter((t) => t !== undefined),
     gender: SEX_0001[nk1.get(15).toUpperCase()],
   });
+  return c && (c.name || c.telecom || c.address) ? c : undefined;
 }

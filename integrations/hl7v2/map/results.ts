@@ -61,6 +61,11 @@ export function mapResultGroup(ctx: MappingContext, obr: V2Segment, members: V2S
   ctx.builder.add(clean(report)!, { identifier: reportId });
 }
 
+/** OBX segments outside any order (ADT, VXU): Observations of the patient, keyed on the message's patient. */
+export function mapPatientObservations(ctx: MappingContext, obx: V2Segment[]): void {
+  obx.forEach((o, i) => mapObservation(ctx, o, [], `patient|${patientKey(ctx)}`, i + 1));
+}
+
 /** OBX → Observation, conditionally on OBX-21 or the report's id with the OBX's code, sub-id and place. */
 function mapObservation(
   ctx: MappingContext,
@@ -68,7 +73,7 @@ function mapObservation(
   nte: V2Segment[],
   reportKey: string,
   index: number,
-  obr: V2Segment,
+  obr?: V2Segment,
   specimen?: string,
 ): string | undefined {
   const tz = ctx.feed.timeZone;
@@ -85,13 +90,13 @@ function mapObservation(
     resourceType: 'Observation',
     identifier: [identifier],
     status: (OBSERVATION_STATUS_0085[obx.get(11).toUpperCase()] ?? 'final') as Observation['status'],
-    category: [
+    category: obr && [
       { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'laboratory' }] },
     ],
     code,
     subject: patientRef(ctx),
     encounter: ctx.encounter ? { reference: ctx.encounter } : undefined,
-    effectiveDateTime: v2Time(obx.get(14), tz)?.value ?? v2Time(obr.get(7), tz)?.value,
+    effectiveDateTime: v2Time(obx.get(14), tz)?.value ?? v2Time(obr?.get(7) ?? '', tz)?.value,
     ...observationValue(obx, tz),
     interpretation: flags.length
       ? flags.map((f) =>

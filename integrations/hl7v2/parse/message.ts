@@ -61,17 +61,17 @@ export class V2Field {
     private readonly charset: string,
   ) {}
 
-  /** Component `c` (subcomponent `s` of it), unescaped; `''` when absent. */
+  /** Component `c` (subcomponent `s` of it), unescaped, without surrounding blanks; `''` when absent. */
   get(c = 1, s = 1): string {
     const component = this.raw.split(this.d.component)[c - 1] ?? '';
     const sub = component.split(this.d.subcomponent)[s - 1] ?? '';
-    return unescapeValue(sub, this.d, this.charset);
+    return unescapeValue(sub, this.d, this.charset).trim();
   }
 
   /** All subcomponents of component `c`. */
   subs(c: number): string[] {
     const component = this.raw.split(this.d.component)[c - 1] ?? '';
-    return component.split(this.d.subcomponent).map((s) => unescapeValue(s, this.d, this.charset));
+    return component.split(this.d.subcomponent).map((s) => unescapeValue(s, this.d, this.charset).trim());
   }
 
   /** True when the repetition holds nothing (HL7's `""` null counts as a value). */
@@ -204,8 +204,10 @@ export class V2Message {
         sequence: 1,
         field: 2,
       });
-    const chars = [field, ...encoding];
-    if (new Set(chars).size !== chars.length || chars.some((c) => /[A-Za-z0-9\s]/.test(c)))
+    // `^~\\&` (an escaped backslash from a source-code string) is common in samples: a repeated character counts once.
+    const unique = [...new Set(encoding)].join('');
+    const chars = [field, ...unique];
+    if (chars.includes(field, 1) || chars.some((c) => /[A-Za-z0-9\s]/.test(c)))
       throw new V2ParseError('MSH-2 repeats a delimiter or uses a letter, digit or space', V2_ERROR.dataType, {
         segment: 'MSH',
         sequence: 1,
@@ -213,11 +215,11 @@ export class V2Message {
       });
     const delimiters: Delimiters = {
       field,
-      component: encoding[0],
-      repetition: encoding[1],
-      escape: encoding[2] ?? '',
-      subcomponent: encoding[3] ?? '\u0000',
-      truncation: encoding[4],
+      component: unique[0],
+      repetition: unique[1],
+      escape: unique[2] ?? '',
+      subcomponent: unique[3] ?? '\u0000',
+      truncation: unique[4],
     };
     const lines: string[] = [];
     for (const line of body.split(/\r\n|\r|\n/)) {
