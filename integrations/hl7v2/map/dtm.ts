@@ -5,7 +5,7 @@ export interface FhirTime {
   kind: 'date' | 'dateTime';
 }
 
-const DTM = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,4}))?([+-]\d{4})?$/;
+const DTM = /^(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(?:\.(\d{1,9}))?([+-]\d{4})?$/;
 const offsetFormats = new Map<string, Intl.DateTimeFormat>();
 
 /**

@@ -207,7 +207,7 @@ export class V2Message {
     // `^~\\&` (an escaped backslash from a source-code string) is common in samples: a repeated character counts once.
     const unique = [...new Set(encoding)].join('');
     const chars = [field, ...unique];
-    if (chars.includes(field, 1) || chars.some((c) => /[A-Za-z0-9\s]/.test(c)))
+    if (unique.length < 2 || chars.includes(field, 1) || chars.some((c) => /[A-Za-z0-9\s]/.test(c)))
       throw new V2ParseError('MSH-2 repeats a delimiter or uses a letter, digit or space', V2_ERROR.dataType, {
         segment: 'MSH',
         sequence: 1,
