@@ -35,10 +35,13 @@ export async function startTestServer(
   env: NodeJS.ProcessEnv = {},
 ): Promise<Tributary> {
   const databaseUrl = overrides.databaseUrl ?? (await createTestDatabase());
+  const base = loadConfig({ AUTH: 'off', ...env });
   const config: TributaryConfig = {
-    ...loadConfig({ AUTH: 'off', ...env }),
+    ...base,
     port: 0,
     host: '127.0.0.1',
+    // The HL7v2 MLLP listener too takes a free loopback port (never 2575: tests run side by side).
+    hl7v2: { ...base.hl7v2, port: 0, host: '127.0.0.1' },
     logLevel: 'silent',
     ...overrides,
     databaseUrl,

@@ -51,6 +51,7 @@ export async function startServerProcess(
       HOST: '127.0.0.1',
       LOG_LEVEL: 'warn',
       AUTH: 'off',
+      MLLP_PORT: '0', // a free port: server processes of tests run side by side
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -18,7 +18,7 @@ beforeAll(async () => {
     },
   });
   databaseUrl = await createTestDatabase();
-  const config = { ...loadConfig({ AUTH: 'off' }), port: 0, host: '127.0.0.1', databaseUrl };
+  const config = { ...loadConfig({ AUTH: 'off', MLLP_PORT: '0' }), port: 0, host: '127.0.0.1', databaseUrl };
   server = await startTributary(config, pino({ level: 'info' }, sink));
 });
 afterAll(async () => {
