@@ -111,11 +111,12 @@ export async function startTributary(config: TributaryConfig, options: StartOpti
 
   const doors: TributaryDoor[] = [...builtInDoors(), ...(options.doors ?? []), subscriptions, jobs];
   const statuses = (): DoorStatus[] => [http.status(), ...doors.map((d) => d.status())];
+  const metrics = createMetrics(pool);
   const http: HttpDoor = new HttpDoor({
     router,
     repo,
     logger: log,
-    metrics: createMetrics(pool),
+    metrics,
     baseUrl: config.baseUrl,
     maxBodyBytes: config.maxBodyBytes,
     isReady: () => ready,
@@ -147,6 +148,7 @@ export async function startTributary(config: TributaryConfig, options: StartOpti
     inbox,
     subscriptions,
     auth,
+    metrics: metrics.registry,
     http: {
       server: http.server,
       routes: http.routes,

@@ -35,6 +35,17 @@ const READ_ELSEWHERE: Record<string, string> = {
   BOTS: 'bots/door.ts',
   BOT_MODULES: 'bots/door.ts',
   TERMINOLOGY_SERVER_URL: 'terminology/remote.ts',
+  MLLP: 'integrations/hl7v2/config.ts',
+  MLLP_PORT: 'integrations/hl7v2/config.ts',
+  MLLP_HOST: 'integrations/hl7v2/config.ts',
+  MLLP_TLS_CERT: 'integrations/hl7v2/config.ts',
+  MLLP_TLS_KEY: 'integrations/hl7v2/config.ts',
+  MLLP_MAX_BYTES: 'integrations/hl7v2/config.ts',
+  MLLP_IDLE_MS: 'integrations/hl7v2/config.ts',
+  MLLP_MAX_CONNECTIONS: 'integrations/hl7v2/config.ts',
+  HL7V2_CONCURRENCY: 'integrations/hl7v2/config.ts',
+  HL7V2_FEEDS: 'integrations/hl7v2/config.ts',
+  HL7V2_TIMEZONE: 'integrations/hl7v2/config.ts',
   TERMINOLOGY_CACHE_SECONDS: 'terminology/remote.ts',
   TERMINOLOGY_SERVER_TIMEOUT_MS: 'terminology/remote.ts',
 };
@@ -47,7 +58,7 @@ function variablesRead(): Set<string> {
   const names = new Set<string>();
   loadConfig(new Proxy({}, { get: (_t, name) => (typeof name === 'string' && names.add(name), undefined) }));
   for (const [name, file] of Object.entries(READ_ELSEWHERE)) {
-    expect(read(file)).toMatch(new RegExp(`process\\.env\\.${name}\\b|'${name}'`));
+    expect(read(file)).toMatch(new RegExp(`\\benv\\.${name}\\b|'${name}'`));
     names.add(name);
   }
   return names;
@@ -107,7 +118,7 @@ describe('docker-compose.yml', () => {
       readme.indexOf('## Configuration'),
       readme.indexOf('\n## ', readme.indexOf('## Configuration') + 1),
     );
-    const documented = new Set([...table.matchAll(/^\| `([A-Z_]+)` \|/gm)].map((m) => m[1]));
+    const documented = new Set([...table.matchAll(/^\| `([A-Z0-9_]+)` \|/gm)].map((m) => m[1]));
     expect([...documented].sort()).toEqual([...variablesRead()].sort());
   });
 });

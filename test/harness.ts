@@ -37,7 +37,8 @@ export async function startTestServer(
 ): Promise<Tributary> {
   const databaseUrl = overrides.databaseUrl ?? (await createTestDatabase());
   const config: TributaryConfig = {
-    ...loadConfig({ AUTH: 'off', ...env }),
+    // Doors' listeners take free loopback ports too (never their defaults: tests run side by side).
+    ...loadConfig({ AUTH: 'off', MLLP_PORT: '0', MLLP_HOST: '127.0.0.1', ...env }),
     port: 0,
     host: '127.0.0.1',
     logLevel: 'silent',

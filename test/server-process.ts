@@ -55,6 +55,7 @@ export async function startServerProcess(
       LOG_LEVEL: 'warn',
       INSTANCE_ID: instance,
       AUTH: 'off',
+      MLLP_PORT: '0', // a free port: server processes of tests run side by side
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -3,6 +3,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type pg from 'pg';
+import type { Registry } from 'prom-client';
 import type { AuthServer } from '../auth/index.ts';
 import type { InProcessClient, ClientIdentity } from '../core/client.ts';
 import type { Door } from '../core/door.ts';
@@ -45,7 +46,10 @@ export interface Host {
   jobs: JobRunner;
   inbox: Inbox;
   subscriptions: SubscriptionService;
-  auth: Pick<AuthServer, 'resolveAccess' | 'onRevoked' | 'requireAdmin'>;
+  /** Authorization: `admit` authenticates an HTTP request as the FHIR API does (a door's own HTTP routes use it). */
+  auth: Pick<AuthServer, 'admit' | 'resolveAccess' | 'onRevoked' | 'requireAdmin'>;
+  /** The Prometheus registry `/metrics` serves: doors add their own metrics to it. */
+  metrics: Registry;
   http: HttpHost;
   /** The public FHIR base URL (the HTTP door listens before any other door starts). */
   fhirBase: string;

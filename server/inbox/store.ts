@@ -155,3 +155,16 @@ export async function deleteMessages(db: Db, filter: InboxFilter): Promise<numbe
   const res = await db.query(`DELETE FROM inbox_message WHERE ${WHERE_FILTER}`, filterParams(filter));
   return res.rowCount ?? 0;
 }
+
+/**
+ * Locks a message row for the rest of the caller's transaction and returns it with its payload: a door that writes
+ * its FHIR resources and `setProcessed` in that same transaction processes each message exactly once, however many
+ * nodes, replays or restarts race for it.
+ */
+export async function lockMessage(db: Db, id: number): Promise<StoredMessage | undefined> {
+  const { rows } = await db.query<StoredMessage>(
+    `SELECT ${COLUMNS}, payload FROM inbox_message WHERE id = $1 FOR UPDATE`,
+    [id],
+  );
+  return rows[0];
+}

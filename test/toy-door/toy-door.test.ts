@@ -40,7 +40,15 @@ describe('a door from outside server/', () => {
     const health = await (await fetch(`${server.url}/healthz`)).json();
     const toy = health.doors.find((d: { name: string }) => d.name === 'toy');
     expect(toy).toMatchObject({ name: 'toy', state: 'up', port: expect.any(Number) });
-    expect(health.doors.map((d: { name: string }) => d.name)).toEqual(['http', 'terminology', 'bots', 'toy', 'subscriptions', 'jobs']);
+    expect(health.doors.map((d: { name: string }) => d.name)).toEqual([
+      'http',
+      'terminology',
+      'bots',
+      'hl7v2',
+      'toy',
+      'subscriptions',
+      'jobs',
+    ]);
     expect(server.router.listRoutes().find((r) => r.interaction === 'toy-count')?.access).toBe('read');
     const count = await fhir(server, 'GET', 'Patient/$toy-count');
     expect(count.status).toBe(200);
