@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../app.ts';
 import type { Repository } from '../../core/repository.ts';
 import { fhir, startTestServer } from '../../../test/harness.ts';
-import { searchConfig } from '../config.ts';
+import { loadSearchConfig } from '../config.ts';
 import { executeSearch } from '../engine.ts';
 import { parseSearch } from '../parse.ts';
 
@@ -92,7 +92,7 @@ const ids = (body: any) =>
 
 describe('search limits', () => {
   it('uses the documented defaults', () => {
-    expect(searchConfig()).toEqual({
+    expect(loadSearchConfig({})).toEqual({
       timeoutMs: 5000,
       poolSize: 10,
       maxQueryLength: 8192,
