@@ -4,6 +4,7 @@ import { conflict, gone, notFound, preconditionFailed } from '../fhir/outcomes.t
 import { extractIndexRows } from './indexer.ts';
 import { writeVersions, type PendingWrite } from './writes.ts';
 import { newResourceId } from './ids.ts';
+import { refuseHiddenByStamp } from './stamped-elements.ts';
 import type { HistoryQuery, Queryable, Repository, StoredVersion, WriteMethod } from '../core/repository.ts';
 import type { WriteCheck } from '../core/write-checks.ts';
 
@@ -164,6 +165,7 @@ export class PostgresRepository implements Repository {
    * (a transaction Bundle assigns ids up front so references between its entries can be rewritten).
    */
   async create<T extends Resource>(resource: T, options: { id?: string } = {}): Promise<T> {
+    refuseHiddenByStamp(resource);
     const id = options.id ?? newResourceId();
     return this.inOwnTransaction((repo) => repo.stage({ ...resource, id }, 1, 'create', false));
   }
@@ -177,6 +179,7 @@ export class PostgresRepository implements Repository {
     resource: T & { id: string },
     options: { ifMatch?: number; ifNoneMatch?: '*' | number[]; method?: WriteMethod } = {},
   ): Promise<{ resource: T; created: boolean }> {
+    refuseHiddenByStamp(resource);
     return this.inOwnTransaction(async (repo) => {
       const current = await repo.lockCurrent(resource.resourceType, resource.id);
       if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {
