@@ -105,6 +105,7 @@ export function mountAuthorizationServer(
       }),
     );
   }
+  authRouter.post('/authorize', express.urlencoded({ extended: false, limit: '56kb' }), authorizeByPost);
   authRouter.get('/authorize', offlineAccessNeedsConsent);
   authRouter.post('/register', express.json({ limit: '64kb' }), (req, _res, next) => {
     const metadata = normalizeClientScopes((req.body ?? {}) as { scope?: string; grant_types?: unknown });
@@ -128,6 +129,36 @@ export function mountAuthorizationServer(
       .type('html')
       .send(errorPage(status >= 500 ? 'server_error' : err.name, status >= 500 ? undefined : err.message));
   });
+}
+
+/**
+ * SMART `authorize-post` (OpenID Connect: the authorization endpoint takes GET and POST): a form POST becomes the same
+ * request as a GET with its parameters, handed on inside this process (never redirected, so they stay out of the
+ * browser's URL and history). oidc-provider's own POST support is not used: it needs its session cookie to be
+ * `SameSite=None`, which browsers drop on plain HTTP, so logins would fail there. Like any cross-site POST, this one
+ * arrives without the `SameSite=Lax` session cookie: a user signed in before signs in again (no single sign-on).
+ * Query and body parameters are merged; one given in both is a duplicate the provider refuses.
+ */
+function authorizeByPost(req: Request, res: Response, next: NextFunction): void {
+  if (!req.is('application/x-www-form-urlencoded')) {
+    res
+      .status(400)
+      .type('html')
+      .send(
+        errorPage(
+          'invalid_request',
+          'A POST to the authorization endpoint is a form (application/x-www-form-urlencoded)',
+        ),
+      );
+    return;
+  }
+  const params = new URLSearchParams(req.url.split('?')[1] ?? '');
+  for (const [name, value] of Object.entries((req.body ?? {}) as Record<string, string | string[]>)) {
+    for (const one of Array.isArray(value) ? value : [value]) params.append(name, one);
+  }
+  req.method = 'GET';
+  req.url = `/authorize?${params}`;
+  next();
 }
 
 /**
