@@ -108,7 +108,12 @@ export async function compareCheckouts(options: CompareOptions, here: string): P
     { label: `after (${here})`, root: here },
   ];
   const postgres = await benchPostgres(options.adminUrl, options.embedded);
-  const figures = checkouts.map(() => ({ ingest: [] as number[], read: [] as HttpFigures[], rss: 0, peak: 0 }));
+  const figures = checkouts.map(() => ({
+    ingest: [] as { rate: number; cpu: number }[],
+    read: [] as HttpFigures[],
+    rss: 0,
+    peak: 0,
+  }));
   const servers: ChildProcess[] = [];
   const databases: { drop(): Promise<void> }[] = [];
   try {
@@ -133,7 +138,7 @@ export async function compareCheckouts(options: CompareOptions, here: string): P
       for (const i of order) {
         const { origin, pid } = running[i];
         figures[i].ingest.push(
-          (await ingestLane(`${origin}/fhir`, pid, options.bundles, options.seconds, options.parallel)).rate,
+          await ingestLane(`${origin}/fhir`, pid, options.bundles, options.seconds, options.parallel),
         );
       }
       for (const i of order) {
@@ -162,29 +167,36 @@ export async function compareCheckouts(options: CompareOptions, here: string): P
   for (const i of [0, 1, 1, 0]) starts[i].push(await startupTimes(checkouts[i].root));
 
   const end = loadavg();
-  const rows: [string, number, number, (n: number) => string, boolean][] = [];
+  const rows: [string, number, number, (n: number) => string][] = [];
   const read = figures.map((f) => ({
     rps: median(f.read.map((r) => r.rps)),
     p50: median(f.read.map((r) => r.p50)),
     p99: median(f.read.map((r) => r.p99)),
+    cpu: median(f.read.map((r) => r.cpu)),
   }));
   rows.push([
     'Synthea transaction ingest (resources/s)',
-    median(figures[0].ingest),
-    median(figures[1].ingest),
+    median(figures[0].ingest.map((f) => f.rate)),
+    median(figures[1].ingest.map((f) => f.rate)),
     num,
-    true,
   ]);
-  rows.push(['read by id (req/s)', read[0].rps, read[1].rps, num, true]);
-  rows.push(['read by id p50 (ms)', read[0].p50, read[1].p50, String, false]);
-  rows.push(['read by id p99 (ms)', read[0].p99, read[1].p99, String, false]);
-  rows.push(['server RSS after the lanes (MB)', figures[0].rss, figures[1].rss, num, false]);
-  rows.push(['server RSS peak (MB)', figures[0].peak, figures[1].peak, num, false]);
+  rows.push([
+    'ingest, server CPU µs per resource',
+    median(figures[0].ingest.map((f) => f.cpu)),
+    median(figures[1].ingest.map((f) => f.cpu)),
+    num,
+  ]);
+  rows.push(['read by id (req/s)', read[0].rps, read[1].rps, num]);
+  rows.push(['read by id, server CPU µs per request', read[0].cpu, read[1].cpu, num]);
+  rows.push(['read by id p50 (ms)', read[0].p50, read[1].p50, String]);
+  rows.push(['read by id p99 (ms)', read[0].p99, read[1].p99, String]);
+  rows.push(['server RSS after the lanes (MB)', figures[0].rss, figures[1].rss, num]);
+  rows.push(['server RSS peak (MB)', figures[0].peak, figures[1].peak, num]);
   const sec = (ms: number) => (ms / 1000).toFixed(2);
   const first = starts.map((s) => median(s.map((x) => x.first)));
   const restart = starts.map((s) => median(s.map((x) => x.restart)));
-  rows.push(['first start, fresh embedded data dir → /healthz 200 (s)', first[0], first[1], sec, false]);
-  rows.push(['restart → /healthz 200 (s)', restart[0], restart[1], sec, false]);
+  rows.push(['first start, fresh embedded data dir → /healthz 200 (s)', first[0], first[1], sec]);
+  rows.push(['restart → /healthz 200 (s)', restart[0], restart[1], sec]);
   console.log(
     `Tributary before/after: ${cpus().length} CPUs, load average ${load.map((l) => l.toFixed(2)).join(' ')} at start, ${end.map((l) => l.toFixed(2)).join(' ')} at end`,
   );
