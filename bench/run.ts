@@ -2,6 +2,7 @@
  * The benchmark of issue 2, one command that prints one table: `npm run bench` (or `npx tsx bench/run.ts`).
  *
  *   npm run bench -- [--duration 10] [--connections 16] [--parallel 2] [--rounds 1] [--embedded] [--auth]
+ *   npm run bench -- --against <other checkout> [--duration …] [--rounds …]   (before/after, bench/compare.ts)
  *
  * Tributary runs as its own process (`server/main.ts`, AUTH=off for the throughput lanes) on a fresh database of the
  * machine's Postgres (`$DATABASE_URL`, default postgres://postgres@127.0.0.1:5432/postgres; `--embedded` starts an
@@ -23,6 +24,7 @@ import { startServerProcess } from '../test/server-process.ts';
 import { benchDatabase, benchPostgres } from './bench-db.ts';
 import { httpLane, ingestLane, loadSyntheaBundles, rawInsertLane, type HttpFigures, type HttpLane } from './lanes.ts';
 import { startupLane, stopProcess } from './startup.ts';
+import { compareCheckouts } from './compare.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -32,6 +34,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '1' },
     embedded: { type: 'boolean', default: false },
     auth: { type: 'boolean', default: false },
+    against: { type: 'string' },
   },
 });
 const seconds = Number(args.duration);
@@ -323,4 +326,21 @@ async function main(): Promise<void> {
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
 }
 
-await main();
+if (args.against) {
+  await compareCheckouts(
+    {
+      against: args.against,
+      bundles: loadSyntheaBundles(bundleDir()),
+      seconds,
+      warmup,
+      connections,
+      parallel,
+      rounds,
+      adminUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+      embedded: args.embedded,
+    },
+    ROOT,
+  );
+} else {
+  await main();
+}

@@ -25,6 +25,7 @@ import { JobRunner } from './jobs/runner.ts';
 import { createFhirRouter } from './rest/routes.ts';
 import { addReindexOperations } from './search/reindex/handlers.ts';
 import { startSearchServices } from './search/services.ts';
+import { RuntimeSearchParams } from './fhir/search-params/runtime-params.ts';
 import { PostgresRepository } from './store/repository.ts';
 import { createSubscriptionService, type SubscriptionService } from './subscriptions/service.ts';
 import { checkWellFormed, checkWrite, prepareValidation } from './validation/validator.ts';
@@ -98,7 +99,9 @@ export async function startTributary(config: TributaryConfig, options: StartOpti
   else writeChecks.add('well-formed', checkWellFormed);
   const repo = new PostgresRepository(pool, writeChecks.run);
   repo.onCommit(subscriptions.onCommit);
-  const stopSearchServices = await startSearchServices(pool, databaseUrl, config.search);
+  const runtimeParams = new RuntimeSearchParams();
+  repo.useRuntimeSearchParams(runtimeParams);
+  const stopSearchServices = await startSearchServices(pool, databaseUrl, config.search, runtimeParams);
   const jobs = new JobRunner({ pool, databaseUrl, logger: log, config: config.jobs });
   const inbox = new Inbox(pool, jobs, log);
   const auth = createAuthServer(config.auth, log);

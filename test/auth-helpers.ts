@@ -125,14 +125,19 @@ export interface UserActions {
 
 /**
  * Follows an authorization request through login and consent like a browser would, and returns the final redirect
- * to the client's redirect_uri (or the last page when it does not get there).
+ * to the client's redirect_uri (or the last page when it does not get there). With `POST`, the request starts as a form
+ * POST of the URL's parameters to the authorization endpoint (SMART `authorize-post`).
  */
 export async function authorizeAsUser(
   authorizeUrl: URL,
   user: UserActions,
   jar = new CookieJar(),
+  method: 'GET' | 'POST' = 'GET',
 ): Promise<{ redirect?: URL; last: { status: number; body: string; url: string } }> {
-  let step = await browse(jar, authorizeUrl.toString());
+  let step =
+    method === 'POST'
+      ? await browse(jar, `${authorizeUrl.origin}${authorizeUrl.pathname}`, authorizeUrl.searchParams)
+      : await browse(jar, authorizeUrl.toString());
   for (let i = 0; i < 10; i++) {
     if (step.location) {
       if (!step.location.includes('/auth/')) return { redirect: new URL(step.location), last: step };

@@ -10,6 +10,7 @@ import { normalizeClientScopes } from './grant-scopes.ts';
 import { createLaunch } from './launch.ts';
 import { ROLES, type Role } from './policy.ts';
 import { findIllFormedValue } from '../fhir/well-formed.ts';
+import { OutcomeError } from '../fhir/outcomes.ts';
 
 /** What the admin API needs. */
 export interface AdminDeps {
@@ -50,6 +51,8 @@ export function adminAuthentication(deps: Pick<AdminDeps, 'provider' | 'resolve'
       if (!m) throw new Error('An access token is required');
       access = await deps.resolve(m[1]);
     } catch (err) {
+      // The authorization server still starting (503) is no verdict on the token.
+      if (err instanceof OutcomeError) return next(err);
       res.setHeader('WWW-Authenticate', 'Bearer error="invalid_token"');
       res.status(401).json({ error: 'invalid_token', error_description: (err as Error).message });
       return;
@@ -158,6 +161,10 @@ export function adminRoutes(deps: AdminDeps): express.Router {
   router.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { error?: string; error_description?: string; status?: number };
     const status = e.error ? 400 : (e.status ?? 500);
+    if (err instanceof OutcomeError && status === 503) {
+      res.status(503).json({ error: 'temporarily_unavailable', error_description: err.message });
+      return;
+    }
     if (status >= 500) {
       res.status(500).json({ error: 'server_error' });
       return;

@@ -4,6 +4,7 @@ import type { CapabilityStatementRestSecurity } from '@medplum/fhirtypes';
 export const SMART_CAPABILITIES = [
   'launch-ehr',
   'launch-standalone',
+  'authorize-post',
   'client-public',
   'client-confidential-symmetric',
   'client-confidential-asymmetric',

@@ -103,6 +103,7 @@ describe('Discovery', () => {
       expect.arrayContaining([
         'launch-ehr',
         'launch-standalone',
+        'authorize-post',
         'client-public',
         'client-confidential-asymmetric',
         'context-ehr-patient',
@@ -216,16 +217,63 @@ describe('Capabilities as served', () => {
     expect(payload.preferred_username).toBe('inferno');
   });
 
-  it('does not claim authorize-post, whose form POST it does not serve', async () => {
-    // oidc-provider serves POST /authorize only with SameSite=None session cookies, which we do not set
-    const config = await (await fetch(`${server.fhirBase}/.well-known/smart-configuration`)).json();
-    expect(config.capabilities).not.toContain('authorize-post');
-    const posted = await fetch(`${server.url}/auth/authorize`, {
-      method: 'POST',
-      body: new URLSearchParams({ client_id: 'inferno-app' }),
-      redirect: 'manual',
+  it('authorize-post: a code flow that starts with a form POST to the authorization endpoint', async () => {
+    const verifier = client.randomPKCECodeVerifier();
+    const state = client.randomState();
+    const url = client.buildAuthorizationUrl(app, {
+      redirect_uri: REDIRECT,
+      scope: 'openid fhirUser launch/patient patient/*.rs offline_access',
+      state,
+      aud: server.fhirBase,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
-    expect(posted.status).toBe(404);
+    const user = { username: 'inferno', password: 'inferno password', patient };
+    const { redirect } = await authorizeAsUser(url, user, undefined, 'POST');
+    expect(redirect?.searchParams.get('state')).toBe(state);
+    const tokens = await client.authorizationCodeGrant(app, redirect!, {
+      pkceCodeVerifier: verifier,
+      expectedState: state,
+    });
+    expect(tokens.patient).toBe(patient);
+    // offline_access without prompt=consent is kept for a POST as for a GET (refresh token)
+    expect(tokens.scope?.split(' ')).toContain('offline_access');
+    expect(tokens.refresh_token).toBeTruthy();
+    const read = await fhir(server, 'GET', `Patient/${patient}`, undefined, {
+      authorization: `Bearer ${tokens.access_token}`,
+    });
+    expect(read.status).toBe(200);
+  });
+
+  it('authorize-post: errors come from the provider (bad client, duplicated parameter) or are a 4xx page, never a 5xx', async () => {
+    const post = (body: string, type = 'application/x-www-form-urlencoded', query = '') =>
+      fetch(`${server.url}/auth/authorize${query}`, {
+        method: 'POST',
+        headers: { 'content-type': type },
+        body,
+        redirect: 'manual',
+      });
+    const unknown = await post(new URLSearchParams({ client_id: 'no-such-app', response_type: 'code' }).toString());
+    expect(unknown.status).toBe(400);
+    expect(await unknown.text()).toContain('invalid_client');
+    const twice = await post(
+      new URLSearchParams({ client_id: 'inferno-app', response_type: 'code', scope: 'openid' }).toString(),
+      undefined,
+      '?scope=openid',
+    );
+    // a client with one redirect URI gets the error there, as for a GET
+    expect(twice.status).toBe(303);
+    const error = new URL(twice.headers.get('location') ?? '', server.url);
+    expect(`${error.origin}${error.pathname}`).toBe(REDIRECT);
+    expect(error.searchParams.get('error')).toBe('invalid_request');
+    expect(error.searchParams.get('error_description')).toMatch(/scope/);
+    const json = await post(JSON.stringify({ client_id: 'inferno-app' }), 'application/json');
+    expect(json.status).toBe(400);
+    for (const body of ['client_id=%E0%A4%A', 'client_id=a%00b&response_type=code', 'x='.padEnd(100_000, 'y')]) {
+      const res = await post(body);
+      expect(res.status, body.slice(0, 30)).toBeGreaterThanOrEqual(400);
+      expect(res.status, body.slice(0, 30)).toBeLessThan(500);
+    }
   });
 });
 

@@ -126,4 +126,72 @@ describe('create / read / update / delete', () => {
     expect(wrong.status).toBe(400);
     expect(wrong.body.issue[0].expression).toEqual(['resourceType']);
   });
+
+  it('refuses nulls and non-object metas on create, update and transaction entries exactly as $validate reports them', async () => {
+    const cases: Record<string, unknown>[] = [
+      { meta: null },
+      { meta: 'x' },
+      { meta: [1] },
+      { meta: { versionId: null } },
+      { meta: { lastUpdated: null } },
+      { meta: { tag: [null] } },
+      { id: null },
+      { active: null },
+      { name: [{ given: ['A', null] }] },
+      { maritalStatus: 5 },
+    ];
+    for (const extra of cases) {
+      const label = JSON.stringify(extra);
+      const resource = { resourceType: 'Patient', ...extra };
+      const validated = await fhir(server, 'POST', 'Patient/$validate', resource);
+      expect(validated.status, label).toBe(200);
+      const expected = validated.body.issue.filter((i: any) => i.severity === 'error');
+      expect(expected.length, label).toBeGreaterThan(0);
+      expect(
+        expected.map((i: any) => i.code),
+        label,
+      ).toEqual(expected.map(() => 'structure'));
+
+      const created = await fhir(server, 'POST', 'Patient', resource);
+      expect(created.status, label).toBe(400);
+      expect(created.body.issue, label).toEqual(expected);
+      if (!('id' in extra)) {
+        const updated = await fhir(server, 'PUT', 'Patient/nulls-1', { ...resource, id: 'nulls-1' });
+        expect(updated.status, label).toBe(400);
+        expect(
+          updated.body.issue.map((i: any) => i.diagnostics),
+          label,
+        ).toEqual(expected.map((i: any) => i.diagnostics));
+      }
+      const transaction = await fhir(server, 'POST', '', {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            resource: { resourceType: 'Patient', name: [{ family: 'Kept-Out' }] },
+            request: { method: 'POST', url: 'Patient' },
+          },
+          { resource, request: { method: 'POST', url: 'Patient' } },
+        ],
+      });
+      expect(transaction.status, label).toBe(400);
+      expect(transaction.body.issue.map((i: any) => i.diagnostics).join(' '), label).toContain(expected[0].diagnostics);
+    }
+    expect((await fhir(server, 'GET', 'Patient/nulls-1')).status).toBe(404);
+    expect((await fhir(server, 'GET', 'Patient?family=Kept-Out')).body.total ?? 0).toBe(0);
+  });
+
+  it('a Bundle with "meta": null is refused on create as $validate refuses it; "meta": {} is filled by the server', async () => {
+    const bundle = { resourceType: 'Bundle', type: 'collection', meta: null };
+    const validated = await fhir(server, 'POST', 'Bundle/$validate', bundle);
+    expect(validated.body.issue).toEqual([
+      { severity: 'error', code: 'structure', diagnostics: 'Null values are not allowed', expression: ['Bundle.meta'] },
+    ]);
+    const created = await fhir(server, 'POST', 'Bundle', bundle);
+    expect(created.status).toBe(400);
+    expect(created.body.issue).toEqual(validated.body.issue);
+    const empty = await fhir(server, 'POST', 'Bundle', { ...bundle, meta: {} });
+    expect(empty.status).toBe(201);
+    expect(empty.body.meta.versionId).toBe('1');
+  });
 });

@@ -1,11 +1,11 @@
 import pg from 'pg';
 import { useSearchConfig, type SearchConfig } from './config.ts';
-import { startRuntimeParamSync } from '../fhir/search-params/runtime-params.ts';
+import type { RuntimeSearchParams } from '../fhir/search-params/runtime-params.ts';
 import { registerSearchConnections } from './session.ts';
 
 /**
- * Starts what the search engine runs beside requests: the sync of runtime SearchParameters (loaded from the database,
- * kept in step across nodes), the pool searches run on (their own connections, opened with
+ * Starts what the search engine runs beside requests: the sync of runtime SearchParameters (`runtimeParams`, loaded
+ * from the database, kept in step across nodes), the pool searches run on (their own connections, opened with
  * the search timeout as `statement_timeout`, so that slow searches never hold the connections writes and reads need),
  * and the connections that cancel the statements of searches whose client went away or whose time ran out (their
  * own too, so a cancel never waits for a busy pool). Installs the search limits. `$reindex` runs on the job runner
@@ -15,9 +15,10 @@ export async function startSearchServices(
   pool: pg.Pool,
   databaseUrl: string,
   config: SearchConfig,
+  runtimeParams: RuntimeSearchParams,
 ): Promise<() => Promise<void>> {
   useSearchConfig(config);
-  const stopParams = await startRuntimeParamSync(pool, databaseUrl);
+  await runtimeParams.start(pool, databaseUrl);
   // Idle connections that drop are replaced by the pools at the next use.
   const searches = new pg.Pool({
     connectionString: databaseUrl,
@@ -35,7 +36,7 @@ export async function startSearchServices(
     },
   });
   return async () => {
-    await stopParams();
+    await runtimeParams.stop();
     await searches.end();
     await control.end();
   };

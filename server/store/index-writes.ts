@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { INDEX_TABLES, type IndexRows, type IndexTable } from './indexer.ts';
-import { noteSearchParameterWrites } from '../fhir/search-params/runtime-params.ts';
 
 /** The search index part of a write: which resource, its new index rows (null: none, e.g. a deletion). */
 export interface IndexWrite {
@@ -121,7 +120,6 @@ export async function writeIndexRows(client: pg.ClientBase, writes: IndexWrite[]
     const text = `WITH ${ctes.join(',\n')} SELECT 1`;
     await client.query({ name: statementName(text), text, values: params });
   }
-  await noteSearchParameterWrites(client, writes);
 }
 
 /**

@@ -4,11 +4,19 @@ import { conflict, gone, notFound, preconditionFailed } from '../fhir/outcomes.t
 import { extractIndexRows } from './indexer.ts';
 import { writeVersions, type PendingWrite } from './writes.ts';
 import { newResourceId } from './ids.ts';
+import { refuseHiddenByStamp } from './stamped-elements.ts';
 import type { HistoryQuery, Queryable, Repository, StoredVersion, WriteMethod } from '../core/repository.ts';
 import type { WriteCheck } from '../core/write-checks.ts';
+import type { RuntimeSearchParams } from '../fhir/search-params/runtime-params.ts';
 
 const FROM_ROW = `resource_type AS "resourceType", id, version_id AS "versionId",
   to_char(last_updated AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "lastUpdated", deleted, content`;
+
+/** What a repository shares with the repositories of its transactions. */
+interface SharedHooks {
+  commitListeners: (() => void)[];
+  runtimeParams?: RuntimeSearchParams;
+}
 
 /** Buffered writes of a transaction are sent to the database in batches of this many, while work goes on. */
 const FLUSH_BATCH = 250;
@@ -33,12 +41,17 @@ export class PostgresRepository implements Repository {
     private readonly db: Queryable,
     private readonly check: WriteCheck,
     private readonly inTransaction = false,
-    private readonly commitListeners: (() => void)[] = [],
+    private readonly shared: SharedHooks = { commitListeners: [] },
   ) {}
 
   /** Calls `listener` after every commit of a write through this repository (e.g. to wake the outbox reader). */
   onCommit(listener: () => void): void {
-    this.commitListeners.push(listener);
+    this.shared.commitListeners.push(listener);
+  }
+
+  /** Tells `params` about every SearchParameter written through this repository, inside the write's transaction. */
+  useRuntimeSearchParams(params: RuntimeSearchParams): void {
+    this.shared.runtimeParams = params;
   }
 
   /**
@@ -63,11 +76,11 @@ export class PostgresRepository implements Repository {
     let broken = false;
     try {
       await client.query('BEGIN');
-      repo = new PostgresRepository(client, this.check, true, this.commitListeners);
+      repo = new PostgresRepository(client, this.check, true, this.shared);
       const result = await fn(repo);
       await repo.flush();
       await client.query('COMMIT');
-      if (repo.written.size > 0) for (const listener of this.commitListeners) listener();
+      if (repo.written.size > 0) for (const listener of this.shared.commitListeners) listener();
       for (const work of repo.afterCommitWork) work();
       return result;
     } catch (err) {
@@ -97,7 +110,11 @@ export class PostgresRepository implements Repository {
     if (this.buffer.length === 0) return;
     const writes = this.buffer.splice(0);
     const client = this.db as pg.PoolClient;
-    this.inFlight = this.inFlight.then(() => writeVersions(client, writes));
+    const runtimeParams = this.shared.runtimeParams;
+    this.inFlight = this.inFlight.then(async () => {
+      await writeVersions(client, writes);
+      await runtimeParams?.noteWrites(client, writes);
+    });
     // Marks the rejection as observed; the error itself is rethrown by the next flush (or the rollback awaits it).
     this.inFlight.catch(() => {});
   }
@@ -164,6 +181,7 @@ export class PostgresRepository implements Repository {
    * (a transaction Bundle assigns ids up front so references between its entries can be rewritten).
    */
   async create<T extends Resource>(resource: T, options: { id?: string } = {}): Promise<T> {
+    refuseHiddenByStamp(resource);
     const id = options.id ?? newResourceId();
     return this.inOwnTransaction((repo) => repo.stage({ ...resource, id }, 1, 'create', false));
   }
@@ -177,6 +195,7 @@ export class PostgresRepository implements Repository {
     resource: T & { id: string },
     options: { ifMatch?: number; ifNoneMatch?: '*' | number[]; method?: WriteMethod } = {},
   ): Promise<{ resource: T; created: boolean }> {
+    refuseHiddenByStamp(resource);
     return this.inOwnTransaction(async (repo) => {
       const current = await repo.lockCurrent(resource.resourceType, resource.id);
       if (options.ifMatch !== undefined && current?.versionId !== options.ifMatch) {

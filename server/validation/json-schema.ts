@@ -38,7 +38,8 @@ let coveredTypes: Set<string> | undefined;
  *   `ResourceList`, so a wrong resource is reported against its own type, not against 147 alternatives;
  * - only the R4 resource types this server stores stay in the unions, and definitions they do not reach (Medplum's own
  *   resources, some with dangling references) are dropped;
- * - primitives and `Element` may be `null`: FHIR JSON aligns primitive arrays with their `_name` partner by nulls
+ * - complex types are objects (the schema says so only through their properties, which a string or number skips);
+ * - primitives, complex types and `Element` may be `null`: FHIR JSON aligns primitive arrays with their `_name` partner by nulls
  *   (`"given": ["a", null]`); where a null is really allowed is checked by the rules (rules.ts);
  * - `description`s go: they are documentation, a third of the compiled code's size and kept in memory with it.
  */
@@ -78,7 +79,14 @@ export function fixedR4Schema(): Schema {
   for (const name of Object.keys(definitions)) {
     if (!reachable.has(name)) delete definitions[name];
     else if (/^[a-z]/.test(name) && typeof definitions[name].type === 'string') definitions[name].nullable = true;
-    else addMissingPrimitiveExtensions(name, definitions[name]);
+    else {
+      // The schema gives complex types properties but no `type`: without one, JSON Schema lets a string or a number
+      // through where an object belongs (`"maritalStatus": 5`, `"meta": "x"`). Nulls are the rules' to report.
+      if (definitions[name].properties && definitions[name].type === undefined) {
+        Object.assign(definitions[name], { type: 'object', nullable: true });
+      }
+      addMissingPrimitiveExtensions(name, definitions[name]);
+    }
   }
   definitions.Element = { ...definitions.Element, type: 'object', nullable: true };
   dropNonRequiredEnums(definitions);

