@@ -34,14 +34,13 @@ export const INVENTED_SENTENCE = 'Temperature was 39.47 Cel on 2031-02-14 and Za
 export async function startLlmTestServer(options: { slowMs?: number } = {}): Promise<LlmTestServer> {
   const requests: LlmTestServer['requests'] = [];
   let flakyCount = 0;
-  let self: LlmTestServer | undefined;
   const server: Server = createServer((req, res) => {
     void (async () => {
       const body = JSON.parse(await readAll(req)) as LlmTestServer['requests'][number]['body'];
       requests.push({ body, auth: req.headers.authorization });
       const facts = body.messages.find((m) => m.role === 'user')?.content ?? '';
       const note = faithfulNote(facts);
-      switch (self?.behaviour) {
+      switch (self.behaviour) {
         case 'unauthorized':
           return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"bad key"}');
         case 'flaky':
@@ -67,7 +66,7 @@ export async function startLlmTestServer(options: { slowMs?: number } = {}): Pro
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  self = {
+  const self: LlmTestServer = {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     behaviour: 'faithful',
     requests,
