@@ -1,14 +1,16 @@
-import type { Bundle, Encounter } from '@medplum/fhirtypes';
-import type { BotHandler, BotRegistration } from '../types.ts';
+import type { Task } from '@medplum/fhirtypes';
+import { BotFhirError, type BotHandler, type BotRegistration } from '../types.ts';
 
-const DRAFT_TAG_SYSTEM = 'https://tributary.dev/fhir/CodeSystem/note-draft';
+/** The Task code that asks the notes bot for a draft: `Task.code` = this system and `draft-note`. */
+export const DRAFT_TASK_SYSTEM = 'https://tributary.dev/fhir/CodeSystem/notes-task';
 
 export const registration: BotRegistration = {
   name: 'notes',
   description:
-    'Drafts a progress note (SOAP, patient summary, next steps) for a finished Encounter with $draft-note, for a clinician to review.',
-  triggers: ['Encounter?status=finished'],
+    'Drafts a progress note (SOAP, patient summary, next steps) with $draft-note for the Encounter a requested Task focuses on.',
+  triggers: [`Task?code=${DRAFT_TASK_SYSTEM}|draft-note&status=requested`],
   scopes: [
+    'system/Task.rus',
     'system/Encounter.rs',
     'system/Patient.r',
     'system/Observation.rs',
@@ -17,7 +19,7 @@ export const registration: BotRegistration = {
     'system/MedicationRequest.rs',
     'system/AllergyIntolerance.rs',
     'system/Communication.rs',
-    'system/DocumentReference.crs',
+    'system/DocumentReference.c',
   ].join(' '),
   // a model's answer may take a while (LLM_TIMEOUT_MS per attempt)
   timeoutMs: 180_000,
@@ -25,19 +27,32 @@ export const registration: BotRegistration = {
 };
 
 /**
- * The notes bot: when an Encounter is finished, drafts its note through `POST Encounter/[id]/$draft-note` (bots/notes/
- * operation.ts) as the bot, unless a draft of this bot's already exists for it (an encounter updated again after it
- * finished gets no second draft).
+ * The notes bot, for systems that ask asynchronously: a Task (status `requested`, code `draft-note`, focus the
+ * Encounter) gets its note drafted through `POST Encounter/[id]/$draft-note` as the bot, and is then `completed` with
+ * the DocumentReference as its output, or `failed` with the reason when the request cannot succeed (4xx); a model
+ * failure (5xx) fails the run, which is retried. Drafting is never automatic: an import of finished encounters must
+ * not send a whole history to a model.
  */
-export const handler: BotHandler<Encounter> = async ({ resource, fhir, log }) => {
-  if (!resource?.id) return { drafted: false, reason: 'no encounter' };
-  const existing = await fhir.search<Bundle>('DocumentReference', {
-    encounter: `Encounter/${resource.id}`,
-    _tag: `${DRAFT_TAG_SYSTEM}|`,
-    _count: '1',
-  });
-  if (existing.entry?.length) return { drafted: false, reason: 'a draft exists' };
-  const res = await fhir.request('POST', `Encounter/${resource.id}/$draft-note`, { resourceType: 'Parameters' });
-  log(`drafted DocumentReference/${res.resource?.id}`);
-  return { drafted: true, document: `DocumentReference/${res.resource?.id}` };
+export const handler: BotHandler<Task> = async ({ resource: task, fhir, log }) => {
+  if (!task?.id) return { drafted: false, reason: 'no task' };
+  const encounterId = /^Encounter\/([A-Za-z0-9\-.]{1,64})$/.exec(task.focus?.reference ?? '')?.[1];
+  if (!encounterId) {
+    await fhir.update<Task>({ ...task, status: 'rejected', statusReason: { text: 'Task.focus must be an Encounter' } });
+    return { drafted: false, reason: 'focus is not an Encounter' };
+  }
+  try {
+    const res = await fhir.request('POST', `Encounter/${encounterId}/$draft-note`, { resourceType: 'Parameters' });
+    const document = `DocumentReference/${res.resource?.id}`;
+    await fhir.update<Task>({
+      ...task,
+      status: 'completed',
+      output: [{ type: { text: 'Draft progress note' }, valueReference: { reference: document } }],
+    });
+    log(`drafted ${document}`);
+    return { drafted: true, document };
+  } catch (err) {
+    if (!(err instanceof BotFhirError) || err.status >= 500) throw err;
+    await fhir.update<Task>({ ...task, status: 'failed', statusReason: { text: err.message.slice(0, 1000) } });
+    return { drafted: false, reason: err.message };
+  }
 };

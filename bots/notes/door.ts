@@ -10,7 +10,7 @@ export const DRAFT_NOTE_DEFINITION = 'https://tributary.dev/fhir/OperationDefini
 /**
  * The AI-drafted notes module: `POST Encounter/[id]/$draft-note` (access rule `read`: the caller must be able to read
  * the encounter, and the note is drafted from what it may read), when `BOTS` names `notes` (or `all`); the `notes`
- * bot (bots/notes/bot.ts) drafts for finished encounters through it. Without `LLM_BASE_URL`/`LLM_MODEL` drafts come
+ * bot (bots/notes/bot.ts) drafts through it for requested Tasks. Without `LLM_BASE_URL`/`LLM_MODEL` drafts come
  * from the offline generator and no data leaves the server.
  */
 export function notesModule(): TributaryDoor {

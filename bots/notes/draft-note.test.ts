@@ -1,9 +1,10 @@
 import { Writable } from 'node:stream';
-import type { Bundle, DocumentReference, OperationOutcome, Provenance } from '@medplum/fhirtypes';
+import type { Bundle, DocumentReference, OperationOutcome, Provenance, Task } from '@medplum/fhirtypes';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../server/app.ts';
 import { fhir, startTestServer } from '../../test/harness.ts';
+import { DRAFT_TASK_SYSTEM } from './bot.ts';
 import { INVENTED_SENTENCE, startLlmTestServer, type LlmTestServer } from './llm-test-server.ts';
 import { OFFLINE_LABEL } from './offline.ts';
 import { UNVERIFIED_EXTENSION } from './store.ts';
@@ -133,14 +134,27 @@ describe('offline generator (no model configured)', () => {
       expect(logLines.some((l) => l.includes(secret))).toBe(false);
   });
 
-  it('drafts a finished encounter on its own (the notes bot), once', async () => {
+  it('drafts for a requested Task (the notes bot) and completes it with the note', async () => {
     const ids = await createRecord(offline, 'finished');
-    let drafts: DocumentReference[] = [];
-    for (let i = 0; i < 100 && drafts.length === 0; i++) {
+    const task = (
+      await fhir(offline, 'POST', 'Task', {
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        code: { coding: [{ system: DRAFT_TASK_SYSTEM, code: 'draft-note' }] },
+        focus: { reference: `Encounter/${ids.enc}` },
+        for: { reference: `Patient/${ids.pat}` },
+      })
+    ).body as Task;
+    let done: Task = task;
+    for (let i = 0; i < 100 && done.status === 'requested'; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      drafts = await draftsOf(offline, ids.enc);
+      done = (await fhir(offline, 'GET', `Task/${task.id}`)).body as Task;
     }
+    expect(done.status).toBe('completed');
+    const drafts = await draftsOf(offline, ids.enc);
     expect(drafts).toHaveLength(1);
+    expect(done.output?.[0].valueReference?.reference).toBe(`DocumentReference/${drafts[0].id}`);
     expect(drafts[0].docStatus).toBe('preliminary');
   }, 20_000);
 });
