@@ -40,7 +40,11 @@ const MONTH_YEAR = new RegExp(`\\b${MONTH}\\.?\\s+(\\d{4})\\b`, 'gi');
 const SLASH_DATE = /\b(\d{1,2})\/(\d{1,2})\/(\d{4})\b/g;
 const DOSE_UNIT =
   '(mg|mcg|µg|ug|g|kg|ml|l|units?|unt|iu|meq|mmol|tablets?|tabs?|capsules?|caps?|puffs?|actuat|drops?|sprays?|patch(?:es)?)';
-const DOSE = new RegExp(`(?<![\\w.])(\\d+(?:\\.\\d+)?)\\s*${DOSE_UNIT}(?![\\w])`, 'gi');
+/** A dose: a number and a unit, perhaps compound (`2 mg/kg`, `0.09 MG/ACTUAT`, `21.3 kg/m2`, `90 mL/min/{1.73_m2}`). */
+const DOSE = new RegExp(
+  `(?<![\\w.])(\\d+(?:\\.\\d+)?)\\s*(${DOSE_UNIT}(?:\\/[\\w.{}\\[\\]*]*[\\w}\\]*])*)(?![\\w/])`,
+  'gi',
+);
 /** Dose forms: "1 tablet" is backed by a dose of 1 of a drug whose name says "Oral Tablet". */
 const FORMS = /^(tablet|capsule|puff|drop|spray|patch)$/;
 /** A token mixing letters and digits, or digits joined by `-`/`.` (LOINC 8480-6, ICD-10 E11.9, SNOMED 44054006-1). */
@@ -75,7 +79,10 @@ function addText(evidence: Evidence, text: string): void {
     evidence.dates.add(`${m[1]}-${m[2]}`);
     if (m[3]) evidence.dates.add(`${m[1]}-${m[2]}-${m[3]}`);
   }
-  for (const m of text.matchAll(DOSE)) addDose(evidence, Number(m[1]), m[2]);
+  for (const m of text.matchAll(DOSE)) {
+    addDose(evidence, Number(m[1]), m[2]);
+    addDose(evidence, Number(m[1]), m[3]); // "0.09 MG/ACTUAT" backs "0.09 mg" too
+  }
   for (const m of text.matchAll(WORD)) {
     const word = m[0].toLowerCase();
     evidence.words.add(word);
