@@ -19,7 +19,7 @@ export interface SentenceFinding {
 /** What the inputs hold, normalised the way draft values are, to look them up. */
 export interface Evidence {
   numbers: Set<number>;
-  /** `YYYY-MM-DD` and `YYYY-MM` of every date and dateTime, as written (no time-zone shift). */
+  /** `YYYY-MM-DD`, `YYYY-MM` and `YYYY` of every date and dateTime, as written (no time-zone shift). */
   dates: Set<string>;
   /** `<number> <unit>` pairs: Quantities and doses written in texts (`500 mg`). */
   doses: Set<string>;
@@ -37,6 +37,8 @@ const ISO_DATE = /\b(\d{4})-(\d{2})(?:-(\d{2}))?(?:T[\d:.]+(?:Z|[+-]\d{2}:\d{2})
 const MONTH_DAY_YEAR = new RegExp(`\\b${MONTH}\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?,?\\s+(\\d{4})\\b`, 'gi');
 const DAY_MONTH_YEAR = new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(?:of\\s+)?${MONTH}\\.?,?\\s+(\\d{4})\\b`, 'gi');
 const MONTH_YEAR = new RegExp(`\\b${MONTH}\\.?\\s+(\\d{4})\\b`, 'gi');
+/** A year on its own ("in 2019"), judged against the years of the inputs' dates. */
+const YEAR = /(?<![\w.,/-])(?:19|20)\d{2}(?![\w,/-]|\.\d)/g;
 const SLASH_DATE = /\b(\d{1,2})\/(\d{1,2})\/(\d{4})\b/g;
 const DOSE_UNIT =
   '(mg|mcg|µg|ug|g|kg|ml|l|units?|unt|iu|meq|mmol|tablets?|tabs?|capsules?|caps?|puffs?|actuat|drops?|sprays?|patch(?:es)?)';
@@ -73,12 +75,16 @@ export function collectEvidence(resources: Resource[]): Evidence {
   return evidence;
 }
 
-function addText(evidence: Evidence, text: string): void {
+function addText(evidence: Evidence, value: string): void {
+  // a date backs dates (its year included), not numbers: "seen 4 times" is not backed by 2024-03-04
+  const text = value.replace(ISO_DATE, (...args: string[]) => {
+    const [whole, year, month, day] = args;
+    evidence.dates.add(year).add(`${year}-${month}`);
+    if (day) evidence.dates.add(`${year}-${month}-${day}`);
+    for (const n of whole.slice(10).match(EVIDENCE_NUMBER) ?? []) evidence.numbers.add(Number(n)); // its time
+    return ' ';
+  });
   for (const m of text.matchAll(EVIDENCE_NUMBER)) evidence.numbers.add(Number(m[0]));
-  for (const m of text.matchAll(ISO_DATE)) {
-    evidence.dates.add(`${m[1]}-${m[2]}`);
-    if (m[3]) evidence.dates.add(`${m[1]}-${m[2]}-${m[3]}`);
-  }
   for (const m of text.matchAll(DOSE)) {
     addDose(evidence, Number(m[1]), m[2]);
     addDose(evidence, Number(m[1]), m[3]); // "0.09 MG/ACTUAT" backs "0.09 mg" too
@@ -138,6 +144,7 @@ export function unsupportedValues(text: string, evidence: Evidence): Unsupported
   take(MONTH_DAY_YEAR, (m) => dateValue(m[0], isoOf(m[3], monthOf(m[1]), m[2]), evidence));
   take(DAY_MONTH_YEAR, (m) => dateValue(m[0], isoOf(m[3], monthOf(m[2]), m[1]), evidence));
   take(MONTH_YEAR, (m) => dateValue(m[0], `${m[2]}-${monthOf(m[1])}`, evidence));
+  take(YEAR, (m) => (evidence.dates.has(m[0]) ? undefined : { kind: 'date', value: m[0] }));
   take(SLASH_DATE, (m) => {
     const us = isoOf(m[3], m[1], m[2]);
     const european = isoOf(m[3], m[2], m[1]);
