@@ -1,4 +1,4 @@
-import type { Task } from '@medplum/fhirtypes';
+import type { OperationOutcome, Task } from '@medplum/fhirtypes';
 import { BotFhirError, type BotHandler, type BotRegistration } from '../types.ts';
 
 /** The Task code that asks the notes bot for a draft: `Task.code` = this system and `draft-note`. */
@@ -40,19 +40,19 @@ export const handler: BotHandler<Task> = async ({ resource: task, fhir, log }) =
     await fhir.update<Task>({ ...task, status: 'rejected', statusReason: { text: 'Task.focus must be an Encounter' } });
     return { drafted: false, reason: 'focus is not an Encounter' };
   }
-  try {
-    const res = await fhir.request('POST', `Encounter/${encounterId}/$draft-note`, { resourceType: 'Parameters' });
-    const document = `DocumentReference/${res.resource?.id}`;
-    await fhir.update<Task>({
-      ...task,
-      status: 'completed',
-      output: [{ type: { text: 'Draft progress note' }, valueReference: { reference: document } }],
-    });
-    log(`drafted ${document}`);
-    return { drafted: true, document };
-  } catch (err) {
-    if (!(err instanceof BotFhirError) || err.status >= 500) throw err;
-    await fhir.update<Task>({ ...task, status: 'failed', statusReason: { text: err.message.slice(0, 1000) } });
-    return { drafted: false, reason: err.message };
+  const res = await fhir.request('POST', `Encounter/${encounterId}/$draft-note`, { resourceType: 'Parameters' });
+  if (res.status >= 500) throw new BotFhirError(res.status, res.resource as OperationOutcome | undefined);
+  if (res.status >= 400 || res.resource?.resourceType !== 'DocumentReference') {
+    const reason = new BotFhirError(res.status, res.resource as OperationOutcome | undefined).message.slice(0, 1000);
+    await fhir.update<Task>({ ...task, status: 'failed', statusReason: { text: reason } });
+    return { drafted: false, reason };
   }
+  const document = `DocumentReference/${res.resource.id}`;
+  await fhir.update<Task>({
+    ...task,
+    status: 'completed',
+    output: [{ type: { text: 'Draft progress note' }, valueReference: { reference: document } }],
+  });
+  log(`drafted ${document}`);
+  return { drafted: true, document };
 };

@@ -160,6 +160,37 @@ describe('offline generator (no model configured)', () => {
 });
 
 describe('bad input', () => {
+  it('a Task the bot cannot serve ends failed or rejected, with the reason', async () => {
+    const task = async (focus: string) => {
+      const created = await fhir(offline, 'POST', 'Task', {
+        resourceType: 'Task',
+        status: 'requested',
+        intent: 'order',
+        code: { coding: [{ system: DRAFT_TASK_SYSTEM, code: 'draft-note' }] },
+        focus: { reference: focus },
+      });
+      let done = created.body as Task;
+      for (let i = 0; i < 100 && done.status === 'requested'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        done = (await fhir(offline, 'GET', `Task/${done.id}`)).body as Task;
+      }
+      return done;
+    };
+    const failed = await task('Encounter/no-such-encounter');
+    expect(failed, JSON.stringify(failed)).toMatchObject({
+      status: 'failed',
+      statusReason: { text: expect.stringContaining('not known') },
+    });
+    expect(await task('Patient/no-such-patient')).toMatchObject({ status: 'rejected' });
+  }, 30_000);
+
+  it('a read asking for an event stream gets its usual answer', async () => {
+    const ids = await createRecord(offline);
+    const res = await fhir(offline, 'GET', `Encounter/${ids.enc}`, undefined, { accept: 'text/event-stream' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('application/fhir+json');
+  });
+
   it('answers an OperationOutcome, never a 500, and stores nothing', async () => {
     const ids = await createRecord(offline);
     const cases: [string, unknown, number][] = [
@@ -280,6 +311,18 @@ describe('language model (local OpenAI-compatible test server)', () => {
     expect(slow.body.issue[0].code).toBe('timeout');
     expect(await draftsOf(withModel, ids.enc)).toHaveLength(stored);
   }, 20_000);
+
+  it('drops what no FHIR string may hold from a model’s text', async () => {
+    llm.behaviour = 'garbled';
+    const ids = await createRecord(withModel);
+    const res = await fhir(withModel, 'POST', `Encounter/${ids.enc}/$draft-note`);
+    expect(res.status).toBe(201);
+    const text = draftText(res.body as DocumentReference);
+    expect(text).toContain('## SOAP note');
+    expect(text).not.toMatch(/[\u0000\u0007]/);
+    expect(text).not.toContain('\ufffd'.repeat(2));
+    llm.behaviour = 'faithful';
+  });
 
   it('streams a failure as an error event', async () => {
     llm.behaviour = 'unauthorized';

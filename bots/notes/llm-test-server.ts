@@ -11,7 +11,8 @@ import type { AddressInfo } from 'node:net';
  * - `slow`: waits `slowMs` before its first byte;
  * - `json`: ignores `stream` and answers one JSON body;
  * - `cut`: closes the stream before `[DONE]`;
- * - `unauthorized`: 401.
+ * - `unauthorized`: 401;
+ * - `garbled`: the faithful note with NUL, control characters and a lone surrogate in it.
  */
 export interface LlmTestServer {
   baseUrl: string;
@@ -25,7 +26,7 @@ export interface LlmTestServer {
 }
 
 /** How the test server answers. */
-export type Behaviour = 'faithful' | 'inventive' | 'flaky' | 'slow' | 'json' | 'cut' | 'unauthorized';
+export type Behaviour = 'faithful' | 'inventive' | 'flaky' | 'slow' | 'json' | 'cut' | 'unauthorized' | 'garbled';
 
 /** An invented sentence: each value in it is absent from any Synthea record. */
 export const INVENTED_SENTENCE = 'Temperature was 39.47 Cel on 2031-02-14 and Zanubrutinib 83 mg was started.';
@@ -57,6 +58,8 @@ export async function startLlmTestServer(options: { slowMs?: number } = {}): Pro
           res.write(chunk(note.slice(0, 40)));
           await new Promise((r) => setTimeout(r, 50)); // the first chunk reaches the client, then the connection drops
           return void res.destroy();
+        case 'garbled':
+          return stream(res, `\u0000${note}\u0007\ud800\n`);
         case 'inventive':
           return stream(res, `${note}\n${INVENTED_SENTENCE}\n`);
         default:

@@ -89,6 +89,10 @@ async function* draft(
       text = offlineDraft(inputs);
       yield { kind: 'delta', text };
     }
+    // a model's text may hold what no FHIR string may (NUL, control characters, a lone surrogate)
+    text = text
+      .replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g, '')
+      .replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
     counts.answerChars = text.length;
     const { findings, marked } = checkDraft(text, collectEvidence(resources));
     counts.unverifiedSentences = findings.length;
