@@ -48,6 +48,12 @@ const READ_ELSEWHERE: Record<string, string> = {
   HL7V2_TIMEZONE: 'integrations/hl7v2/config.ts',
   TERMINOLOGY_CACHE_SECONDS: 'terminology/remote.ts',
   TERMINOLOGY_SERVER_TIMEOUT_MS: 'terminology/remote.ts',
+  LLM_BASE_URL: 'bots/notes/config.ts',
+  LLM_MODEL: 'bots/notes/config.ts',
+  LLM_API_KEY: 'bots/notes/config.ts',
+  LLM_TIMEOUT_MS: 'bots/notes/config.ts',
+  LLM_RETRIES: 'bots/notes/config.ts',
+  NOTES_UNVERIFIED_VALUES: 'bots/notes/config.ts',
 };
 
 /**

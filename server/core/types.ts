@@ -32,6 +32,8 @@ export interface FhirRequestHeaders {
   preferHandling?: 'strict' | 'lenient';
   /** `respond-async`: the client accepts 202 and a status URL to poll (server/jobs: the async request pattern). */
   preferAsync?: boolean;
+  /** `Accept: text/event-stream`: the client takes a streamed answer (FhirResponse.events) from operations that offer one. */
+  acceptEventStream?: boolean;
 }
 
 /** The outcome of an interaction. `content` carries an already-serialised resource straight from storage. */
@@ -55,6 +57,17 @@ export interface FhirResponse {
    * Bundle lists its entries'), so that doors need not parse `Location` (e.g. to write a Provenance for each).
    */
   written?: WrittenVersion[];
+  /**
+   * A streamed answer (only to a request with `acceptEventStream`): the door sends each event as it comes (HTTP:
+   * server-sent events) and ends the response after the last; the events say themselves how the work ended.
+   */
+  events?: AsyncIterable<ServerSentEvent>;
+}
+
+/** One event of a streamed answer: its name and its data (text; JSON for structured data). */
+export interface ServerSentEvent {
+  event: string;
+  data: string;
 }
 
 /** A version a write produced. */

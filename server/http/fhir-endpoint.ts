@@ -10,6 +10,7 @@ import { parseShape, shapeResource, type ResourceShape } from '../fhir/summary.t
 import type { AccessContext, FhirContext, FhirRequest, FhirResponse } from '../core/types.ts';
 import type { Repository } from '../core/repository.ts';
 import { hasBody, readBody } from './body.ts';
+import { acceptsEventStream, acceptWithoutEventStream, sendEventStream } from './event-stream.ts';
 import { bodyKind, MEDIA_TYPES, negotiateFormat, type FhirFormat } from './format.ts';
 import { parseJsonBody } from './json.ts';
 import type { Metrics } from './metrics.ts';
@@ -56,7 +57,7 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
       const access = await deps.admit(req, res);
       if (!access) return;
       const body = hasBody(req) ? await readBody(req, deps.maxBodyBytes) : undefined;
-      format = negotiateFormat(query._format?.[0], header(req, 'accept'));
+      format = negotiateFormat(query._format?.[0], acceptWithoutEventStream(header(req, 'accept')));
       const fhirReq = toFhirRequest(req, url, query, body);
       const first = fhirReq.path.split('/')[0];
       resourceType = /^[A-Z][A-Za-z]+$/.test(first) ? first : '';
@@ -72,7 +73,8 @@ export function fhirEndpoint(deps: FhirEndpointDeps): (req: IncomingMessage, res
         signal: clientGone(res),
       };
       const result = await deps.router.dispatch(ctx, fhirReq, match);
-      sendResponse(res, result, format, pretty, shape);
+      if (result.events) await sendEventStream(res, { ...result, events: result.events });
+      else sendResponse(res, result, format, pretty, shape);
     } catch (err) {
       const outcome = toOutcomeError(err);
       // 503 is the database being away (logged once by its monitor), not a bug: no stack per request.
@@ -114,6 +116,7 @@ function toFhirRequest(
       ifNoneExist: header(req, 'if-none-exist'),
       ifModifiedSince: header(req, 'if-modified-since'),
       ...parsePrefer(header(req, 'prefer')),
+      ...(acceptsEventStream(header(req, 'accept')) ? { acceptEventStream: true } : {}),
     },
   });
   if (raw && raw.length > 0) {
