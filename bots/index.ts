@@ -8,4 +8,5 @@ import { siblingModule } from '../server/project.ts';
 export const BUILT_IN_BOTS: URL[] = [
   siblingModule('./flag-out-of-range', import.meta.url),
   siblingModule('./triage/news2', import.meta.url),
+  siblingModule('./triage/symptom-triage', import.meta.url),
 ];

@@ -10,6 +10,7 @@ import type {
 } from '@medplum/fhirtypes';
 import { createHash, randomUUID } from 'node:crypto';
 import { CLINICAL_RESPONSE, PARAMETERS, type Band, type News2Score } from './news2-chart.ts';
+import type { Recipient } from './care-team.ts';
 import type { AssembledInputs, Reading } from './news2-inputs.ts';
 
 export const NEWS2_SYSTEM = 'https://tributary.dev/fhir/CodeSystem/news2';
@@ -54,7 +55,7 @@ export interface AssessmentContext {
   /** Active NEWS2 Flags of the patient (closed when the band changes). */
   activeFlags: Flag[];
   /** The patient's care team members (Communication recipients). */
-  recipients: NonNullable<Communication['recipient']>;
+  recipients: Recipient[];
 }
 
 /** What the run decided. */

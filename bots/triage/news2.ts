@@ -1,7 +1,6 @@
 import type {
   Bundle,
   CareTeam,
-  Communication,
   Flag,
   Goal,
   Observation,
@@ -10,6 +9,7 @@ import type {
   RiskAssessment,
 } from '@medplum/fhirtypes';
 import type { BotFhirClient, BotHandler, BotRegistration } from '../types.ts';
+import { membersOf } from './care-team.ts';
 import { PARAMETERS, scoreNews2 } from './news2-chart.ts';
 import { assembleInputs, LOINC, PARAMETER_CODES, USABLE_STATUSES } from './news2-inputs.ts';
 import { decide, NEWS2_SYSTEM, RISK_SYSTEM, type Decision } from './news2-output.ts';
@@ -90,7 +90,7 @@ async function assess(fhir: BotFhirClient, patient: string): Promise<Decision> {
     latest: assessments[0],
     lastScored: assessments.find((a) => a.prediction?.length),
     activeFlags: flags.filter((f) => f.status === 'active' && f.code?.coding?.some((c) => c.system === RISK_SYSTEM)),
-    recipients: recipientsOf(teams, now),
+    recipients: membersOf(teams, now),
   });
 }
 
@@ -120,17 +120,4 @@ async function latestReadings(fhir: BotFhirClient, patient: string): Promise<Obs
 async function all<T extends Resource>(fhir: BotFhirClient, type: string, query: Record<string, string>): Promise<T[]> {
   const bundle = await fhir.search<T>(type, query);
   return (bundle.entry ?? []).flatMap((e) => (e.resource && e.search?.mode !== 'include' ? [e.resource] : []));
-}
-
-type Recipient = NonNullable<Communication['recipient']>[number];
-
-/** Members of the patient's active care teams whose participation has not ended. */
-function recipientsOf(teams: CareTeam[], now: Date): Recipient[] {
-  const out = new Map<string, Recipient>();
-  for (const team of teams)
-    for (const p of team.participant ?? []) {
-      const ended = p.period?.end !== undefined && Date.parse(p.period.end) < now.getTime();
-      if (p.member?.reference && !ended) out.set(p.member.reference, { reference: p.member.reference });
-    }
-  return [...out.values()];
 }
