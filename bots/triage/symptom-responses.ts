@@ -14,11 +14,10 @@ export function responseOf(
     questionnaire: `https://tributary.dev/fhir/Questionnaire/symptom-${c.name}|1.0.0`,
     item: c.questions.map((q) => {
       const v = answers[q.id];
-      if (q.type !== 'yes-no')
-        return {
-          linkId: q.id,
-          answer: v === undefined ? [] : [{ [`value${q.type === 'integer' ? 'Integer' : 'Decimal'}`]: v }],
-        };
+      if (q.type !== 'yes-no') {
+        const value = q.type === 'integer' ? { valueInteger: v as number } : { valueDecimal: v as number };
+        return v === undefined ? { linkId: q.id } : { linkId: q.id, answer: [value] };
+      }
       const yes = v === true;
       return {
         linkId: q.id,
