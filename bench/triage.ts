@@ -174,6 +174,13 @@ async function main(): Promise<void> {
     mllp.close();
     await socket.close();
 
+    const runs = await api(server, 'GET', 'AuditEvent?agent=Device/bot-news2&_count=1000&_elements=entity');
+    const durations = (runs.entry ?? [])
+      .map((e: Json) =>
+        Number(e.resource.entity?.[0]?.detail?.find((d: Json) => d.type === 'duration-ms')?.valueString),
+      )
+      .filter((n: number) => Number.isFinite(n))
+      .sort((a: number, b: number) => a - b);
     const load = execSync('uptime').toString().trim();
     console.log(`\nNEWS2 write → alert on a websocket, ${PARALLEL} in flight (AUTH=off); ${load}`);
     console.log('| door | readings | alerts | p50 ms | p90 ms | p99 ms | max ms |');
@@ -187,6 +194,9 @@ async function main(): Promise<void> {
         `| ${name} | ${n} | ${l.length} | ${pct(l, 50)?.toFixed(0)} | ${pct(l, 90)?.toFixed(0)} | ${pct(l, 99)?.toFixed(0)} | ${l.at(-1)?.toFixed(0)} |`,
       );
     }
+    console.log(
+      `Bot runs (all ${durations.length}, in the worker thread): p50 ${pct(durations, 50)} ms, p99 ${pct(durations, 99)} ms.`,
+    );
     console.log('Goal: p99 ≤ 200 ms (issue 18).');
   } finally {
     await server.close();

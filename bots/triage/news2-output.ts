@@ -65,6 +65,8 @@ export interface Decision {
   band?: Band;
   previousBand?: Band;
   alert: boolean;
+  /** The band differs from the last scored one: active Flags are closed, and medium/high alert the care team. */
+  bandChanged: boolean;
   missing: string[];
   stale: string[];
   transaction?: Bundle;
@@ -98,7 +100,8 @@ export function decide(inputs: AssessmentContext & { assembled: AssembledInputs;
   );
   const previousBand = bandOfAssessment(inputs.lastScored);
   const base = { total: score?.total, band: score?.band, previousBand, missing, stale };
-  if (identifierOf(inputs.latest, OUTCOME_ID) === outcomeKey) return { ...base, outcome: 'unchanged', alert: false };
+  if (identifierOf(inputs.latest, OUTCOME_ID) === outcomeKey)
+    return { ...base, outcome: 'unchanged', alert: false, bandChanged: false };
 
   const assessmentKey = hash({ outcomeKey, after: inputs.latest?.id ?? null });
   const entries: BundleEntry[] = [];
@@ -125,7 +128,7 @@ export function decide(inputs: AssessmentContext & { assembled: AssembledInputs;
     entries.push(create(`urn:uuid:${randomUUID()}`, communicationOf(inputs, score, alertKey, assessmentUrl), ALERT_ID));
   }
   const transaction: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: entries };
-  return { ...base, outcome: score ? 'scored' : 'incomplete', alert, transaction };
+  return { ...base, outcome: score ? 'scored' : 'incomplete', alert, bandChanged, transaction };
 }
 
 function create(

@@ -10,13 +10,14 @@ import type {
 } from '@medplum/fhirtypes';
 import type { BotFhirClient, BotHandler, BotRegistration } from '../types.ts';
 import { membersOf } from './care-team.ts';
-import { PARAMETERS, scoreNews2 } from './news2-chart.ts';
-import { assembleInputs, LOINC, PARAMETER_CODES, USABLE_STATUSES } from './news2-inputs.ts';
+import { PARAMETERS, scoreNews2, type Parameter } from './news2-chart.ts';
+import { assembleInputs, LOINC, PARAMETER_CODES, readValue, USABLE_STATUSES } from './news2-inputs.ts';
 import { decide, NEWS2_SYSTEM, RISK_SYSTEM, type Decision } from './news2-output.ts';
 
 const BOT = 'news2';
 const ALL_CODES = PARAMETERS.flatMap((p) => PARAMETER_CODES[p]);
-/** Readings looked at per parameter (the newest usable one among them is used). */
+/** Readings looked at in the first search (all parameters), and per parameter missing from it. */
+const FIRST_PAGE = 50;
 const PER_PARAMETER = 5;
 const DEFAULT_WINDOW_HOURS = 24;
 /** Recomputations of one run when a concurrent run changed the patient's NEWS2 state first. */
@@ -65,10 +66,13 @@ export const handler: BotHandler<Observation> = async ({ resource, fhir, log }) 
   }
 };
 
-/** Reads what NEWS2 needs of the patient now and decides what to write. */
+/**
+ * Reads what NEWS2 needs of the patient now and decides what to write. The Flags and the care team are read only
+ * when the band changed (the only time they are written to or about), which keeps the common run to three searches.
+ */
 async function assess(fhir: BotFhirClient, patient: string): Promise<Decision> {
   const now = new Date();
-  const [observations, goals, assessments, flags, teams] = await Promise.all([
+  const [observations, goals, assessments] = await Promise.all([
     latestReadings(fhir, patient),
     all<Goal>(fhir, 'Goal', { patient, 'lifecycle-status': 'active', _count: '50' }),
     all<RiskAssessment>(fhir, 'RiskAssessment', {
@@ -77,11 +81,9 @@ async function assess(fhir: BotFhirClient, patient: string): Promise<Decision> {
       _sort: '-_lastUpdated',
       _count: '20',
     }),
-    all<Flag>(fhir, 'Flag', { patient, author: `Device/bot-${BOT}`, _count: '50' }),
-    all<CareTeam>(fhir, 'CareTeam', { subject: patient, status: 'active', _count: '20' }),
   ]);
   const assembled = assembleInputs(observations, goals, now, windowMs());
-  return decide({
+  const context = {
     patient,
     now,
     bot: `Device/bot-${BOT}`,
@@ -89,6 +91,15 @@ async function assess(fhir: BotFhirClient, patient: string): Promise<Decision> {
     score: assembled.values ? scoreNews2(assembled.values) : undefined,
     latest: assessments[0],
     lastScored: assessments.find((a) => a.prediction?.length),
+  };
+  const first = decide({ ...context, activeFlags: [], recipients: [] });
+  if (!first.bandChanged) return first;
+  const [flags, teams] = await Promise.all([
+    all<Flag>(fhir, 'Flag', { patient, author: `Device/bot-${BOT}`, _count: '50' }),
+    all<CareTeam>(fhir, 'CareTeam', { subject: patient, status: 'active', _count: '20' }),
+  ]);
+  return decide({
+    ...context,
     activeFlags: flags.filter((f) => f.status === 'active' && f.code?.coding?.some((c) => c.system === RISK_SYSTEM)),
     recipients: membersOf(teams, now),
   });
@@ -100,21 +111,31 @@ function patientOf(subject: Reference | undefined): string | undefined {
   return match ? `Patient/${match[1]}` : undefined;
 }
 
-/** The newest few readings of each parameter: one search each, so a stream of one vital cannot hide the others. */
+/**
+ * The newest readings of the patient: one search over all input codes, then, for a parameter that page does not
+ * hold (a stream of one vital can fill it), a search of its own — so no parameter is hidden by another.
+ */
 async function latestReadings(fhir: BotFhirClient, patient: string): Promise<Observation[]> {
-  const pages = await Promise.all(
-    PARAMETERS.map((p) =>
-      all<Observation>(fhir, 'Observation', {
-        subject: patient,
-        code: PARAMETER_CODES[p].map((c) => `${LOINC}|${c}`).join(','),
-        status: USABLE_STATUSES.join(','),
-        _sort: '-date',
-        _count: String(PER_PARAMETER),
-      }),
-    ),
+  const search = (codes: string[], count: number) =>
+    all<Observation>(fhir, 'Observation', {
+      subject: patient,
+      code: codes.map((c) => `${LOINC}|${c}`).join(','),
+      status: USABLE_STATUSES.join(','),
+      _sort: '-date',
+      _count: String(count),
+    });
+  const page = await search(ALL_CODES, FIRST_PAGE);
+  const has = (p: Parameter) =>
+    page.some(
+      (o) =>
+        o.code?.coding?.some((c) => c.system === LOINC && PARAMETER_CODES[p].includes(c.code ?? '')) &&
+        'value' in readValue(p, o),
+    );
+  const more = await Promise.all(
+    PARAMETERS.filter((p) => !has(p)).map((p) => search(PARAMETER_CODES[p], PER_PARAMETER)),
   );
   const seen = new Set<string>();
-  return pages.flat().filter((o) => !seen.has(o.id!) && seen.add(o.id!));
+  return [...page, ...more.flat()].filter((o) => !seen.has(o.id!) && seen.add(o.id!));
 }
 
 async function all<T extends Resource>(fhir: BotFhirClient, type: string, query: Record<string, string>): Promise<T[]> {
