@@ -7,6 +7,9 @@ import { until } from '../../test/until.ts';
 import { openSocket, type TestSocket } from '../../test/ws-client.ts';
 import { RawMllpClient } from '../../integrations/hl7v2/tests/helpers.ts';
 import { NORMAL_VITALS, vitalObservations, vitalsTransaction } from './news2-vitals.ts';
+import { CHECK_INS } from './symptom-checkins.ts';
+import { responseOf } from './symptom-responses.ts';
+import { TRIAGE_SYSTEM } from './symptom-scoring.ts';
 
 /**
  * NEWS2 end to end with authorization on: vitals arrive over REST (a device client with only `system/Observation.c`)
@@ -23,7 +26,7 @@ let own: string;
 let other: string;
 
 beforeAll(async () => {
-  server = await startAuthServer({ BOTS: 'news2', SUBSCRIPTION_RETRY_BASE_MS: '20' });
+  server = await startAuthServer({ BOTS: 'news2,symptom-triage', SUBSCRIPTION_RETRY_BASE_MS: '20' });
   admin = { authorization: `Bearer ${await adminToken(server)}` };
   const patient = async (family: string) =>
     (await fhir(server, 'POST', 'Patient', { resourceType: 'Patient', name: [{ family }] }, admin)).body.id;
@@ -95,7 +98,7 @@ async function patientUserToken(patient: string): Promise<string> {
   const verifier = client.randomPKCECodeVerifier();
   const url = client.buildAuthorizationUrl(app, {
     redirect_uri: REDIRECT,
-    scope: 'user/*.rs',
+    scope: 'user/*.cruds',
     state: 's',
     aud: server.fhirBase,
     code_challenge: await client.calculatePKCECodeChallenge(verifier),
@@ -175,7 +178,7 @@ describe('NEWS2 end to end', () => {
     expect(ras.entry.map((e: any) => e.resource.prediction?.[0]?.qualitativeRisk.coding[0].code)).toEqual(['high']);
   });
 
-  it("a patient's token sees its own RiskAssessments only", async () => {
+  it("a patient's token sees its own RiskAssessments only, and its own check-in is scored", async () => {
     // The other patient gets an assessment too (an incomplete one).
     await fhir(server, 'POST', '', vitalsTransaction(vitalObservations(`Patient/${other}`, { pulse: 80 })), admin);
     const othersRa = await until(
@@ -191,5 +194,26 @@ describe('NEWS2 end to end', () => {
     expect([403, 404]).toContain((await fhir(server, 'GET', `RiskAssessment/${othersRa.id}`, undefined, pat)).status);
     const searchOther = await fhir(server, 'GET', `RiskAssessment?subject=Patient/${other}`, undefined, pat);
     expect(searchOther.body.entry ?? []).toEqual([]);
+
+    // A symptom check-in of their own is scored for them; one about another patient is refused.
+    const chest = CHECK_INS.find((c) => c.name === 'chest-pain')!;
+    const answers = { 'pain-now': true, breathless: true };
+    expect(
+      (await fhir(server, 'POST', 'QuestionnaireResponse', responseOf(chest, answers, `Patient/${other}`), pat)).status,
+    ).toBe(403);
+    const qr = await fhir(server, 'POST', 'QuestionnaireResponse', responseOf(chest, answers, `Patient/${own}`), pat);
+    expect(qr.status).toBe(201);
+    const triage = await until(async () => {
+      const found = await fhir(server, 'GET', `RiskAssessment?method=${TRIAGE_SYSTEM}|check-in`, undefined, pat);
+      return found.body.entry?.[0]?.resource;
+    });
+    expect(triage).toMatchObject({
+      subject: { reference: `Patient/${own}` },
+      basis: [{ reference: `QuestionnaireResponse/${qr.body.id}/_history/1` }],
+    });
+    expect(triage.prediction[0].qualitativeRisk.coding[0].code).toBe('serious-critical');
+    const [provenance] = (await fhir(server, 'GET', `Provenance?target=RiskAssessment/${triage.id}`, undefined, admin))
+      .body.entry;
+    expect(provenance.resource.agent[0].who.reference).toBe('Device/bot-symptom-triage');
   });
 });

@@ -72,6 +72,8 @@ export interface Decision {
   transaction?: Bundle;
 }
 
+/** FHIR has no empty arrays: an empty list is left out. */
+const nonEmpty = <T>(list: T[]) => (list.length ? list : undefined);
 const hash = (value: unknown) => createHash('sha256').update(JSON.stringify(value)).digest('hex').slice(0, 32);
 const ref = (r: Reading): Reference<Observation> => ({ reference: `Observation/${r.observation.id}` });
 const identifierOf = (r: Resource | undefined, system: string) =>
@@ -211,7 +213,10 @@ function riskAssessment(
     occurrenceDateTime: ctx.now.toISOString(),
     method: { coding: [{ system: NEWS2_SYSTEM, code: 'total', display: 'NEWS2 total score' }], text: 'NEWS2' },
     performer: { reference: ctx.bot },
-    basis: [...used.map(ref), ...stale.map((s) => ({ ...ref(s), display: `stale ${s.parameter}, taken ${s.at}` }))],
+    basis: nonEmpty([
+      ...used.map(ref),
+      ...stale.map((s) => ({ ...ref(s), display: `stale ${s.parameter}, taken ${s.at}` })),
+    ]),
     prediction: score
       ? [
           {

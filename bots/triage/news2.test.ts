@@ -241,11 +241,26 @@ describe('NEWS2 bot', () => {
     );
   });
 
-  it('an Observation without a Patient subject is skipped', async () => {
-    const [obs] = vitalObservations('Group/ward-7', { pulse: 150 });
-    const res = await fhir(server, 'POST', 'Device/bot-news2/$execute', obs);
-    expect(res.status).toBe(200);
-    const result = res.body.parameter.find((p: any) => p.name === 'result').valueString;
-    expect(JSON.parse(result)).toMatchObject({ outcome: 'skipped' });
+  it('odd inputs through $execute are skipped or reported, never a failed run', async () => {
+    const execute = async (body: unknown) => {
+      const res = await fhir(server, 'POST', 'Device/bot-news2/$execute', body);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const out = Object.fromEntries(res.body.parameter.map((p: any) => [p.name, p.valueString ?? p.valueCode]));
+      expect(out.outcome, JSON.stringify(out)).toBe('success');
+      return JSON.parse(out.result);
+    };
+    const [pulse] = vitalObservations('Patient/x', { pulse: 150 });
+    // A NUL byte never reaches the bot: the server refuses the input.
+    const nul = { ...pulse, subject: { reference: 'Patient/a\u0000b' } };
+    expect((await fhir(server, 'POST', 'Device/bot-news2/$execute', nul)).status).toBe(400);
+    for (const reference of ['Group/ward-7', 'http://elsewhere.example/fhir/Patient/1', 'Patient/', 'Patient/a/b']) {
+      expect(await execute({ ...pulse, subject: { reference } })).toMatchObject({ outcome: 'skipped' });
+    }
+    expect(await execute({ ...pulse, subject: undefined })).toMatchObject({ outcome: 'skipped' });
+    // A patient without any stored reading: every parameter missing, reported (the input itself was never stored).
+    const patient = await newPatient();
+    const incomplete = await execute({ ...pulse, subject: { reference: patient } });
+    expect(incomplete).toMatchObject({ outcome: 'incomplete' });
+    expect(incomplete.missing).toHaveLength(7);
   });
 });

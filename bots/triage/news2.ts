@@ -105,9 +105,12 @@ async function assess(fhir: BotFhirClient, patient: string): Promise<Decision> {
   });
 }
 
-/** `Patient/<id>` of a subject reference (relative or absolute), else undefined. */
+/**
+ * `Patient/<id>` of a relative subject reference, else undefined: an absolute one may name another server's patient,
+ * whose id means nothing here.
+ */
 function patientOf(subject: Reference | undefined): string | undefined {
-  const match = /(?:^|\/)Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(subject?.reference ?? '');
+  const match = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(subject?.reference ?? '');
   return match ? `Patient/${match[1]}` : undefined;
 }
 

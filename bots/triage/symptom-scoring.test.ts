@@ -139,5 +139,17 @@ describe('symptom check-ins', () => {
     expect(checkInOf(nested)?.name).toBe('chest-pain');
     expect(scoreResponse(chest, nested).redFlags.map((f) => f.id)).toEqual(['chest-pain-collapse']);
     expect(checkInOf({ ...nested, questionnaire: 'http://example.org/Questionnaire/phq-9' })).toBeUndefined();
+    // Answers of the wrong type count as unanswered, not as yes.
+    const wrong: QuestionnaireResponse = {
+      ...nested,
+      item: [
+        { linkId: 'fainted', answer: [{ valueString: 'yes' }] },
+        { linkId: 'pain-score', answer: [{ valueString: '10' }] },
+        { linkId: 'tearing', answer: [{ valueCoding: { system: 'http://loinc.org', code: 'LA4489-6' } }] },
+      ],
+    };
+    const r = scoreResponse(chest, wrong);
+    expect(r).toMatchObject({ points: 0, band: 'mild', redFlags: [] });
+    expect(r.unanswered).toEqual(expect.arrayContaining(['fainted', 'pain-score', 'tearing']));
   });
 });

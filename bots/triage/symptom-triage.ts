@@ -52,7 +52,7 @@ export const ADVICE: Record<TriageBand, string> = {
 export const handler: BotHandler<QuestionnaireResponse> = async ({ resource, fhir, log }) => {
   const checkIn = resource && checkInOf(resource);
   if (!resource || !checkIn) return { outcome: 'skipped', reason: 'not a symptom check-in' };
-  const patient = /(?:^|\/)(Patient\/[A-Za-z0-9\-.]{1,64})$/.exec(resource.subject?.reference ?? '')?.[1];
+  const patient = /^(Patient\/[A-Za-z0-9\-.]{1,64})$/.exec(resource.subject?.reference ?? '')?.[1];
   if (!patient) return { outcome: 'skipped', reason: 'the response has no Patient subject' };
   const result = scoreResponse(checkIn, resource);
   const now = new Date();
