@@ -118,7 +118,6 @@ export function decide(inputs: AssessmentContext & { assembled: AssembledInputs;
   if (bandChanged) {
     for (const flag of inputs.activeFlags) {
       entries.push({
-        fullUrl: `Flag/${flag.id}`,
         resource: { ...flag, status: 'inactive', period: { ...flag.period, end: inputs.now.toISOString() } },
         request: { method: 'PUT', url: `Flag/${flag.id}`, ifMatch: `W/"${flag.meta?.versionId}"` },
       });
