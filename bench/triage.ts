@@ -195,7 +195,7 @@ async function main(): Promise<void> {
       );
     }
     console.log(
-      `Bot runs (all ${durations.length}, in the worker thread): p50 ${pct(durations, 50)} ms, p99 ${pct(durations, 99)} ms.`,
+      `Bot runs (${durations.length} audited, seeding included, in the worker thread): p50 ${pct(durations, 50)} ms, p99 ${pct(durations, 99)} ms.`,
     );
     console.log('Goal: p99 ≤ 200 ms (issue 18).');
   } finally {
