@@ -241,6 +241,20 @@ describe('NEWS2 bot', () => {
     );
   });
 
+  it('a stream of one vital does not hide the others (more readings than the first search returns)', async () => {
+    const patient = await newPatient();
+    await record(patient, NORMAL_VITALS, 30);
+    const stream = Array.from({ length: 55 }, (_, i) => vitalObservations(patient, { spo2: 97 }, 20 - i / 10)[0]);
+    const res = await fhir(server, 'POST', '', vitalsTransaction(stream));
+    expect(res.status).toBe(200);
+    await settle(res.body.entry.map((e: any) => e.response.location.split('/')[1]));
+    await record(patient, { rr: 26 });
+    const score = (await scores(patient)).at(-1);
+    expect(score.valueInteger).toBe(3);
+    expect(score.derivedFrom).toHaveLength(7);
+    expect(bandOf((await assessments(patient)).at(-1))).toBe('low-medium');
+  }, 60_000);
+
   it('odd inputs through $execute are skipped or reported, never a failed run', async () => {
     const execute = async (body: unknown) => {
       const res = await fhir(server, 'POST', 'Device/bot-news2/$execute', body);
