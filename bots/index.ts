@@ -7,5 +7,7 @@ import { siblingModule } from '../server/project.ts';
  */
 export const BUILT_IN_BOTS: URL[] = [
   siblingModule('./flag-out-of-range', import.meta.url),
+  siblingModule('./triage/news2', import.meta.url),
+  siblingModule('./triage/symptom-triage', import.meta.url),
   siblingModule('./notes/bot', import.meta.url),
 ];
