@@ -15,20 +15,21 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MEMORY_MB = 128;
 
 /**
- * The bots a server runs: the built-in ones named in `enabled` (`BOTS`; an unknown name stops the start) and every
- * module of the operator's (`BOT_MODULES`).
+ * The bots a server runs: the built-in ones named in `enabled` (`BOTS`; `all` for every built-in bot; an unknown name
+ * stops the start) and every module of the operator's (`BOT_MODULES`).
  */
 export async function selectBots(builtIn: URL[], enabled: string[], modules: string[]): Promise<BotDefinition[]> {
   const available = await loadBotDefinitions(builtIn);
+  const all = enabled.includes('all');
   for (const name of enabled) {
-    if (!available.some((d) => d.registration.name === name)) {
+    if (name !== 'all' && !available.some((d) => d.registration.name === name)) {
       throw new Error(
         `BOTS names "${name}", which is not a built-in bot (${available.map((d) => d.registration.name).join(', ')})`,
       );
     }
   }
   const own = await loadBotDefinitions(modules);
-  const chosen = [...available.filter((d) => enabled.includes(d.registration.name)), ...own];
+  const chosen = [...available.filter((d) => all || enabled.includes(d.registration.name)), ...own];
   const names = chosen.map((d) => d.registration.name);
   const twice = names.find((n, i) => names.indexOf(n) !== i);
   if (twice) throw new Error(`two bots are named "${twice}"`);
