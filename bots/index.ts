@@ -5,4 +5,7 @@ import { siblingModule } from '../server/project.ts';
  * unless `BOTS` names it (`BOTS=flag-out-of-range`); operators add their own with `BOT_MODULES` (paths to modules of
  * the same shape). Bots run in worker threads (bots/runtime/).
  */
-export const BUILT_IN_BOTS: URL[] = [siblingModule('./flag-out-of-range', import.meta.url)];
+export const BUILT_IN_BOTS: URL[] = [
+  siblingModule('./flag-out-of-range', import.meta.url),
+  siblingModule('./prescription-validation/bot', import.meta.url),
+];

@@ -1,4 +1,5 @@
 import { botsDoor } from '../bots/door.ts';
+import { prescriptionValidationDoor } from '../bots/prescription-validation/door.ts';
 import { hl7v2Door } from '../integrations/hl7v2/door.ts';
 import { terminologyModule } from '../terminology/door.ts';
 import type { TributaryDoor } from './host/host.ts';
@@ -10,5 +11,5 @@ import type { TributaryDoor } from './host/host.ts';
  * else. The subscription worker and the job runner come from the core (server/app.ts) and follow these.
  */
 export function builtInDoors(): TributaryDoor[] {
-  return [terminologyModule(), botsDoor(), hl7v2Door()];
+  return [terminologyModule(), botsDoor(), prescriptionValidationDoor(), hl7v2Door()];
 }
