@@ -1,5 +1,5 @@
 import type { Dosage } from '@medplum/fhirtypes';
-import type { Finding, Layer } from '../check.ts';
+import { idOf, type Finding, type Layer } from '../check.ts';
 import { RXNORM } from '../tables/drugs.ts';
 
 /**
@@ -37,8 +37,11 @@ export const structureLayer: Layer = {
         'State the quantity to dispense or the days of supply.',
       );
     if (!request.requester?.reference) add('The prescription has no requester.', 'Name the prescriber.');
-    if (!request.subject?.reference?.startsWith('Patient/'))
-      add('The prescription’s subject is not a Patient.', 'Name the patient the prescription is for.');
+    if (!idOf(request.subject, 'Patient'))
+      add(
+        'The prescription’s subject is not a Patient reference (Patient/[id]).',
+        'Name the patient the prescription is for.',
+      );
     const { start, end } = dispense?.validityPeriod ?? {};
     if (start && end && Date.parse(end) < Date.parse(start))
       add('The validity period ends before it starts.', 'Correct dispenseRequest.validityPeriod.');
