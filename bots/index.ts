@@ -8,4 +8,6 @@ import { siblingModule } from '../server/project.ts';
 export const BUILT_IN_BOTS: URL[] = [
   siblingModule('./flag-out-of-range', import.meta.url),
   siblingModule('./prescription-validation/bot', import.meta.url),
+  siblingModule('./refills/bot', import.meta.url),
+  siblingModule('./adherence/bot', import.meta.url),
 ];
