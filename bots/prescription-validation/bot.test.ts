@@ -58,7 +58,10 @@ describe('the prescription-validation bot', () => {
       ]),
     );
     expect(issues[0].implicated).toContainEqual({ reference: 'AllergyIntolerance/alg-pen' });
-    const [alert] = await search(`Communication?recipient=Practitioner/dr-a&about=MedicationRequest/${id}`);
+    // (Communication has no `about` search parameter in R4: filtered here)
+    const alert = (await search('Communication?recipient=Practitioner/dr-a&_count=100')).find((c: any) =>
+      c.about.some((a: any) => a.reference === `MedicationRequest/${id}`),
+    );
     expect(alert).toMatchObject({
       status: 'completed',
       priority: 'urgent',

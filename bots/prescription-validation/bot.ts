@@ -3,7 +3,7 @@ import type { Bundle, BundleEntry, DetectedIssue, MedicationRequest } from '@med
 import type { BotHandler, BotRegistration } from '../types.ts';
 import { CHECK_SYSTEM } from './check.ts';
 import { detectedIssue, holdReason, prescriberAlert } from './issues.ts';
-import { botReader } from './reader.ts';
+import { botReader } from './bot-reader.ts';
 import { validatePrescription } from './validate.ts';
 
 /** Identifies the DetectedIssues of one validation of one prescription content (a rerun finds them and stops). */

@@ -34,7 +34,21 @@ export interface LayerResult {
 export interface ClinicalReader {
   read<T extends Resource>(resourceType: T['resourceType'], id: string): Promise<T | undefined>;
   search<T extends Resource>(resourceType: T['resourceType'], query: Record<string, string>): Promise<T[]>;
+  /**
+   * The errors of the resource against a profile, by the server's validator (element path → message); undefined when
+   * the profile is not available (another PROFILES_DIR) or the reader may not validate.
+   */
+  profileErrors(resource: Resource, profile: string): Promise<ProfileError[] | undefined>;
 }
+
+/** An error of profile validation: the element (FHIRPath) and the message. */
+export interface ProfileError {
+  path: string;
+  message: string;
+}
+
+/** The prescription profile shipped in profiles/tributary-prescription.json. */
+export const PRESCRIPTION_PROFILE = 'https://tributary.dev/fhir/StructureDefinition/prescription';
 
 /** What every layer gets: the request, its resolved ingredients, the reader, and the time of the check. */
 export interface CheckInput {

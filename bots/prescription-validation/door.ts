@@ -8,7 +8,7 @@ import { outcomeError, OutcomeError, unprocessable } from '../../server/fhir/out
 import type { Host, TributaryDoor } from '../../server/host/host.ts';
 import { outcomeIssues } from './issues.ts';
 import { VALIDATE_PRESCRIPTION_URL, validatePrescriptionHandler } from './operation.ts';
-import { routerReader } from './reader.ts';
+import { routerReader } from './router-reader.ts';
 import { validatePrescription } from './validate.ts';
 
 /** Whether the write being made asked for the hard stop. */

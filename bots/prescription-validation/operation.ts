@@ -6,7 +6,7 @@ import type { FhirHandler } from '../../server/core/types.ts';
 import { badRequest, forbidden } from '../../server/fhir/outcomes.ts';
 import { checkWrite } from '../../server/validation/validator.ts';
 import { detectedIssue } from './issues.ts';
-import { routerReader } from './reader.ts';
+import { routerReader } from './router-reader.ts';
 import { validatePrescription } from './validate.ts';
 
 /** The canonical URL of `$validate-prescription`'s OperationDefinition. */

@@ -1,18 +1,28 @@
 import type { Dosage } from '@medplum/fhirtypes';
-import { idOf, type Finding, type Layer } from '../check.ts';
+import { idOf, PRESCRIPTION_PROFILE, type Finding, type Layer } from '../check.ts';
 import { RXNORM } from '../tables/drugs.ts';
 
 /**
  * Structure: what a pharmacist needs to dispense (NCPDP SCRIPT NewRx required fields; the FHIR R4 MedicationRequest
  * elements that carry them): an RxNorm-coded medication, a dosage with a dose and a frequency, a quantity or supply
- * duration, a requester and a subject, and a validity period that ends after it starts.
+ * duration, a requester and a subject, and a validity period that ends after it starts; and the prescription profile
+ * (profiles/tributary-prescription.json: date written, prescriber, directions and supply required, 21 CFR 1306.05(a))
+ * by the server's validator.
  */
 export const structureLayer: Layer = {
   check: 'structure',
-  async run({ request, ingredients, unknownCodes }) {
+  async run({ request, ingredients, unknownCodes, reader }) {
     const problems: Finding[] = [];
     const add = (detail: string, mitigation: string, severity: Finding['severity'] = 'high') =>
       problems.push({ check: 'structure', severity, detail, mitigation });
+    // the profile first: an element it reports missing is not reported again by the checks below
+    const profileErrors = (await reader.profileErrors(request, PRESCRIPTION_PROFILE)) ?? [];
+    for (const e of profileErrors)
+      add(
+        `Not a valid prescription (${PRESCRIPTION_PROFILE}): ${e.message}`,
+        'Complete the prescription as the profile requires.',
+      );
+    const reported = (element: string) => profileErrors.some((e) => e.path.startsWith(`MedicationRequest.${element}`));
     const coded =
       request.medicationCodeableConcept?.coding?.some((c) => c.system === RXNORM && c.code) ||
       request.medicationReference?.reference;
@@ -25,18 +35,24 @@ export const structureLayer: Layer = {
       );
     const dosage: Dosage | undefined = request.dosageInstruction?.[0];
     const dose = dosage?.doseAndRate?.find((d) => d.doseQuantity || d.doseRange)?.doseQuantity;
-    if (!dose || typeof dose.value !== 'number' || !(dose.value > 0))
+    if (!reported('dosageInstruction') && (!dose || typeof dose.value !== 'number' || !(dose.value > 0)))
       add('The dosage has no dose (dosageInstruction.doseAndRate.doseQuantity).', 'State the dose per administration.');
     const repeat = dosage?.timing?.repeat;
-    if (!(repeat?.frequency && repeat.period && repeat.periodUnit) && !dosage?.timing?.code && !dosage?.asNeededBoolean)
+    if (
+      !reported('dosageInstruction') &&
+      !(repeat?.frequency && repeat.period && repeat.periodUnit) &&
+      !dosage?.timing?.code &&
+      !dosage?.asNeededBoolean
+    )
       add('The dosage has no frequency (dosageInstruction.timing).', 'State how often the dose is taken.');
     const dispense = request.dispenseRequest;
-    if (!dispense?.quantity?.value && !dispense?.expectedSupplyDuration?.value)
+    if (!reported('dispenseRequest') && !dispense?.quantity?.value && !dispense?.expectedSupplyDuration?.value)
       add(
         'Neither a quantity nor a supply duration is given (dispenseRequest.quantity / expectedSupplyDuration).',
         'State the quantity to dispense or the days of supply.',
       );
-    if (!request.requester?.reference) add('The prescription has no requester.', 'Name the prescriber.');
+    if (!reported('requester') && !request.requester?.reference)
+      add('The prescription has no requester.', 'Name the prescriber.');
     if (!idOf(request.subject, 'Patient'))
       add(
         'The prescription’s subject is not a Patient reference (Patient/[id]).',

@@ -343,6 +343,12 @@ export const CASES: Case[] = [
   { name: 'unknown patient', body: mr({ patient: 'nobody' }), expect: ['patient:high'] },
 
   // structure
+  { name: 'no date written', body: (({ authoredOn: _a, ...b }) => b)(mr()), expect: ['structure:high'] },
+  {
+    name: 'no dosage instruction at all',
+    body: (({ dosageInstruction: _d, ...b }) => b)(mr()),
+    expect: ['structure:high'],
+  },
   {
     name: 'medication as text only',
     body: { ...mr(), medicationCodeableConcept: { text: 'metformin' } },
