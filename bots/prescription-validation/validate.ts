@@ -28,7 +28,7 @@ export interface Validation {
   blocked: boolean;
 }
 
-/** Runs every layer on a MedicationRequest, reading the record through `reader`. */
+/** Runs every layer on a MedicationRequest, reading the record through `reader`; findings in layer order. */
 export async function validatePrescription(
   request: MedicationRequest,
   reader: ClinicalReader,
@@ -38,8 +38,10 @@ export async function validatePrescription(
   const input = { request, ingredients, unknownCodes: unknown, reader, now };
   const layers: LayerResult[] = [];
   const findings: Finding[] = [];
-  for (const layer of LAYERS) {
-    const out = await layer.run(input);
+  // the layers are independent: their reads run side by side
+  const outs = await Promise.all(LAYERS.map((layer) => layer.run(input)));
+  for (const [i, layer] of LAYERS.entries()) {
+    const out = outs[i];
     if (Array.isArray(out)) {
       findings.push(...out);
       layers.push({ check: layer.check, passed: out.length === 0, reasons: out.map((f) => f.detail) });

@@ -1,5 +1,3 @@
-import { fhir } from '../../../test/harness.ts';
-
 /** Test fixtures of prescription validation: prescribers, patients and their records, stored with fixed ids. */
 
 /** A resource as tests write it (any shape, on purpose: the test set includes malformed ones). */
@@ -200,10 +198,14 @@ export function fixtures(): Json[] {
   ];
 }
 
-/** Stores the fixtures (update-as-create with their ids). */
+/** Stores the fixtures (update-as-create with their ids) on a server (plain fetch: benches use it outside vitest). */
 export async function loadFixtures(server: { fhirBase: string }, headers: Record<string, string> = {}) {
   for (const r of fixtures()) {
-    const res = await fhir(server, 'PUT', `${r.resourceType}/${r.id}`, r, headers);
-    if (res.status >= 300) throw new Error(`${r.resourceType}/${r.id}: ${res.status} ${JSON.stringify(res.body)}`);
+    const res = await fetch(`${server.fhirBase}/${r.resourceType}/${r.id}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', ...headers },
+      body: JSON.stringify(r),
+    });
+    if (res.status >= 300) throw new Error(`${r.resourceType}/${r.id}: ${res.status} ${await res.text()}`);
   }
 }
