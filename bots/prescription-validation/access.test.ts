@@ -72,6 +72,7 @@ describe('$validate-prescription with confined tokens', () => {
     expect(res.status).toBe(200);
     const checks = res.body.entry.map((e: any) => e.resource.code.coding[0].code);
     expect(checks).toContain('allergy');
+    expect(res.body.entry[0].resource.patient).toEqual({ reference: 'Patient/p-allergy' });
   });
 
   it('a patient cannot validate another patient’s prescription, nor learn of its records through it', async () => {
@@ -153,6 +154,26 @@ describe('the hard stop per client', () => {
       return r.status === 'on-hold' && r;
     });
     expect(held.statusReason.coding[0].code).toBe('sddi');
+    // the patient's own token sees its own prescriptions' issues, never another patient's
+    const own = await fhir(server, 'GET', 'DetectedIssue?_count=100', undefined, as(patientToken));
+    expect(own.status).toBe(200);
+    for (const e of own.body.entry ?? []) expect(e.resource.patient.reference).toBe('Patient/p-allergy');
+    const other = await fhir(
+      server,
+      'GET',
+      `DetectedIssue?implicated=MedicationRequest/${kept.body.id}`,
+      undefined,
+      as(patientToken),
+    );
+    expect(other.body.entry ?? []).toEqual([]);
+    const adminView = await fhir(
+      server,
+      'GET',
+      `DetectedIssue?implicated=MedicationRequest/${kept.body.id}`,
+      undefined,
+      as(admin),
+    );
+    expect(adminView.body.entry.length).toBeGreaterThan(0);
     const [provenance] = (
       await fhir(server, 'GET', `Provenance?target=MedicationRequest/${kept.body.id}`, undefined, as(admin))
     ).body.entry.map((e: any) => e.resource);

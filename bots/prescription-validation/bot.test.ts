@@ -89,6 +89,9 @@ describe('the prescription-validation bot', () => {
     expect(result.layers).toContain('allergy:fail');
     expect(result.layers).toContain('interaction:pass');
     expect(result.status).toBe('on-hold');
+    expect(result.reasons.allergy[0]).toContain('amoxicillin');
+    // the issues are in the patient's compartment, like the prescription
+    expect(issues[0].patient).toEqual({ reference: 'Patient/p-allergy' });
   });
 
   it('activates a clean draft once, and leaves a clean active request as it is', async () => {

@@ -47,12 +47,17 @@ export const handler: BotHandler<MedicationRequest> = async ({ resource, fhir, l
     findings.map((f) => `${f.check}:${f.detail}`),
   );
   const done = await fhir.search<DetectedIssue>('DetectedIssue', { identifier: `${RUN_SYSTEM}|${key}`, _count: '1' });
-  const summary = { layers: layers.map((l) => `${l.check}:${l.passed ? 'pass' : 'fail'}`), issues: findings.length };
+  const summary = {
+    layers: layers.map((l) => `${l.check}:${l.passed ? 'pass' : 'fail'}`),
+    // why a layer passed without checking, or failed (the AuditEvent keeps the last 4 kB)
+    reasons: Object.fromEntries(layers.filter((l) => l.reasons.length).map((l) => [l.check, l.reasons])),
+    issues: findings.length,
+  };
   if (done.entry?.length) return { ...summary, recorded: 'already' };
   const ref = { reference: `MedicationRequest/${resource.id}` };
   const entries: BundleEntry[] = findings.map((f) => ({
     fullUrl: `urn:uuid:${randomUUID()}`,
-    resource: { ...detectedIssue(f, ref, now), identifier: [{ system: RUN_SYSTEM, value: key }] },
+    resource: { ...detectedIssue(f, ref, resource.subject, now), identifier: [{ system: RUN_SYSTEM, value: key }] },
     request: { method: 'POST', url: 'DetectedIssue' },
   }));
   const { meta, ...body } = resource;

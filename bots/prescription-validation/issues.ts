@@ -22,14 +22,23 @@ const REASONS: Partial<Record<CheckName, [string, string]>> = {
   dose: ['drughigh', 'Drug level too high'],
 };
 
-/** The DetectedIssue of a finding about `request` (a reference, or a fullUrl of the same transaction). */
-export function detectedIssue(finding: Finding, request: Reference, now: Date): DetectedIssue {
+/**
+ * The DetectedIssue of a finding about `request` (a reference, or a description when it is not stored), for the
+ * prescription's patient (DetectedIssue.patient puts it in the patient's compartment, as the prescription is).
+ */
+export function detectedIssue(
+  finding: Finding,
+  request: Reference,
+  patient: Reference | undefined,
+  now: Date,
+): DetectedIssue {
   const coding: Coding[] = [{ system: CHECK_SYSTEM, code: finding.check }];
   if (finding.actCode) coding.push({ system: ACT_CODE, code: finding.actCode });
   return {
     resourceType: 'DetectedIssue',
     status: 'final',
     code: { coding, text: finding.detail.slice(0, 200) },
+    ...(patient?.reference?.startsWith('Patient/') ? { patient: { reference: patient.reference } } : {}),
     severity: finding.severity,
     identifiedDateTime: now.toISOString(),
     implicated: [request, ...(finding.implicated ?? [])],

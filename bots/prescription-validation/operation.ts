@@ -44,7 +44,10 @@ export function validatePrescriptionHandler(router: FhirRouter): FhirHandler {
       id: randomUUID(),
       type: 'collection',
       timestamp: now.toISOString(),
-      entry: findings.map((f) => ({ fullUrl: `urn:uuid:${randomUUID()}`, resource: detectedIssue(f, target, now) })),
+      entry: findings.map((f) => ({
+        fullUrl: `urn:uuid:${randomUUID()}`,
+        resource: detectedIssue(f, target, body.subject, now),
+      })),
     };
     return { status: 200, resource: bundle };
   };
