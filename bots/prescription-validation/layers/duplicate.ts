@@ -5,6 +5,8 @@ import { medicationCodes, resolveIngredients } from '../medication.ts';
 
 /** Requests for the same content within this many days of each other are duplicates. */
 export const DUPLICATE_WINDOW_DAYS = 30;
+/** Refills of the same prescription are a series, duplicates only within this many days of each other. */
+export const REFILL_WINDOW_DAYS = 7;
 const DAY_MS = 86_400_000;
 
 /**
@@ -29,7 +31,11 @@ export async function contentHash(request: MedicationRequest, reader: ClinicalRe
   return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
 }
 
-/** Duplicate: another draft, active or on-hold request of the patient with the same content hash in the window. */
+/**
+ * Duplicate: another draft, active or on-hold request of the patient with the same content hash in the window; a
+ * request and its refill are not duplicates, and two refills of the same prescription only within 7 days (monthly
+ * refills of a 30-day supply are a series, not duplicates).
+ */
 export const duplicateLayer: Layer = {
   check: 'duplicate',
   async run({ request, reader, now }) {
@@ -44,11 +50,13 @@ export const duplicateLayer: Layer = {
     const mine = await contentHash(request, reader);
     const refill = (a: MedicationRequest, b: MedicationRequest) =>
       a.priorPrescription?.reference === `MedicationRequest/${b.id}`;
+    const prior = request.priorPrescription?.reference;
     for (const other of candidates) {
       if (request.id && other.id === request.id) continue;
       if (refill(request, other) || refill(other, request)) continue;
+      const series = prior !== undefined && other.priorPrescription?.reference === prior;
       const when = Date.parse(other.authoredOn ?? other.meta?.lastUpdated ?? '');
-      if (!(Math.abs(when - at) <= DUPLICATE_WINDOW_DAYS * DAY_MS)) continue;
+      if (!(Math.abs(when - at) <= (series ? REFILL_WINDOW_DAYS : DUPLICATE_WINDOW_DAYS) * DAY_MS)) continue;
       if ((await contentHash(other, reader)) !== mine) continue;
       return [
         {

@@ -111,7 +111,7 @@ export const CASES: Case[] = [
     expect: [],
   },
   {
-    name: 'p-dup: lisinopril 10 mg as a refill',
+    name: 'p-dup: lisinopril 10 mg as a refill (the last refill 26 days ago)',
     body: mr({
       patient: 'p-dup',
       rxcui: '29046',
@@ -326,6 +326,17 @@ export const CASES: Case[] = [
   {
     name: 'p-dup: the same lisinopril, drafted',
     body: mr({ patient: 'p-dup', rxcui: '29046', dose: 10, status: 'draft' }),
+    expect: ['duplicate:high'],
+  },
+
+  {
+    name: 'p-dup: a second refill of amlodipine 3 days after the first',
+    body: mr({
+      patient: 'p-dup',
+      rxcui: '17767',
+      dose: 5,
+      priorPrescription: { reference: 'MedicationRequest/dup-aml' },
+    }),
     expect: ['duplicate:high'],
   },
 

@@ -195,6 +195,37 @@ export function fixtures(): Json[] {
       id: 'dup-lis',
     },
     { ...mr({ patient: 'p-dup', authoredOn: daysAgo(60) }), id: 'dup-met-old' },
+    // refills in series: lisinopril refilled 26 days ago; amlodipine refilled 3 days ago
+    {
+      ...mr({
+        patient: 'p-dup',
+        rxcui: '29046',
+        dose: 10,
+        authoredOn: daysAgo(26),
+        priorPrescription: { reference: 'MedicationRequest/dup-lis' },
+      }),
+      id: 'dup-lis-r1',
+    },
+    {
+      ...mr({
+        patient: 'p-dup',
+        rxcui: '17767',
+        dose: 5,
+        authoredOn: daysAgo(40),
+        dispenseRequest: { quantity: { value: 30 }, numberOfRepeatsAllowed: 3 },
+      }),
+      id: 'dup-aml',
+    },
+    {
+      ...mr({
+        patient: 'p-dup',
+        rxcui: '17767',
+        dose: 5,
+        authoredOn: daysAgo(3),
+        priorPrescription: { reference: 'MedicationRequest/dup-aml' },
+      }),
+      id: 'dup-aml-r1',
+    },
   ];
 }
 
