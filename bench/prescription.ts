@@ -12,7 +12,7 @@ import { loadavg } from 'node:os';
 import pino from 'pino';
 import { startTributary } from '../server/app.ts';
 import { loadConfig } from '../server/config.ts';
-import { loadFixtures, mr } from '../bots/prescription-validation/test/fixtures.ts';
+import { loadFixtures, mr } from '../bots/prescription-validation/tests/fixtures.ts';
 import { benchDatabase } from './bench-db.ts';
 
 const requests = Number(process.argv[2] ?? 200);

@@ -4,7 +4,7 @@ import type { Tributary } from '../../server/app.ts';
 import { adminApi, adminToken, launchToken, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
 import { fhir } from '../../test/harness.ts';
 import { until } from '../../test/until.ts';
-import { loadFixtures, mr } from './test/fixtures.ts';
+import { loadFixtures, mr } from './tests/fixtures.ts';
 
 /**
  * Prescription validation under confined tokens: a patient's token validates only its own patient's prescriptions

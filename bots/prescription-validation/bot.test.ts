@@ -3,7 +3,7 @@ import type { Tributary } from '../../server/app.ts';
 import { fhir, startTestServer } from '../../test/harness.ts';
 import { until } from '../../test/until.ts';
 import { CHECK_SYSTEM } from './check.ts';
-import { loadFixtures, mr } from './test/fixtures.ts';
+import { loadFixtures, mr } from './tests/fixtures.ts';
 
 /** The bot end to end (on hold, DetectedIssues, Communication, Provenance, audit) and the hard stop. */
 let server: Tributary;

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../server/app.ts';
 import { fhir, startTestServer } from '../../test/harness.ts';
 import { CHECK_SYSTEM } from './check.ts';
-import { CASES } from './test/cases.ts';
-import { loadFixtures } from './test/fixtures.ts';
+import { CASES } from './tests/cases.ts';
+import { loadFixtures } from './tests/fixtures.ts';
 
 /**
  * The test set of issue 18: every prescription of test/cases.ts through `POST MedicationRequest/$validate-prescription`
