@@ -6,7 +6,7 @@ import { CASES } from './tests/cases.ts';
 import { loadFixtures } from './tests/fixtures.ts';
 
 /**
- * The test set of issue 18: every prescription of test/cases.ts through `POST MedicationRequest/$validate-prescription`
+ * The test set of issue 18: every prescription of tests/cases.ts through `POST MedicationRequest/$validate-prescription`
  * on a real server, against the fixtures' records. Each problem must be found with its layer's code and severity,
  * and nothing else; each clean prescription must give an empty Bundle.
  */
