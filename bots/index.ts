@@ -10,4 +10,7 @@ export const BUILT_IN_BOTS: URL[] = [
   siblingModule('./triage/news2', import.meta.url),
   siblingModule('./triage/symptom-triage', import.meta.url),
   siblingModule('./notes/bot', import.meta.url),
+  siblingModule('./prescription-validation/bot', import.meta.url),
+  siblingModule('./refills/bot', import.meta.url),
+  siblingModule('./adherence/bot', import.meta.url),
 ];

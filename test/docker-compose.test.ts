@@ -35,6 +35,7 @@ const READ_ELSEWHERE: Record<string, string> = {
   BOTS: 'bots/door.ts',
   BOT_MODULES: 'bots/door.ts',
   NEWS2_WINDOW_HOURS: 'bots/triage/news2.ts',
+  PRESCRIPTION_HARD_STOP_CLIENTS: 'bots/prescription-validation/door.ts',
   TERMINOLOGY_SERVER_URL: 'terminology/remote.ts',
   MLLP: 'integrations/hl7v2/config.ts',
   MLLP_PORT: 'integrations/hl7v2/config.ts',
