@@ -18,7 +18,7 @@ import { accessOfToken, bearerAuthentication, type TokenAccess } from './bearer.
 import type { AuthConfig } from './config.ts';
 import { smartConfiguration, smartSecurity } from './discovery.ts';
 import { createAccessGuard, type AccessDecision } from './enforce.ts';
-import { AuditTrail, type AuditRecord } from './audit.ts';
+import { AuditTrail, auditedGuard, type AuditRecord } from './audit.ts';
 import { outcome } from '../fhir/outcomes.ts';
 import { sendResponse } from '../http/fhir-endpoint.ts';
 import { clientAddress } from '../http/request-info.ts';
@@ -244,7 +244,8 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     });
     if (config.audit) {
       // AuditEvents are built by toAuditEvent (typed, valid by construction): written without re-validating each one.
-      audit = new AuditTrail(new PostgresRepository(options.pool, () => {}), logger);
+      audit = new AuditTrail(options.pool, new PostgresRepository(options.pool, () => {}), logger);
+      audit.indexer.wake(); // events queued before a restart or by another node
       auditOAuthDecisions(state.provider, audit);
     }
     await bootstrap(config, options, state.provider, accounts, logger);
@@ -291,7 +292,10 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       return access;
     },
     // A decision inside a transaction Bundle is recorded only once the transaction commits (Repository.afterCommit).
-    guard: createAccessGuard((d) => d.ctx.repo.afterCommit(() => audit?.record(auditRecordOf(d)))),
+    guard: auditedGuard(
+      () => audit,
+      createAccessGuard((d) => d.ctx.repo.afterCommit(() => audit?.record(auditRecordOf(d)))),
+    ),
     requireAdmin: adminAuthentication({ provider: () => ready().provider, resolve })(true),
     resolveAccess: async (token) => (token ? resolve(token).catch(() => undefined) : undefined),
     onRevoked: (listener) => void revocationListeners.push(listener),
@@ -308,7 +312,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     async close() {
       clearInterval(purgeTimer);
       await feed?.close();
-      await audit?.flush();
+      await audit?.close();
     },
   };
 }
