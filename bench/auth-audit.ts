@@ -11,6 +11,7 @@
  * after) or an embedded Postgres.
  */
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
@@ -30,8 +31,20 @@ interface Variant {
   server: Tributary;
   url: string;
   headers: Record<string, string>;
-  samples: { rps: number; withIndexing: number; p50: number; p99: number }[];
+  samples: { rps: number; withIndexing: number; p50: number; p99: number; cpu: number; cpuIndexing: number }[];
+  /** CPU ms so far of this process and of the Postgres backends of the variant's database. */
+  cpu: () => Promise<number>;
   close: () => Promise<void>;
+}
+
+/** CPU ms of a process so far (Linux /proc; 0 once it is gone). */
+function cpuMs(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * (1000 / 100);
+  } catch {
+    return 0;
+  }
 }
 
 async function startVariant(adminUrl: string, name: string, env: NodeJS.ProcessEnv): Promise<Variant> {
@@ -84,11 +97,22 @@ async function startVariant(adminUrl: string, name: string, env: NodeJS.ProcessE
     body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Bench' }] }),
   });
   const id = ((await created.json()) as { id: string }).id;
+  // This process's CPU (all variants run in it, one at a time) plus that of the database's backends: what a request
+  // costs the machine, which other work on a shared machine moves far less than it moves requests/s.
+  const backends = new Map<number, number>();
+  const cpu = async () => {
+    const { rows } = await server.pool.query<{ pid: number }>(
+      'SELECT pid FROM pg_stat_activity WHERE datname = current_database()',
+    );
+    for (const { pid } of rows) backends.set(pid, Math.max(backends.get(pid) ?? 0, cpuMs(pid)));
+    const own = process.cpuUsage();
+    return (own.user + own.system) / 1000 + [...backends.values()].reduce((a, b) => a + b, 0);
+  };
   const close = async () => {
     await server.close();
     await db.drop();
   };
-  return { name, server, url: `${server.fhirBase}/Patient/${id}`, headers, samples: [], close };
+  return { name, server, url: `${server.fhirBase}/Patient/${id}`, headers, samples: [], cpu, close };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -106,16 +130,22 @@ async function main(): Promise<void> {
     );
     for (let round = 0; round < rounds; round++) {
       for (const v of variants) {
+        const cpu0 = await v.cpu();
         const result = await autocannon({ url: v.url, headers: v.headers, connections, duration: seconds, workers: 1 });
         // Sustainable throughput: events still in memory are written to the audit queue before the next run, and that
         // time counts; so does, in `withIndexing`, the indexing of the queue into AuditEvent resources.
         const drainStart = performance.now();
         await v.server.auth.audit?.persist();
         const drained = (performance.now() - drainStart) / 1000;
+        const cpu1 = await v.cpu();
         const indexStart = performance.now();
         await v.server.auth.audit?.flush();
         const indexed = (performance.now() - indexStart) / 1000;
+        const cpu2 = await v.cpu();
+        const perRequest = (ms: number) => (ms * 1000) / result.requests.total;
         v.samples.push({
+          cpu: perRequest(cpu1 - cpu0),
+          cpuIndexing: perRequest(cpu2 - cpu0),
           rps: result.requests.total / (result.duration + drained),
           withIndexing: result.requests.total / (result.duration + drained + indexed),
           p50: result.latency.p50,
@@ -128,10 +158,11 @@ async function main(): Promise<void> {
     console.log(
       `GET Patient/[id], ${connections} connections, ${rounds} rounds of ${seconds} s per variant (medians); ${cpus().length} CPUs, load average ${load.join(' ')} at the end; AUTH-on token: ${CONFINED_SCOPE}`,
     );
+    const baseCpu = median(variants[0].samples.map((x) => x.cpu));
     console.log(
-      '| variant | req/s | ratio | p50 ms | p99 ms | req/s counting the indexing | ratio | AuditEvents written | dropped |',
+      '| variant | req/s | ratio | p50 ms | p99 ms | req/s counting the indexing | ratio | CPU µs/req | CPU ratio | CPU µs/req counting the indexing | CPU ratio | AuditEvents written | dropped |',
     );
-    console.log('|---|---|---|---|---|---|---|---|---|');
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const v of variants) {
       const audit = v.server.auth.audit;
       await audit?.flush();
@@ -145,8 +176,12 @@ async function main(): Promise<void> {
       const withIndexing = median(v.samples.map((x) => x.withIndexing));
       const p50 = median(v.samples.map((x) => x.p50));
       const p99 = median(v.samples.map((x) => x.p99));
+      const cpu = median(v.samples.map((x) => x.cpu));
+      const cpuIndexing = median(v.samples.map((x) => x.cpuIndexing));
+      // CPU ratio: the AUTH=off CPU per request over this variant's, the rate ratio a saturated machine would show.
+      const cpuColumns = `${cpu.toFixed(0)} | ${(baseCpu / cpu).toFixed(2)} | ${cpuIndexing.toFixed(0)} | ${(baseCpu / cpuIndexing).toFixed(2)}`;
       console.log(
-        `| ${v.name} | ${rps.toFixed(0)} | ${(rps / base).toFixed(2)} | ${p50} | ${p99} | ${withIndexing.toFixed(0)} | ${(withIndexing / base).toFixed(2)} | ${written ?? '-'} | ${audit?.dropped ?? '-'} |`,
+        `| ${v.name} | ${rps.toFixed(0)} | ${(rps / base).toFixed(2)} | ${p50} | ${p99} | ${withIndexing.toFixed(0)} | ${(withIndexing / base).toFixed(2)} | ${cpuColumns} | ${written ?? '-'} | ${audit?.dropped ?? '-'} |`,
       );
     }
   } finally {
