@@ -30,6 +30,11 @@ describe('audit queue', () => {
     expect(
       (await fhir(server, 'GET', `Patient/${patient}`, undefined, { authorization: `Bearer ${confined}` })).status,
     ).toBe(200);
+    // a token that may not read AuditEvents is refused before anything is indexed for it
+    const refused = await fhir(server, 'GET', `AuditEvent?entity=Patient/${patient}`, undefined, {
+      authorization: `Bearer ${confined}`,
+    });
+    expect(refused.status).toBe(403);
     const found = await fhir(server, 'GET', `AuditEvent?entity=Patient/${patient}&subtype=read`, undefined, auth);
     expect(found.status).toBe(200);
     expect(found.body.entry).toHaveLength(1);

@@ -123,10 +123,21 @@ export class AuditTrail {
   }
 
   /** Before a request that reads AuditEvents: persists what is recorded and indexes the queue (for `maxMs` at most). */
-  async catchUp(maxMs = 5000): Promise<void> {
-    await this.persist();
-    await this.indexer.indexAll(maxMs);
+  catchUp(maxMs = 5000): Promise<void> {
+    // One catch-up at a time (each after the one before): readers arriving together do not each take a connection.
+    const next = (this.catchingUp ?? Promise.resolve()).then(async () => {
+      await this.persist();
+      await this.indexer.indexAll(maxMs);
+    });
+    const tail = next.catch(() => {});
+    this.catchingUp = tail;
+    void tail.then(() => {
+      if (this.catchingUp === tail) this.catchingUp = undefined;
+    });
+    return next;
   }
+
+  private catchingUp?: Promise<void>;
 
   /** Persists what is recorded and stops the indexer (the queue's rows are indexed by the next node to run). */
   async close(): Promise<void> {
@@ -240,16 +251,31 @@ export function toAuditEvent(r: AuditRecord, recorded = new Date().toISOString()
 export function auditedGuard(trail: () => AuditTrail | undefined, guard: RouteGuard): RouteGuard {
   return async (ctx, req, match, run) => {
     const audit = trail();
-    if (audit && mayReadAuditEvents(req, match)) await audit.catchUp();
-    return guard(ctx, req, match, run);
+    if (!audit || !mayReadAuditEvents(req, match)) return guard(ctx, req, match, run);
+    // Once the access guard has let the request through: a refused one costs no indexing.
+    return guard(ctx, req, match, async (c) => {
+      await audit.catchUp();
+      return run(c);
+    });
   };
 }
 
 /** Interactions that read every type when no type is named. */
 const SYSTEM_READS = new Set(['search-system', 'history-system', 'search-compartment']);
 
+/** Interactions that read. */
+const READS = new Set([
+  'read',
+  'vread',
+  'history-instance',
+  'history-type',
+  'search-type',
+  'everything',
+  ...SYSTEM_READS,
+]);
+
 function mayReadAuditEvents(req: FhirRequest, match: RouteMatch): boolean {
-  if (match.interaction === 'transaction') return false; // its entries come through the guard one by one
+  if (!READS.has(match.interaction)) return false; // a transaction's entries come through the guard one by one
   const type = match.params.type;
   if (type === 'AuditEvent' || match.interaction === 'everything') return true;
   if (type === undefined && SYSTEM_READS.has(match.interaction)) return true;
