@@ -10,6 +10,8 @@ const BATCH = 500;
 const SPARE_BELOW = 0.6;
 /** When it has none, the share of its time the indexer works (it sleeps the rest), so the queue still moves. */
 const BUSY_SHARE = 0.05;
+/** Longest pause between two batches while saturated (saturation is looked at again after it). */
+const MAX_PAUSE_MS = 1000;
 /** How often an idle indexer looks for rows queued by other nodes (this node's own writes wake it at once). */
 const POLL_MS = 2000;
 
@@ -77,7 +79,8 @@ export class AuditEventIndexer {
       if (n === 0) {
         await this.sleep(POLL_MS, true);
       } else if (this.saturated()) {
-        await this.sleep(((performance.now() - started) * (1 - BUSY_SHARE)) / BUSY_SHARE);
+        // Capped: on a machine slowed by other work a batch's wall time is long, and the wait must not outlast the load.
+        await this.sleep(Math.min(MAX_PAUSE_MS, ((performance.now() - started) * (1 - BUSY_SHARE)) / BUSY_SHARE));
       } else {
         await new Promise<void>((resolve) => setImmediate(resolve));
       }
