@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { PostgresRepository } from '../store/repository.ts';
-import { AuditTrail } from './audit.ts';
+import { AuditTrail, auditedGuard } from './audit.ts';
 import { authOff } from './auth-off.ts';
 import type { TokenAccess } from './bearer.ts';
 import { adminAuthentication } from './admin.ts';
@@ -44,7 +44,10 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       apiRateLimit: config.apiRateLimit,
     }),
     // A decision inside a transaction Bundle is recorded only once the transaction commits (Repository.afterCommit).
-    guard: createAccessGuard((d) => d.ctx.repo.afterCommit(() => audit?.record(auditRecordOf(d)))),
+    guard: auditedGuard(
+      () => audit,
+      createAccessGuard((d) => d.ctx.repo.afterCommit(() => audit?.record(auditRecordOf(d)))),
+    ),
     requireAdmin: adminAuthentication({ provider: () => running.provider(), resolve })(true),
     resolveAccess: async (token) => (token ? resolve(token).catch(() => undefined) : undefined),
     onRevoked: (listener) => void revocationListeners.push(listener),
@@ -66,8 +69,9 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
       mountAuthorizationServer(authRouter, { config, running, tokens, logger });
       if (config.audit) {
         // AuditEvents are built by toAuditEvent (typed, valid by construction): written without re-validating each.
-        const trail = new AuditTrail(new PostgresRepository(options.pool, () => {}), logger);
+        const trail = new AuditTrail(options.pool, new PostgresRepository(options.pool, () => {}), logger);
         audit = trail;
+        trail.indexer.wake(); // events queued before a restart or by another node
         running.onBuilt((provider) => auditOAuthDecisions(provider, trail));
       }
       await bootstrap(config, options, running.provider(), running.started.accounts, logger);
@@ -76,7 +80,7 @@ export function createAuthServer(config: AuthConfig, logger: Logger): AuthServer
     async close() {
       running.stop();
       await feed?.close();
-      await audit?.flush();
+      await audit?.close();
     },
   };
 }

@@ -1,6 +1,7 @@
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { badRequest } from '../fhir/outcomes.ts';
 import { IDENTIFIER_SUFFIX, OF_TYPE_SUFFIX, TEXT_SUFFIX } from '../store/indexer.ts';
+import { patientAnchor } from './anchor.ts';
 import { compartmentParams } from './compartments.ts';
 import { plannedRows, plannedTypeRows } from './estimate.ts';
 import { chainTargets, checkCriterion, parseCriterion, UnknownParameter } from './criteria.ts';
@@ -56,8 +57,15 @@ export async function typeWhere(
   criteria: Criterion[],
 ): Promise<string> {
   const parts = [`${alias}.resource_type = ${ctx.sql.add(resourceType)}`, `NOT ${alias}.deleted`];
-  for (const [i, c] of criteria.entries())
-    parts.push(plannedAsJoin(i, await criterionSql(ctx, resourceType, alias, c)));
+  const anchor = patientAnchor(resourceType, criteria);
+  for (const [i, c] of criteria.entries()) {
+    if (c === anchor) parts.push(anchorSql(ctx, resourceType, alias, anchor));
+    else {
+      const sql = await criterionSql(ctx, resourceType, alias, c);
+      // With an anchor every other criterion is checked on the anchor's rows, one index probe each.
+      parts.push(anchor ? `(SELECT ${sql})` : plannedAsJoin(i, sql));
+    }
+  }
   const visible = await visibilitySql(ctx, resourceType, alias);
   if (visible) parts.push(visible);
   return parts.join(' AND ');
@@ -275,6 +283,20 @@ async function valueSql(ctx: WhereContext, resourceType: string, alias: string, 
   const ors = codes ?? c.values.map((v) => `(${valuePredicate(pctx, param, type, t, v, modifier)})`).join(' OR ');
   const exists = rowExists(ctx, resourceType, alias, t, table, code, ors);
   return c.modifier === 'not' ? `NOT ${exists}` : exists;
+}
+
+/**
+ * The patient anchor (anchor.ts) as the set of rids of the patient's index rows, computed first (an InitPlan, never
+ * joined in another order) and looked up by the resource's rid: the plan starts from the patient whatever the
+ * statistics say.
+ */
+function anchorSql(ctx: WhereContext, resourceType: string, alias: string, c: ValueCriterion): string {
+  const param = searchParam(resourceType, c.code) as TypedParam;
+  const t = ctx.sql.alias('t');
+  const pctx: PredicateContext = { sql: ctx.sql, name: c.name, baseUrl: ctx.baseUrl };
+  const predicate = valuePredicate(pctx, param, 'reference', t, c.values[0], c.modifier);
+  return `${alias}.rid = ANY (ARRAY (SELECT ${t}.rid FROM sp_reference ${t} WHERE ${t}.resource_type = ${ctx.sql.add(resourceType)}
+    AND ${t}.code = ${ctx.sql.add(c.code)} AND (${predicate})))`;
 }
 
 /** `EXISTS` an index row (alias `t`) of the resource for `code` satisfying `condition`. */
