@@ -67,15 +67,19 @@ export async function startServerProcess(
   child.stderr?.on('data', (d) => (stderr += d));
   child.stdout?.on('data', (d) => (logs = (logs + d).slice(-1_000_000)));
   const deadline = Date.now() + 60_000;
+  let health = '';
   while (Date.now() < deadline) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited early: ${stderr}`);
     const ok = await fetch(`http://127.0.0.1:${port}/healthz`).then(
-      async (r) => r.status === 200 && ((await r.json()) as { instance?: string }).instance === instance,
-      () => false,
+      async (r) => {
+        health = `${r.status} ${await r.text()}`;
+        return r.status === 200 && (JSON.parse(health.slice(4)) as { instance?: string }).instance === instance;
+      },
+      (err: Error) => ((health = err.message), false),
     );
     if (ok) return { child, stderr: () => stderr, logs: () => logs };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
-  throw new Error(`server did not become ready: ${stderr}`);
+  throw new Error(`server did not become ready (last /healthz: ${health}): ${stderr}\n${logs.slice(-4000)}`);
 }

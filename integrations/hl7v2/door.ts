@@ -42,7 +42,10 @@ export function hl7v2Door(): Hl7v2Door {
       const queue = new OrderedQueue(config.concurrency);
       const ingest = new Hl7v2Ingest({ inbox: host.inbox, feeds, processor, queue, metrics, logger });
       host.http.routes.use(hl7v2HttpRoutes({ auth: host.auth, ingest, feeds, maxBytes: config.maxBytes }));
-      // Messages stored but never mapped (the server stopped, or died, before): mapped now, in arrival order.
+      // Messages stored but never mapped (the server stopped, or died, before): mapped now, in arrival order. Their
+      // ordering keys are read first and the mapping queued after, so that reading the backlog does not wait for
+      // connections the first mappings hold (a backlog of hundreds kept the door starting for minutes).
+      const backlog: { id: number; key: string }[] = [];
       for await (const stored of unprocessed(host.inbox)) {
         const key = (() => {
           try {
@@ -51,8 +54,11 @@ export function hl7v2Door(): Hl7v2Door {
             return 'unreadable';
           }
         })();
-        void queue.run(key, () => processor.process(stored.id)).catch(() => {});
+        backlog.push({ id: stored.id, key });
       }
+      if (backlog.length > 0)
+        logger.info({ messages: backlog.length }, 'hl7v2 messages stored but not mapped: mapping');
+      for (const { id, key } of backlog) void queue.run(key, () => processor.process(id)).catch(() => {});
       if (!config.mllp) {
         status = { name: DOOR, state: 'disabled', reason: 'MLLP=off (POST /hl7/v2 is served)' };
         return;
