@@ -1,5 +1,6 @@
 import { botsDoor } from '../bots/door.ts';
 import { hl7v2Door } from '../integrations/hl7v2/door.ts';
+import { mqttDoor } from '../integrations/mqtt/door.ts';
 import { terminologyModule } from '../terminology/door.ts';
 import type { TributaryDoor } from './host/host.ts';
 
@@ -10,5 +11,5 @@ import type { TributaryDoor } from './host/host.ts';
  * else. The subscription worker and the job runner come from the core (server/app.ts) and follow these.
  */
 export function builtInDoors(): TributaryDoor[] {
-  return [terminologyModule(), botsDoor(), hl7v2Door()];
+  return [terminologyModule(), botsDoor(), hl7v2Door(), mqttDoor()];
 }

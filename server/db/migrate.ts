@@ -11,6 +11,7 @@ import * as jobs from '../../migrations/20261203000000_jobs.ts';
 import * as inbox from '../../migrations/20261203000001_inbox.ts';
 import * as notificationAccess from '../../migrations/20261210000000_notification_access.ts';
 import * as terminology from '../../migrations/20261215000000_terminology.ts';
+import * as mqttDevices from '../../migrations/20261220000000_mqtt_devices.ts';
 import { LOCKS } from './locks.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
@@ -26,6 +27,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261203000001_inbox': inbox,
   '20261210000000_notification_access': notificationAccess,
   '20261215000000_terminology': terminology,
+  '20261220000000_mqtt_devices': mqttDevices,
 };
 
 /** The names of the registered migrations, in order (a test checks every file of migrations/ is among them). */
