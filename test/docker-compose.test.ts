@@ -54,6 +54,7 @@ const READ_ELSEWHERE: Record<string, string> = {
   MQTT_PASSWORD: 'integrations/mqtt/config.ts',
   MQTT_CLIENT_ID: 'integrations/mqtt/config.ts',
   MQTT_SHARE_GROUP: 'integrations/mqtt/config.ts',
+  MQTT_TOPIC_ROOT: 'integrations/mqtt/config.ts',
   MQTT_MAX_BYTES: 'integrations/mqtt/config.ts',
   MQTT_CONCURRENCY: 'integrations/mqtt/config.ts',
   TERMINOLOGY_CACHE_SECONDS: 'terminology/remote.ts',

@@ -5,7 +5,7 @@ import { DeviceCredentials, deviceAdminRoutes } from './devices.ts';
 import { MqttIngest } from './ingest.ts';
 import { createMqttMetrics } from './metrics.ts';
 import { DOOR, MqttProcessor, type AckBody } from './processor.ts';
-import { ackTopic } from './topics.ts';
+import { DeviceTopics } from './topics.ts';
 import { createEmbeddedBroker, type EmbeddedBroker } from './transport/embedded.ts';
 import { connectExternalBroker, type ExternalBroker } from './transport/external.ts';
 
@@ -29,6 +29,7 @@ export function mqttDoor(): TributaryDoor {
         return;
       }
       const logger = host.logger.child({ door: DOOR });
+      const topics = new DeviceTopics(config.topicRoot);
       const credentials = new DeviceCredentials(host.pool, (token) => host.auth.resolveAccess(token));
       host.http.admin('mqtt', deviceAdminRoutes(credentials, host.repo));
       const metrics = createMqttMetrics(
@@ -44,7 +45,7 @@ export function mqttDoor(): TributaryDoor {
       );
       const ack = (deviceId: string, body: AckBody) => {
         const send = embedded ?? external;
-        send?.publish(ackTopic(deviceId), JSON.stringify(body));
+        send?.publish(topics.ack(deviceId), JSON.stringify(body));
       };
       const processor = new MqttProcessor({
         repo: host.repo,
@@ -54,6 +55,7 @@ export function mqttDoor(): TributaryDoor {
         metrics,
         logger,
         ack,
+        topics,
       });
       const ingest = new MqttIngest({
         inbox: host.inbox,
@@ -62,6 +64,7 @@ export function mqttDoor(): TributaryDoor {
         logger,
         maxBytes: config.maxBytes,
         concurrency: config.concurrency,
+        topics,
       });
       // Messages stored but never mapped (the server stopped, or died, before): mapped now, oldest first.
       for (const id of await unprocessed(host)) ingest.schedule(id);
@@ -72,12 +75,20 @@ export function mqttDoor(): TributaryDoor {
           password: config.password,
           clientId: config.clientId,
           shareGroup: config.shareGroup,
+          topics,
           ingest,
           logger,
         });
         return;
       }
-      embedded = await createEmbeddedBroker({ credentials, ingest, metrics, logger, maxBytes: config.maxBytes });
+      embedded = await createEmbeddedBroker({
+        credentials,
+        ingest,
+        metrics,
+        logger,
+        topics,
+        maxBytes: config.maxBytes,
+      });
       host.http.upgrade('/mqtt', embedded.websocket);
       status = await embedded.listen({
         port: config.port,

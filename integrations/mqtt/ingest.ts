@@ -4,7 +4,7 @@ import type { Inbox } from '../../server/inbox/inbox.ts';
 import { messageIdOf } from './map/index.ts';
 import type { MqttMetrics } from './metrics.ts';
 import { DOOR, type MqttProcessor } from './processor.ts';
-import { mayPublish, parsePublishTopic } from './topics.ts';
+import type { DeviceTopics } from './topics.ts';
 
 /** The content type of stored payloads (what the bytes are is decided when they are mapped). */
 const CONTENT_TYPE = 'application/octet-stream';
@@ -29,6 +29,7 @@ export class MqttIngest {
       logger: Logger;
       maxBytes: number;
       concurrency: number;
+      topics: DeviceTopics;
     },
   ) {}
 
@@ -45,7 +46,8 @@ export class MqttIngest {
       );
       return this.deps.metrics.received('oversize', seconds());
     }
-    const allowed = publisher === undefined ? parsePublishTopic(topic) !== undefined : mayPublish(publisher, topic);
+    const topics = this.deps.topics;
+    const allowed = publisher === undefined ? topics.parse(topic) !== undefined : topics.mayPublish(publisher, topic);
     if (!allowed) {
       const shown = topic.replace(/[\u0000-\u001f\u007f]/g, '?').slice(0, 300);
       await this.refuse(publisher, topic, payload, `Device ${publisher ?? '(external)'} may not publish to ${shown}`);

@@ -10,7 +10,7 @@ import type { JobRunner } from '../../server/jobs/runner.ts';
 import { RejectedPayload, readMessage } from './map/index.ts';
 import { readStatus } from './map/status.ts';
 import type { MqttMetrics } from './metrics.ts';
-import { parsePublishTopic } from './topics.ts';
+import type { DeviceTopics } from './topics.ts';
 
 /** The door's name in the inbox (and of its replay jobs). */
 export const DOOR = 'mqtt';
@@ -32,6 +32,7 @@ export interface ProcessorDeps {
   logger: Logger;
   /** Tells the device the outcome of a message (its `…/ack` topic). */
   ack(deviceId: string, body: AckBody): void;
+  topics: DeviceTopics;
 }
 
 /** A message that can never be stored (schema, unknown code, unit, patient): 422, dead-lettered at once. */
@@ -84,7 +85,7 @@ export class MqttProcessor {
 
   /** Tells the device what became of a processed or dead message (nothing while it may still be retried). */
   report(message: InboxMessage, msgId = message.dedupKey): void {
-    const deviceId = parsePublishTopic(message.endpoint)?.deviceId ?? refusedDevice(message.endpoint);
+    const deviceId = this.deps.topics.parse(message.endpoint)?.deviceId ?? refusedDevice(message.endpoint);
     if (!deviceId) return;
     if (message.state === 'processed') {
       const result = message.result as { msgId: string; observations: string[] };
@@ -97,7 +98,7 @@ export class MqttProcessor {
 
   /** Maps and writes one message; what it returns is kept as the row's result. */
   private async write(stored: StoredMessage): Promise<{ msgId: string; observations: string[] }> {
-    const topic = parsePublishTopic(stored.endpoint);
+    const topic = this.deps.topics.parse(stored.endpoint);
     if (!topic) throw rejected([`Topic ${stored.endpoint} is not one a device may publish to`]);
     try {
       const device = await this.device(topic.deviceId);

@@ -2,7 +2,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../../server/app.ts';
 import { fhir, startTestServer } from '../../../test/harness.ts';
-import { TOPIC_ROOT } from '../topics.ts';
+import { DEFAULT_TOPIC_ROOT as TOPIC_ROOT } from '../topics.ts';
 import {
   bloodPressure,
   connectDevice,

@@ -2,7 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { randomUUID } from 'node:crypto';
 import type { Tributary } from '../../../server/app.ts';
 import { fhir } from '../../../test/harness.ts';
-import { ackTopic, TOPIC_ROOT } from '../topics.ts';
+import { DEFAULT_TOPIC_ROOT, DeviceTopics } from '../topics.ts';
 
 /** A device registered on a test server: its Device, patient and issued secret. */
 export interface TestDevice {
@@ -71,11 +71,14 @@ export interface DeviceClient {
 
 /** Connects as a device (client id = username = device id) and subscribes to its acks. */
 export async function connectDevice(
-  port: number,
-  device: { id: string; secret: string },
+  broker: number | string,
+  device: { id: string; secret?: string },
   options: mqtt.IClientOptions = {},
+  root = DEFAULT_TOPIC_ROOT,
 ): Promise<DeviceClient> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+  const topics = new DeviceTopics(root);
+  const url = typeof broker === 'number' ? `mqtt://127.0.0.1:${broker}` : broker;
+  const client = await mqtt.connectAsync(url, {
     clientId: device.id,
     username: device.id,
     password: device.secret,
@@ -89,7 +92,7 @@ export async function connectDevice(
     acks.push(JSON.parse(payload.toString()) as Ack);
     for (const w of waiters.splice(0)) w();
   });
-  await client.subscribeAsync(ackTopic(device.id), { qos: 1 });
+  await client.subscribeAsync(topics.ack(device.id), { qos: 1 });
   return {
     client,
     acks,
@@ -107,7 +110,7 @@ export async function connectDevice(
     },
     async publish(kind, body, qos = 1) {
       const payload = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-      await client.publishAsync(`${TOPIC_ROOT}/${device.id}/${kind}`, payload, { qos });
+      await client.publishAsync(`${root}/${device.id}/${kind}`, payload, { qos });
     },
     end: () => client.endAsync(),
   };

@@ -8,7 +8,7 @@ import type { UpgradeHandler } from '../../../server/host/host.ts';
 import type { DeviceCredentials } from '../devices.ts';
 import type { MqttIngest } from '../ingest.ts';
 import type { MqttMetrics } from '../metrics.ts';
-import { maySubscribe } from '../topics.ts';
+import type { DeviceTopics } from '../topics.ts';
 import { guardPacketSize } from './packet-guard.ts';
 
 /** MQTT CONNACK return codes (3.1.1): 4 bad user name or password, 5 not authorized. */
@@ -38,6 +38,7 @@ export async function createEmbeddedBroker(deps: {
   metrics: MqttMetrics;
   logger: Logger;
   maxBytes: number;
+  topics: DeviceTopics;
 }): Promise<EmbeddedBroker> {
   const { credentials, ingest, metrics, logger } = deps;
   const broker = await Aedes.createBroker({
@@ -71,7 +72,7 @@ export async function createEmbeddedBroker(deps: {
     },
     authorizeSubscribe(client, sub, done) {
       // Refused filters get return code 128 in the SUBACK; the connection stays.
-      done(null, maySubscribe(client.id, sub.topic) ? sub : null);
+      done(null, deps.topics.maySubscribe(client.id, sub.topic) ? sub : null);
     },
     // Devices never receive each other's messages: only what the server itself publishes (acks, commands) is delivered.
     authorizeForward(_client, packet) {

@@ -2,15 +2,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { DoorStatus } from '../../../server/core/door.ts';
 import type { MqttIngest } from '../ingest.ts';
-import { TOPIC_ROOT } from '../topics.ts';
-
-/** The topic filters Tributary consumes at an external broker (each inside a shared subscription). */
-export const CONSUMED = [
-  `${TOPIC_ROOT}/+/obs`,
-  `${TOPIC_ROOT}/+/omh`,
-  `${TOPIC_ROOT}/+/omh/+/+`,
-  `${TOPIC_ROOT}/+/status`,
-];
+import type { DeviceTopics } from '../topics.ts';
 
 /** Tributary as a client of an external broker (Mosquitto, EMQX, HiveMQ). */
 export interface ExternalBroker {
@@ -33,6 +25,7 @@ export async function connectExternalBroker(options: {
   password?: string;
   clientId: string;
   shareGroup: string;
+  topics: DeviceTopics;
   ingest: MqttIngest;
   logger: Logger;
 }): Promise<ExternalBroker> {
@@ -58,7 +51,9 @@ export async function connectExternalBroker(options: {
       },
     );
   };
-  const filters = Object.fromEntries(CONSUMED.map((f) => [`$share/${options.shareGroup}/${f}`, { qos: 1 as const }]));
+  const filters = Object.fromEntries(
+    options.topics.consumed().map((f) => [`$share/${options.shareGroup}/${f}`, { qos: 1 as const }]),
+  );
   client.on('connect', () => {
     state = { name: 'mqtt', state: 'up', reason: `client of ${redact(options.url)}` };
     // A resumed session keeps its subscriptions; subscribing again is harmless and covers a session the broker lost.
