@@ -56,6 +56,7 @@ export async function startServerProcess(
       INSTANCE_ID: instance,
       AUTH: 'off',
       MLLP_PORT: '0', // a free port: server processes of tests run side by side
+      MQTT_PORT: '0',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

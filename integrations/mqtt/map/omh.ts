@@ -19,24 +19,52 @@ const OMH: Record<string, { versions: string[]; property: string; key: string; u
   'step-count': { versions: ['1.0', '2.0', '3.0'], property: 'step_count', key: 'step-count', unit: 'steps' },
 };
 
+/** Open mHealth duration units (duration-unit-value) the door converts; months and years have no fixed length. */
+const DURATION_MS: Record<string, number> = {
+  ms: 1,
+  sec: 1000,
+  min: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  wk: 604_800_000,
+};
+
 const unitValue = {
   type: 'object',
   required: ['value', 'unit'],
   properties: { value: { type: 'number' }, unit: { type: 'string', maxLength: 32 } },
 };
+const duration = {
+  type: 'object',
+  required: ['value', 'unit'],
+  properties: { value: { type: 'number', minimum: 0 }, unit: { enum: Object.keys(DURATION_MS) } },
+};
+const instant = { type: 'string', pattern: INSTANT };
 const timeFrame = {
   type: 'object',
   minProperties: 1,
   maxProperties: 1,
   properties: {
-    date_time: { type: 'string', pattern: INSTANT },
+    date_time: instant,
     time_interval: {
-      type: 'object',
-      required: ['start_date_time'],
-      properties: {
-        start_date_time: { type: 'string', pattern: INSTANT },
-        end_date_time: { type: 'string', pattern: INSTANT },
-      },
+      anyOf: [
+        {
+          type: 'object',
+          required: ['start_date_time', 'end_date_time'],
+          properties: { start_date_time: instant, end_date_time: instant },
+        },
+        {
+          type: 'object',
+          required: ['start_date_time', 'duration'],
+          properties: { start_date_time: instant, duration },
+        },
+        { type: 'object', required: ['end_date_time', 'duration'], properties: { end_date_time: instant, duration } },
+        {
+          type: 'object',
+          required: ['date'],
+          properties: { date: { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}$' } },
+        },
+      ],
     },
   },
 };
@@ -107,16 +135,11 @@ export function omhReading(input: OmhInput, receivedAt: string): Reading {
   const errors = validators[input.schema](input.body);
   if (errors.length) throw new RejectedPayload(errors.map((e) => `Open mHealth ${input.schema}: ${e}`));
   const b = input.body as Record<string, { value: number; unit: string } | number> & {
-    effective_time_frame?: { date_time?: string; time_interval?: { start_date_time: string; end_date_time?: string } };
+    effective_time_frame?: TimeFrame;
   };
-  const tf = b.effective_time_frame;
-  const effective: Reading['effective'] = tf?.date_time
-    ? { dateTime: tf.date_time }
-    : tf?.time_interval
-      ? { start: tf.time_interval.start_date_time, end: tf.time_interval.end_date_time }
-      : { dateTime: input.created ?? receivedAt };
+  const effective = effectiveOf(b.effective_time_frame) ?? { dateTime: input.created ?? receivedAt };
   for (const t of Object.values(effective))
-    if (t !== undefined && !isInstant(t))
+    if (t !== undefined && t.length > 10 && !isInstant(t))
       throw new RejectedPayload([`Open mHealth time frame: ${t} is not an instant`]);
   const m = measurement(spec.key);
   if (input.schema === 'blood-pressure') {
@@ -135,4 +158,28 @@ export function omhReading(input: OmhInput, receivedAt: string): Reading {
   const raw = b[spec.property];
   const q = typeof raw === 'number' ? { value: raw, unit: spec.unit! } : raw;
   return { seq: '0', measurement: m, value: q.value, unit: q.unit, effective, status: 'final' };
+}
+
+/** An Open mHealth time frame (validated by the body schema). */
+interface TimeFrame {
+  date_time?: string;
+  time_interval?: {
+    start_date_time?: string;
+    end_date_time?: string;
+    duration?: { value: number; unit: string };
+    date?: string;
+  };
+}
+
+/** The effective time of a time frame: an instant, a period (a duration added or taken away), or a whole day. */
+function effectiveOf(tf: TimeFrame | undefined): Reading['effective'] | undefined {
+  if (tf?.date_time) return { dateTime: tf.date_time };
+  const ti = tf?.time_interval;
+  if (!ti) return undefined;
+  const ms = ti.duration ? ti.duration.value * DURATION_MS[ti.duration.unit] : 0;
+  const shift = (t: string, by: number) => new Date(Date.parse(t) + by).toISOString();
+  if (ti.start_date_time) return { start: ti.start_date_time, end: ti.end_date_time ?? shift(ti.start_date_time, ms) };
+  if (ti.end_date_time) return { start: shift(ti.end_date_time, -ms), end: ti.end_date_time };
+  // A day (and a part of it, which FHIR cannot say): the date alone.
+  return { dateTime: ti.date! };
 }
