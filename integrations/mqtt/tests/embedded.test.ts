@@ -91,6 +91,24 @@ describe('readings over the embedded broker (mqtt.js, QoS 1)', () => {
   });
 });
 
+describe('MQTT over WebSocket at /mqtt on the HTTP port', () => {
+  it('stores a reading and answers on …/ack, with the same device authentication', async () => {
+    const url = `${server.url.replace(/^http/, 'ws')}/mqtt`;
+    const c = await connectDevice(url, device);
+    const msg = obsMessage(device.id, [heartRate(59)]);
+    await c.publish('obs', msg);
+    expect((await c.ack(msg.msgId)).status).toBe('stored');
+    await c.end();
+    const refused = await mqtt
+      .connectAsync(url, { clientId: device.id, username: device.id, password: 'wrong', reconnectPeriod: 0 })
+      .then(
+        (x) => (x.end(true), 0),
+        (err: { code?: number }) => err.code,
+      );
+    expect(refused).toBe(4);
+  });
+});
+
 describe('identity and topic rules', () => {
   it('refuses wrong passwords, a client id other than the username, and rate-limits repeated failures', async () => {
     const other = await registerDevice(server);
