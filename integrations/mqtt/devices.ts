@@ -1,5 +1,5 @@
 import express from 'express';
-import { randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt as scryptCb, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import type pg from 'pg';
 import type { Repository } from '../../server/core/repository.ts';
@@ -19,8 +19,13 @@ const FAILURE_WINDOW_MS = 60_000;
  */
 export class DeviceCredentials {
   private readonly failures = new Map<string, { count: number; since: number }>();
-  /** Verified secrets, so that a reconnecting device costs no scrypt (keyed by id; cleared on revoke). */
+  /**
+   * Secrets verified lately, so that a reconnecting device costs no scrypt: device id → its stored hash and the
+   * SHA-256 of the password that matched it. The stored hash is read on every CONNECT, so a secret replaced or revoked
+   * on any node stops matching at once.
+   */
   private readonly verified = new Map<string, string>();
+  private readonly revokeListeners: ((deviceId: string) => void)[] = [];
 
   constructor(
     private readonly pool: pg.Pool,
@@ -38,14 +43,21 @@ export class DeviceCredentials {
       [deviceId, hash],
     );
     this.verified.delete(deviceId);
+    for (const listener of this.revokeListeners) listener(deviceId);
     return secret;
   }
 
-  /** Revokes a device's secret; true when it had one. */
+  /** Revokes a device's secret (its connections on this node are closed); true when it had one. */
   async revoke(deviceId: string): Promise<boolean> {
     this.verified.delete(deviceId);
     const { rowCount } = await this.pool.query('DELETE FROM mqtt_device_credential WHERE device_id = $1', [deviceId]);
+    for (const listener of this.revokeListeners) listener(deviceId);
     return (rowCount ?? 0) > 0;
+  }
+
+  /** Calls `listener` with the id of each device whose secret is revoked or replaced here. */
+  onRevoke(listener: (deviceId: string) => void): void {
+    this.revokeListeners.push(listener);
   }
 
   /**
@@ -63,15 +75,16 @@ export class DeviceCredentials {
   }
 
   private async checkSecret(deviceId: string, password: string): Promise<boolean> {
-    if (this.verified.get(deviceId) === password) return true;
     const { rows } = await this.pool.query<{ secret_hash: string }>(
       'SELECT secret_hash FROM mqtt_device_credential WHERE device_id = $1',
       [deviceId],
     );
     if (!rows[0]) return false;
+    const remembered = `${rows[0].secret_hash}|${createHash('sha256').update(password).digest('base64')}`;
+    if (this.verified.get(deviceId) === remembered) return true;
     const [salt, hash] = rows[0].secret_hash.split('$').map((s) => Buffer.from(s, 'base64'));
     const ok = timingSafeEqual(await scrypt(password, salt, 32), hash);
-    if (ok) this.verified.set(deviceId, password);
+    if (ok) this.verified.set(deviceId, remembered);
     return ok;
   }
 

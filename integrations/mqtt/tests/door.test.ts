@@ -129,6 +129,8 @@ describe('with authorization on', () => {
     ).access_token;
     const t = await connectDevice(port, { id: device.id, secret: token });
     await t.end();
+    const live = await connectDevice(port, device);
+    const dropped = new Promise<void>((r) => live.client.once('close', () => r()));
     // Another client's token is no password of this device.
     const refused = await mqtt
       .connectAsync(`mqtt://127.0.0.1:${port}`, {
@@ -148,6 +150,8 @@ describe('with authorization on', () => {
       headers: { authorization: `Bearer ${admin}` },
     });
     expect(del.status).toBe(204);
+    await dropped; // revoking ends the connection made with the secret
+    live.client.end(true);
     await expect(connectDevice(port, device)).rejects.toThrow(/Bad username or password|Connection refused/);
   });
 });

@@ -79,6 +79,9 @@ export async function createEmbeddedBroker(deps: {
       return (packet as { clientId?: string }).clientId === undefined ? packet : null;
     },
   });
+  // A revoked or replaced secret ends the device's connection (it may reconnect with a valid one).
+  const clients = (broker as unknown as { clients: Record<string, Client | undefined> }).clients;
+  credentials.onRevoke((deviceId) => clients[deviceId]?.close());
   broker.on('clientError', (client, err) =>
     logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error'),
   );
