@@ -60,14 +60,18 @@ export class MqttProcessor {
     deps.jobs.register<{ id: number }>(RETRY_KIND, {
       maxAttempts: MAX_ATTEMPTS,
       run: async (ctx) => {
-        const after = await this.process(ctx.job.input.id);
+        // The runner retries this job after its backoff: no new job from here.
+        const after = await this.process(ctx.job.input.id, false);
         if (after?.state === 'failed') throw new OutcomeError(503, after.error ?? toOutcomeError('retry').outcome);
       },
     });
   }
 
-  /** Processes one stored message, records and reports its outcome; returns the row afterwards. Never throws. */
-  async process(id: number): Promise<InboxMessage | undefined> {
+  /**
+   * Processes one stored message, records and reports its outcome; returns the row afterwards. Never throws. A
+   * transient failure queues a retry job (unless `retry` is false: the retry job itself).
+   */
+  async process(id: number, retry = true): Promise<InboxMessage | undefined> {
     const started = performance.now();
     let after: InboxMessage | undefined;
     try {
@@ -79,7 +83,7 @@ export class MqttProcessor {
     if (!after) return after;
     this.deps.metrics.processed(after.state, (performance.now() - started) / 1000);
     this.report(after);
-    if (after.state === 'failed') await this.deps.jobs.enqueue(RETRY_KIND, { id }).catch(() => {});
+    if (after.state === 'failed' && retry) await this.deps.jobs.enqueue(RETRY_KIND, { id }).catch(() => {});
     return after;
   }
 
