@@ -2,6 +2,7 @@ import { botsDoor } from '../bots/door.ts';
 import { notesModule } from '../bots/notes/door.ts';
 import { prescriptionValidationDoor } from '../bots/prescription-validation/door.ts';
 import { hl7v2Door } from '../integrations/hl7v2/door.ts';
+import { mqttDoor } from '../integrations/mqtt/door.ts';
 import { terminologyModule } from '../terminology/door.ts';
 import type { TributaryDoor } from './host/host.ts';
 
@@ -12,5 +13,5 @@ import type { TributaryDoor } from './host/host.ts';
  * else. The subscription worker and the job runner come from the core (server/app.ts) and follow these.
  */
 export function builtInDoors(): TributaryDoor[] {
-  return [terminologyModule(), botsDoor(), notesModule(), prescriptionValidationDoor(), hl7v2Door()];
+  return [terminologyModule(), botsDoor(), notesModule(), prescriptionValidationDoor(), hl7v2Door(), mqttDoor()];
 }

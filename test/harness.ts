@@ -38,7 +38,15 @@ export async function startTestServer(
   const databaseUrl = overrides.databaseUrl ?? (await createTestDatabase());
   const config: TributaryConfig = {
     // Doors' listeners take free loopback ports too (never their defaults: tests run side by side).
-    ...loadConfig({ AUTH: 'off', MLLP_PORT: '0', MLLP_HOST: '127.0.0.1', DB_POOL_SIZE: '4', ...env }),
+    ...loadConfig({
+      AUTH: 'off',
+      MLLP_PORT: '0',
+      MLLP_HOST: '127.0.0.1',
+      MQTT_PORT: '0',
+      MQTT_HOST: '127.0.0.1',
+      DB_POOL_SIZE: '6',
+      ...env,
+    }),
     port: 0,
     host: '127.0.0.1',
     logLevel: 'silent',

@@ -56,8 +56,9 @@ export async function startServerProcess(
       INSTANCE_ID: instance,
       AUTH: 'off',
       MLLP_PORT: '0', // a free port: server processes of tests run side by side
+      MQTT_PORT: '0',
       // Small pools: test servers run side by side on one Postgres (the machine's allows 100 connections).
-      DB_POOL_SIZE: '4',
+      DB_POOL_SIZE: '6',
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,6 +12,7 @@ import * as inbox from '../../migrations/20261203000001_inbox.ts';
 import * as notificationAccess from '../../migrations/20261210000000_notification_access.ts';
 import * as terminology from '../../migrations/20261215000000_terminology.ts';
 import * as auditQueue from '../../migrations/20261216000000_audit_queue.ts';
+import * as mqttDevices from '../../migrations/20261220000000_mqtt_devices.ts';
 import { LOCKS } from './locks.ts';
 
 /** Migrations in order. Imported statically so they run the same under tsx, vitest and compiled builds. */
@@ -28,6 +29,7 @@ const MIGRATIONS: Record<string, Knex.Migration> = {
   '20261210000000_notification_access': notificationAccess,
   '20261215000000_terminology': terminology,
   '20261216000000_audit_queue': auditQueue,
+  '20261220000000_mqtt_devices': mqttDevices,
 };
 
 /** The names of the registered migrations, in order (a test checks every file of migrations/ is among them). */

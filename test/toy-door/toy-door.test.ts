@@ -45,6 +45,7 @@ describe('a door from outside server/', () => {
       'terminology',
       'bots',
       'hl7v2',
+      'mqtt',
       'toy',
       'subscriptions',
       'jobs',
