@@ -39,9 +39,25 @@ export async function accessOfToken(
   value: string,
   cache?: TokenCache<TokenAccess>,
 ): Promise<TokenAccess> {
-  const cached = cache?.get(value);
+  if (!cache) return lookUpToken(provider, accounts, fhirBase, value);
+  const cached = cache.get(value);
   if (cached) return cached;
-  const ticket = cache?.ticket() ?? 0;
+  // Requests arriving together with one token share one lookup (16 connections meant 16 lookups at each expiry).
+  return cache.shared(value, async () => {
+    const ticket = cache.ticket();
+    const access = await lookUpToken(provider, accounts, fhirBase, value);
+    cache.set(value, access, access.credential.expiresAt, ticket);
+    return access;
+  });
+}
+
+/** Reads a token from the token store and checks it (accessOfToken without the cache). */
+async function lookUpToken(
+  provider: Provider,
+  accounts: Accounts,
+  fhirBase: string,
+  value: string,
+): Promise<TokenAccess> {
   const token = (await provider.AccessToken.find(value)) ?? (await provider.ClientCredentials.find(value));
   if (!token || token.isExpired) throw new InvalidToken('The access token is unknown, expired or revoked');
   const aud = Array.isArray(token.aud) ? token.aud : [token.aud];
@@ -61,9 +77,7 @@ export async function accessOfToken(
     role: account?.role,
     ownPatient: account?.patient,
   };
-  const access = new TokenAccess(identity, { token: value, expiresAt: token.exp ?? 0 });
-  cache?.set(value, access, token.exp ?? 0, ticket);
-  return access;
+  return new TokenAccess(identity, { token: value, expiresAt: token.exp ?? 0 });
 }
 
 /**

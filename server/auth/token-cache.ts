@@ -8,6 +8,7 @@
  */
 export class TokenCache<Access extends { clientId: string }> {
   private readonly entries = new Map<string, { access: Access; until: number }>();
+  private readonly inFlight = new Map<string, Promise<Access>>();
   private generation = 0;
   private suspended = false;
 
@@ -36,9 +37,24 @@ export class TokenCache<Access extends { clientId: string }> {
     this.entries.set(token, { access, until: Math.min(Date.now() + this.ttlMs, expiresAt * 1000) });
   }
 
+  /**
+   * Runs `resolve` once for every caller asking for the same token meanwhile. An invalidation forgets the lookups in
+   * flight too, so a request arriving after a revocation never shares a lookup that started before it.
+   */
+  shared(token: string, resolve: () => Promise<Access>): Promise<Access> {
+    const running = this.inFlight.get(token);
+    if (running) return running;
+    const lookup = resolve().finally(() => {
+      if (this.inFlight.get(token) === lookup) this.inFlight.delete(token);
+    });
+    this.inFlight.set(token, lookup);
+    return lookup;
+  }
+
   /** Forgets the tokens of one client (a token of it was revoked, or it was deleted), or every token (`*`). */
   invalidate(clientId: string): void {
     this.generation++;
+    this.inFlight.clear();
     if (clientId === '*') return this.entries.clear();
     for (const [token, entry] of this.entries) if (entry.access.clientId === clientId) this.entries.delete(token);
   }
