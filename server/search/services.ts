@@ -2,6 +2,7 @@ import pg from 'pg';
 import { useSearchConfig, type SearchConfig } from './config.ts';
 import type { RuntimeSearchParams } from '../fhir/search-params/runtime-params.ts';
 import { registerSearchConnections } from './session.ts';
+import { withHandledErrors } from '../db/pool.ts';
 
 /**
  * Starts what the search engine runs beside requests: the sync of runtime SearchParameters (`runtimeParams`, loaded
@@ -20,15 +21,15 @@ export async function startSearchServices(
   useSearchConfig(config);
   await runtimeParams.start(pool, databaseUrl);
   // Idle connections that drop are replaced by the pools at the next use.
-  const searches = new pg.Pool({
-    connectionString: databaseUrl,
-    max: config.poolSize,
-    idleTimeoutMillis: 30_000,
-    statement_timeout: config.timeoutMs || undefined,
-  });
-  searches.on('error', () => {});
-  const control = new pg.Pool({ connectionString: databaseUrl, max: 2, idleTimeoutMillis: 10_000 });
-  control.on('error', () => {});
+  const searches = withHandledErrors(
+    new pg.Pool({
+      connectionString: databaseUrl,
+      max: config.poolSize,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: config.timeoutMs || undefined,
+    }),
+  );
+  const control = withHandledErrors(new pg.Pool({ connectionString: databaseUrl, max: 2, idleTimeoutMillis: 10_000 }));
   registerSearchConnections(pool, {
     pool: searches,
     cancel: async (pid) => {

@@ -44,6 +44,8 @@ describe('a door from outside server/', () => {
       'http',
       'terminology',
       'bots',
+      'notes',
+      'prescription-validation',
       'hl7v2',
       'mqtt',
       'toy',
