@@ -32,6 +32,8 @@ export const SHARED_REFERENCE_TYPES: ReadonlySet<string> = new Set([
   'Organization',
   'Location',
   'HealthcareService',
+  'Schedule',
+  'Slot',
   'Endpoint',
   'Medication',
   'Substance',
