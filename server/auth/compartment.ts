@@ -32,7 +32,6 @@ export const SHARED_REFERENCE_TYPES: ReadonlySet<string> = new Set([
   'Organization',
   'Location',
   'HealthcareService',
-  'Schedule',
   'Slot',
   'Endpoint',
   'Medication',

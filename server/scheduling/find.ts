@@ -14,9 +14,10 @@ export const MAX_FIND_SLOTS = 1000;
 /**
  * `GET Appointment/$find?practitioner=…&start=…&end=…[&duration=minutes][&patient=…]`: a searchset Bundle of the
  * free Slots, earliest first, of the practitioner's active Schedules that lie wholly in [start, end), last at least
- * `duration` minutes, and overlap no active Appointment of the practitioner (nor of `patient`, when given). Schedules,
- * Slots and the patient's Appointments are searched as the caller (it sees only what it may read); the practitioner's
- * own Appointments as the server, since they only take offered Slots away.
+ * `duration` minutes, and overlap no active Appointment of the practitioner (nor of `patient`, when given). Slots and
+ * the patient's Appointments are searched as the caller (it sees only what it may read); the practitioner's Schedules
+ * and Appointments as the server, since they only choose and take away Slots (a Schedule is in the Patient
+ * compartment, by its actor, so a patient token could not see a practitioner's).
  */
 export function findHandler(router: FhirRouter): FhirHandler {
   return async (ctx, req) => {
@@ -24,7 +25,8 @@ export function findHandler(router: FhirRouter): FhirHandler {
     const patient = referenceParam(req, 'patient', ['Patient'], false);
     const window = windowOf(req);
     const duration = durationOf(req);
-    const schedules = (await searchAll<Schedule>(router, ctx, 'Schedule', { actor: practitioner })).filter(
+    const serverCtx: FhirContext = { ...ctx, access: SCHEDULING_ACCESS };
+    const schedules = (await searchAll<Schedule>(router, serverCtx, 'Schedule', { actor: practitioner })).filter(
       (s) => s.active !== false,
     );
     const found: Slot[] = [];
