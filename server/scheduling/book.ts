@@ -1,10 +1,13 @@
 import type { Appointment, Parameters, Slot } from '@medplum/fhirtypes';
 import { fhirRequest } from '../core/request.ts';
-import type { FhirRouter } from '../core/router.ts';
+import { requireValidId, type FhirRouter } from '../core/router.ts';
 import type { FhirContext, FhirHandler, WrittenVersion } from '../core/types.ts';
 import { badRequest, conflict } from '../fhir/outcomes.ts';
 import { slotIdsOf, lockSlot } from './conflicts.ts';
 import { instantMs } from './intervals.ts';
+
+/** The most Slots one `$book` takes (a whole day of quarter hours and some). */
+export const MAX_BOOK_SLOTS = 100;
 
 /**
  * `POST Appointment/$book`: the body is the proposed Appointment (or a Parameters with it as `appointment`)
@@ -20,6 +23,9 @@ export function bookHandler(router: FhirRouter): FhirHandler {
     const slotIds = slotIdsOf(proposed);
     if (slotIds.length === 0 || slotIds.length !== (proposed.slot ?? []).length)
       throw badRequest('$book needs an Appointment whose every slot is a reference "Slot/[id]"', 'Appointment.slot');
+    if (slotIds.length > MAX_BOOK_SLOTS)
+      throw badRequest(`$book takes at most ${MAX_BOOK_SLOTS} Slots at once`, 'Appointment.slot');
+    if (proposed.id !== undefined) requireValidId(String(proposed.id));
     if (!(proposed.participant ?? []).length)
       throw badRequest('$book needs an Appointment with participants', 'Appointment.participant');
     return ctx.repo.transaction(async (repo) => {

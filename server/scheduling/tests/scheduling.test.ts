@@ -164,6 +164,14 @@ describe('Appointment/$book', () => {
       [{ resourceType: 'Patient' }, 400],
       [proposal('p12', [id], { participant: [] }), 400],
       ['not json', 400],
+      [proposal('p12', [id], { id: '../Patient/p1' }), 400],
+      [
+        proposal(
+          'p12',
+          Array.from({ length: 101 }, (_, i) => `many-${i}`),
+        ),
+        400,
+      ],
     ];
     for (const [body, status] of cases) {
       const res = await fhir(server, 'POST', 'Appointment/$book', body);
