@@ -120,7 +120,7 @@ for (let k = 0; k < 200; k++) {
   const t = performance.now();
   const res = await call('GET', `Appointment/$find?practitioner=dr${p}&start=${start}&end=${end}`);
   findLatencies.push(performance.now() - t);
-  if (res.status !== 200) throw new Error(`$find: ${res.status}`);
+  if (res.status !== 200) throw new Error(`$find: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
   found += res.body.entry.length;
 }
 
