@@ -105,81 +105,89 @@ async function rate(n: number, width: number, request: (i: number) => Promise<{ 
   return { rps: latencies.length / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), failed };
 }
 
-const loadBefore = loadavg()[0];
-const t0 = performance.now();
-const slotCount = await load();
-const loadSeconds = (performance.now() - t0) / 1000;
+/** Loads and measures, then prints the table. */
+async function measure(): Promise<void> {
+  const loadBefore = loadavg()[0];
+  const t0 = performance.now();
+  const slotCount = await load();
+  const loadSeconds = (performance.now() - t0) / 1000;
 
-const findLatencies: number[] = [];
-let found = 0;
-for (let k = 0; k < 200; k++) {
-  const p = (k * 7919) % practitioners;
-  const week = k % weeks;
-  const start = new Date(FIRST_MONDAY + week * 7 * DAY).toISOString();
-  const end = new Date(FIRST_MONDAY + (week + 1) * 7 * DAY).toISOString();
-  const t = performance.now();
-  const res = await call('GET', `Appointment/$find?practitioner=dr${p}&start=${start}&end=${end}`);
-  findLatencies.push(performance.now() - t);
-  if (res.status !== 200) throw new Error(`$find: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
-  found += res.body.entry.length;
-}
+  const findLatencies: number[] = [];
+  let found = 0;
+  for (let k = 0; k < 200; k++) {
+    const p = (k * 7919) % practitioners;
+    const week = k % weeks;
+    const start = new Date(FIRST_MONDAY + week * 7 * DAY).toISOString();
+    const end = new Date(FIRST_MONDAY + (week + 1) * 7 * DAY).toISOString();
+    const t = performance.now();
+    const res = await call('GET', `Appointment/$find?practitioner=dr${p}&start=${start}&end=${end}`);
+    findLatencies.push(performance.now() - t);
+    if (res.status !== 200) throw new Error(`$find: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+    found += res.body.entry.length;
+  }
 
-/** The i-th distinct Slot of the last week, over practitioners first. */
-const bookedSlot = (i: number) => ({
-  p: i % practitioners,
-  day: (weeks - 1) * 7 + (Math.floor(i / practitioners) % 5),
-  i: Math.floor(i / (practitioners * 5)) % 16,
-});
-const book = await rate(bookings, concurrency, (i) => {
-  const s = bookedSlot(i);
-  return call('POST', 'Appointment/$book', {
-    resourceType: 'Appointment',
-    status: 'proposed',
-    slot: [{ reference: `Slot/${slotId(s.p, s.day, s.i)}` }],
-    participant: [{ actor: { reference: `Practitioner/dr${s.p}` } }, { actor: { reference: `Patient/b${i}` } }],
+  /** The i-th distinct Slot of the last week, over practitioners first. */
+  const bookedSlot = (i: number) => ({
+    p: i % practitioners,
+    day: (weeks - 1) * 7 + (Math.floor(i / practitioners) % 5),
+    i: Math.floor(i / (practitioners * 5)) % 16,
   });
-});
-const creates = await rate(bookings, concurrency, (i) => {
-  const start = Date.parse('2032-01-05T00:00:00Z') + Math.floor(i / practitioners) * 1800_000;
-  return call('POST', 'Appointment', {
-    resourceType: 'Appointment',
-    status: 'booked',
-    start: new Date(start).toISOString(),
-    end: new Date(start + 1800_000).toISOString(),
-    participant: [
-      { actor: { reference: `Practitioner/dr${i % practitioners}` }, status: 'accepted' },
-      { actor: { reference: `Patient/c${i}` }, status: 'accepted' },
-    ],
-  });
-});
-const race = await Promise.all(
-  Array.from({ length: 100 }, (_, i) =>
-    call('POST', 'Appointment/$book', {
+  const book = await rate(bookings, concurrency, (i) => {
+    const s = bookedSlot(i);
+    return call('POST', 'Appointment/$book', {
       resourceType: 'Appointment',
       status: 'proposed',
-      slot: [{ reference: `Slot/${slotId(0, 0, 0)}` }],
-      participant: [{ actor: { reference: 'Practitioner/dr0' } }, { actor: { reference: `Patient/r${i}` } }],
-    }),
-  ),
-);
+      slot: [{ reference: `Slot/${slotId(s.p, s.day, s.i)}` }],
+      participant: [{ actor: { reference: `Practitioner/dr${s.p}` } }, { actor: { reference: `Patient/b${i}` } }],
+    });
+  });
+  const creates = await rate(bookings, concurrency, (i) => {
+    const start = Date.parse('2032-01-05T00:00:00Z') + Math.floor(i / practitioners) * 1800_000;
+    return call('POST', 'Appointment', {
+      resourceType: 'Appointment',
+      status: 'booked',
+      start: new Date(start).toISOString(),
+      end: new Date(start + 1800_000).toISOString(),
+      participant: [
+        { actor: { reference: `Practitioner/dr${i % practitioners}` }, status: 'accepted' },
+        { actor: { reference: `Patient/c${i}` }, status: 'accepted' },
+      ],
+    });
+  });
+  const race = await Promise.all(
+    Array.from({ length: 100 }, (_, i) =>
+      call('POST', 'Appointment/$book', {
+        resourceType: 'Appointment',
+        status: 'proposed',
+        slot: [{ reference: `Slot/${slotId(0, 0, 0)}` }],
+        participant: [{ actor: { reference: 'Practitioner/dr0' } }, { actor: { reference: `Patient/r${i}` } }],
+      }),
+    ),
+  );
 
-const ms = (x: number) => x.toFixed(1);
-console.log(
-  `scheduling bench: ${practitioners} practitioners × ${weeks} weeks = ${slotCount} Slots (loaded in ${loadSeconds.toFixed(0)} s)`,
-);
-console.log('| measure | value |\n|---|---|');
-console.log(
-  `| $find, one week of one practitioner (80 Slots), p50 / p99 ms | ${ms(percentile(findLatencies, 0.5))} / ${ms(percentile(findLatencies, 0.99))} (${(found / 200).toFixed(0)} Slots per answer) |`,
-);
-console.log(
-  `| $book distinct Slots, ${concurrency} at once: req/s, p50 / p99 ms | ${book.rps.toFixed(0)}, ${ms(book.p50)} / ${ms(book.p99)} (failed ${book.failed}) |`,
-);
-console.log(
-  `| POST Appointment (checked), ${concurrency} at once: req/s, p50 / p99 ms | ${creates.rps.toFixed(0)}, ${ms(creates.p50)} / ${ms(creates.p99)} (failed ${creates.failed}) |`,
-);
-console.log(
-  `| 100 concurrent $book of one Slot: 201 / 409 | ${race.filter((r) => r.status === 201).length} / ${race.filter((r) => r.status === 409).length} |`,
-);
-console.log(`load average (1 min): ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after`);
-await server.close();
-await db.drop();
+  const ms = (x: number) => x.toFixed(1);
+  console.log(
+    `scheduling bench: ${practitioners} practitioners × ${weeks} weeks = ${slotCount} Slots (loaded in ${loadSeconds.toFixed(0)} s)`,
+  );
+  console.log('| measure | value |\n|---|---|');
+  console.log(
+    `| $find, one week of one practitioner (80 Slots), p50 / p99 ms | ${ms(percentile(findLatencies, 0.5))} / ${ms(percentile(findLatencies, 0.99))} (${(found / 200).toFixed(0)} Slots per answer) |`,
+  );
+  console.log(
+    `| $book distinct Slots, ${concurrency} at once: req/s, p50 / p99 ms | ${book.rps.toFixed(0)}, ${ms(book.p50)} / ${ms(book.p99)} (failed ${book.failed}) |`,
+  );
+  console.log(
+    `| POST Appointment (checked), ${concurrency} at once: req/s, p50 / p99 ms | ${creates.rps.toFixed(0)}, ${ms(creates.p50)} / ${ms(creates.p99)} (failed ${creates.failed}) |`,
+  );
+  console.log(
+    `| 100 concurrent $book of one Slot: 201 / 409 | ${race.filter((r) => r.status === 201).length} / ${race.filter((r) => r.status === 409).length} |`,
+  );
+  console.log(`load average (1 min): ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after`);
+}
+
+try {
+  await measure();
+} finally {
+  await server.close();
+  await db.drop();
+}
