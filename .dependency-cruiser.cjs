@@ -7,7 +7,7 @@ const LAYERS = [
   ['server/fhir', 'server/project.ts', 'server/env.ts'],
   ['server/core'],
   ['server/db', 'server/store', 'server/jobs'],
-  ['terminology', 'server/inbox', 'server/http'],
+  ['terminology', 'server/inbox', 'server/http', 'server/scheduling'],
   ['server/search'],
   ['server/validation'],
   ['server/rest', 'server/auth'],

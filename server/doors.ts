@@ -4,6 +4,7 @@ import { prescriptionValidationDoor } from '../bots/prescription-validation/door
 import { hl7v2Door } from '../integrations/hl7v2/door.ts';
 import { mqttDoor } from '../integrations/mqtt/door.ts';
 import { terminologyModule } from '../terminology/door.ts';
+import { schedulingModule } from './scheduling/door.ts';
 import type { TributaryDoor } from './host/host.ts';
 
 /**
@@ -13,5 +14,13 @@ import type { TributaryDoor } from './host/host.ts';
  * else. The subscription worker and the job runner come from the core (server/app.ts) and follow these.
  */
 export function builtInDoors(): TributaryDoor[] {
-  return [terminologyModule(), botsDoor(), notesModule(), prescriptionValidationDoor(), hl7v2Door(), mqttDoor()];
+  return [
+    terminologyModule(),
+    schedulingModule(),
+    botsDoor(),
+    notesModule(),
+    prescriptionValidationDoor(),
+    hl7v2Door(),
+    mqttDoor(),
+  ];
 }

@@ -32,6 +32,7 @@ export const SHARED_REFERENCE_TYPES: ReadonlySet<string> = new Set([
   'Organization',
   'Location',
   'HealthcareService',
+  'Slot',
   'Endpoint',
   'Medication',
   'Substance',
