@@ -43,6 +43,7 @@ describe('a door from outside server/', () => {
     expect(health.doors.map((d: { name: string }) => d.name)).toEqual([
       'http',
       'terminology',
+      'scheduling',
       'bots',
       'notes',
       'prescription-validation',
