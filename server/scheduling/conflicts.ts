@@ -3,7 +3,7 @@ import type { Repository } from '../core/repository.ts';
 import type { FhirRouter } from '../core/router.ts';
 import type { FhirContext } from '../core/types.ts';
 import type { WriteCheck } from '../core/write-checks.ts';
-import { conflict, OutcomeError, unprocessable } from '../fhir/outcomes.ts';
+import { conflict, OutcomeError } from '../fhir/outcomes.ts';
 import {
   ACTIVE_STATUSES,
   checkedParticipants,
@@ -37,9 +37,9 @@ async function refuseOverlaps(router: FhirRouter, ctx: FhirContext, appointment:
   const span = intervalOf(appointment);
   const participants = checkedParticipants(appointment);
   if (!span || participants.length === 0) return;
-  if (span.end <= span.start) throw unprocessable('The Appointment ends before it starts', 'Appointment.end');
-  if (span.end - span.start > MAX_SPAN_MS)
-    throw unprocessable('An active Appointment may last at most 7 days', 'Appointment.end');
+  // R4 sets no rule on either, and EHR feeds (SIU) send both: an Appointment ending when or before it starts holds no
+  // time and is not checked; a longer one than MAX_SPAN_MS is checked, but a later one may miss it (the look-back).
+  if (span.end <= span.start) return;
   for (const ref of participants) await ctx.repo.advisoryLock(`scheduling:${ref}`);
   const candidates = await searchAll<Appointment>(router, ctx, 'Appointment', {
     actor: participants.join(','),

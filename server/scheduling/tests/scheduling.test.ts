@@ -86,11 +86,14 @@ describe('no double booking on REST writes and transactions', () => {
     expect(resourcesOf<Appointment>(left.body).filter((a) => a.start === at(7))).toEqual([]);
   });
 
-  it('refuses a booked Appointment that ends before it starts, or lasts over 7 days (422)', async () => {
+  it('accepts what R4 allows and EHR feeds send: an Appointment ending before it starts, or lasting over 7 days', async () => {
     const reversed = await fhir(server, 'POST', 'Appointment', appointment('drA', 'p9', at(12), at(11)));
-    expect(reversed.status).toBe(422);
-    const long = await fhir(server, 'POST', 'Appointment', appointment('drA', 'p9', at(12), at(12, 0, 20)));
-    expect(long.status).toBe(422);
+    expect(reversed.status).toBe(201);
+    const long = await fhir(server, 'POST', 'Appointment', appointment('drA', 'p9', at(12, 0, 21), at(12, 0, 29)));
+    expect(long.status).toBe(201);
+    // the long one holds its time: a booking starting inside it is refused
+    const inside = await fhir(server, 'POST', 'Appointment', appointment('drA', 'p8', at(12, 0, 22), at(13, 0, 22)));
+    expect(inside.status).toBe(409);
   });
 
   it('100 concurrent creates of one time for one practitioner: exactly one 201, the others 409', async () => {
