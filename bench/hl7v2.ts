@@ -10,7 +10,6 @@
  * Server RSS is sampled every 200 ms (peak reported). Traffic goes to 127.0.0.1 only; the database is dropped after.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,6 +20,7 @@ import { V2Message } from '../integrations/hl7v2/parse/message.ts';
 import { adtA01, oruR01 } from '../integrations/hl7v2/tests/helpers.ts';
 import { MllpFramer, mllpFrame } from '../integrations/hl7v2/transport/framer.ts';
 import { benchDatabase } from './bench-db.ts';
+import { freePort, rssMb } from './local-process.ts';
 
 const { values: args } = parseArgs({
   options: { messages: { type: 'string', default: '10000' }, connections: { type: 'string', default: '20' } },
@@ -53,24 +53,6 @@ function message(run: string, i: number): string {
       return oruR01(id, mrn, 10);
     default:
       return siuS12(id, mrn);
-  }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function rssMb(pid: number): number {
-  try {
-    const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : 0;
-  } catch {
-    return 0;
   }
 }
 

@@ -41,6 +41,24 @@ export async function adminToken(server: Tributary, scope = 'system/*.*'): Promi
   return (await client.clientCredentialsGrant(config, { scope })).access_token;
 }
 
+/** Registers a backend-services client (client_credentials) through the admin API and returns a token for `scope`. */
+export async function backendServiceToken(
+  server: Tributary,
+  admin: string,
+  clientId: string,
+  scope: string,
+): Promise<string> {
+  const registered = await adminApi(server, admin, 'POST', '/admin/clients', {
+    client_id: clientId,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    scope,
+  });
+  const config = await oidcClient(server, clientId, client.ClientSecretBasic(registered.client_secret));
+  return (await client.clientCredentialsGrant(config, { scope })).access_token;
+}
+
 /** Calls the admin API with the admin token; throws on a non-2xx answer. */
 export async function adminApi(
   server: Tributary,

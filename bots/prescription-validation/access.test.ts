@@ -1,7 +1,14 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../server/app.ts';
-import { adminApi, adminToken, launchToken, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
+import {
+  adminApi,
+  adminToken,
+  backendServiceToken,
+  launchToken,
+  oidcClient,
+  startAuthServer,
+} from '../../test/auth-helpers.ts';
 import { fhir } from '../../test/harness.ts';
 import { until } from '../../test/until.ts';
 import { loadFixtures, mr } from './tests/fixtures.ts';
@@ -19,16 +26,8 @@ let pharmacy: string;
 const as = (token: string) => ({ authorization: `Bearer ${token}` });
 const OP = 'MedicationRequest/$validate-prescription';
 
-async function backend(clientId: string, scope: string): Promise<string> {
-  const registered = await adminApi(server, admin, 'POST', '/admin/clients', {
-    client_id: clientId,
-    grant_types: ['client_credentials'],
-    response_types: [],
-    redirect_uris: [],
-    scope,
-  });
-  const config = await oidcClient(server, clientId, client.ClientSecretBasic(registered.client_secret));
-  return (await client.clientCredentialsGrant(config, { scope })).access_token;
+function backend(clientId: string, scope: string): Promise<string> {
+  return backendServiceToken(server, admin, clientId, scope);
 }
 
 beforeAll(async () => {

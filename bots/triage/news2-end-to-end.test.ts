@@ -1,7 +1,14 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Tributary } from '../../server/app.ts';
-import { adminApi, adminToken, authorizeAsUser, oidcClient, startAuthServer } from '../../test/auth-helpers.ts';
+import {
+  adminApi,
+  adminToken,
+  backendServiceToken,
+  authorizeAsUser,
+  oidcClient,
+  startAuthServer,
+} from '../../test/auth-helpers.ts';
 import { fhir } from '../../test/harness.ts';
 import { until } from '../../test/until.ts';
 import { openSocket, type TestSocket } from '../../test/ws-client.ts';
@@ -67,16 +74,8 @@ const delivered = () =>
     .map((m) => JSON.parse(m).entry?.[1]?.resource)
     .filter((r: any) => r?.resourceType === 'Communication');
 
-async function backendToken(clientId: string, scope: string): Promise<string> {
-  const registered = await adminApi(server, admin.authorization.slice(7), 'POST', '/admin/clients', {
-    client_id: clientId,
-    grant_types: ['client_credentials'],
-    response_types: [],
-    redirect_uris: [],
-    scope,
-  });
-  const config = await oidcClient(server, clientId, client.ClientSecretBasic(registered.client_secret));
-  return (await client.clientCredentialsGrant(config, { scope })).access_token;
+function backendToken(clientId: string, scope: string): Promise<string> {
+  return backendServiceToken(server, admin.authorization.slice(7), clientId, scope);
 }
 
 async function patientUserToken(patient: string): Promise<string> {

@@ -12,6 +12,7 @@ import {
   oidcClient,
   startAuthServer,
   type UserActions,
+  backendServiceToken,
 } from '../auth-helpers.ts';
 
 /**
@@ -106,16 +107,8 @@ async function userToken(
     .access_token;
 }
 
-async function backendToken(clientId: string, scope: string): Promise<string> {
-  const registered = await adminApi(server, admin, 'POST', '/admin/clients', {
-    client_id: clientId,
-    grant_types: ['client_credentials'],
-    response_types: [],
-    redirect_uris: [],
-    scope,
-  });
-  const config = await oidcClient(server, clientId, client.ClientSecretBasic(registered.client_secret));
-  return (await client.clientCredentialsGrant(config, { scope })).access_token;
+function backendToken(clientId: string, scope: string): Promise<string> {
+  return backendServiceToken(server, admin, clientId, scope);
 }
 
 const criteria = (t: Target) => `Observation?code=${SYSTEM}|${t}`;
